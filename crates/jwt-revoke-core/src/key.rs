@@ -1,0 +1,268 @@
+//! Who and what is revoked: identities of tokens, users and sessions, and the digests stores see.
+//!
+//! A token is identified by (`iss`, `jti`), or, without a `jti`, by the SHA-256 digest of its
+//! raw compact form. A user is (`iss`, `sub`) and a session is (`iss`, `sid`): `jti`, `sub` and
+//! `sid` are unique only per issuer, so the issuer is always part of the identity.
+//!
+//! Stores never see these identities. They see [`RecordKey`]s: SHA-256 digests of a
+//! length-prefixed, domain-separated encoding of the identity. That keeps raw tokens and even
+//! user ids out of the store, makes every key the same size, and makes it impossible for an
+//! issuer name that contains a separator to collide with another (issuer, subject) pair.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// The opaque, fixed-size key of one record in a store: a SHA-256 digest.
+///
+/// Two identities of different kinds (a user and a session, a denylisted token and an
+/// allowlisted one) never share a key, so a store may keep them all in one keyspace.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordKey([u8; 32]);
+
+impl RecordKey {
+    /// Wraps 32 bytes, for stores that read keys back from their backend.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        RecordKey(bytes)
+    }
+
+    /// The digest's bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lower-case hex, 64 characters: what text-keyed backends (Redis) use.
+    pub fn to_hex(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        out
+    }
+
+    /// The first 16 bytes as an integer: a compact in-memory key. Collisions need a
+    /// 2^64-work birthday search on SHA-256 for *some* pair and 2^128 for a chosen one.
+    pub fn prefix_u128(&self) -> u128 {
+        let mut half = [0u8; 16];
+        half.copy_from_slice(&self.0[..16]);
+        u128::from_le_bytes(half)
+    }
+
+    fn derive(domain: &str, parts: &[&[u8]]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"jwt-revoke/v1/");
+        hasher.update(domain.as_bytes());
+        for part in parts {
+            // Length prefixes make the encoding unambiguous: ("a:b", "c") != ("a", "b:c").
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        RecordKey(hasher.finalize().into())
+    }
+}
+
+impl fmt::Debug for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordKey({})", &self.to_hex()[..16])
+    }
+}
+
+/// How a token is identified within its issuer.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum TokenIdentifier {
+    /// The token's `jti` claim.
+    Jti(String),
+    /// SHA-256 of the raw compact token, for tokens without a `jti`. The raw token is never kept.
+    Digest([u8; 32]),
+}
+
+impl fmt::Debug for TokenIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenIdentifier::Jti(jti) => f.debug_tuple("Jti").field(jti).finish(),
+            TokenIdentifier::Digest(digest) => {
+                write!(f, "Digest({})", &RecordKey(*digest).to_hex()[..16])
+            }
+        }
+    }
+}
+
+/// The identity of one token: its issuer and its `jti` or digest.
+///
+/// ```
+/// use jwt_revoke_core::TokenId;
+/// let by_jti = TokenId::from_jti("https://idp.example", "4f1c");
+/// let by_digest = TokenId::from_raw_token("https://idp.example", "eyJhbGciOi...");
+/// assert_ne!(by_jti.denylist_key(), by_digest.denylist_key());
+/// // The same token in the denylist and in the allowlist has two unrelated keys.
+/// assert_ne!(by_jti.denylist_key(), by_jti.allowlist_key());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct TokenId {
+    issuer: String,
+    identifier: TokenIdentifier,
+}
+
+impl TokenId {
+    /// A token identified by its `jti`.
+    pub fn from_jti(issuer: impl Into<String>, jti: impl Into<String>) -> Self {
+        TokenId {
+            issuer: issuer.into(),
+            identifier: TokenIdentifier::Jti(jti.into()),
+        }
+    }
+
+    /// A token identified by the SHA-256 digest of its raw compact form.
+    pub fn from_raw_token(issuer: impl Into<String>, raw_token: &str) -> Self {
+        TokenId {
+            issuer: issuer.into(),
+            identifier: TokenIdentifier::Digest(Sha256::digest(raw_token.as_bytes()).into()),
+        }
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The `jti` or digest.
+    pub fn identifier(&self) -> &TokenIdentifier {
+        &self.identifier
+    }
+
+    /// The key of this token's record in denylist mode.
+    pub fn denylist_key(&self) -> RecordKey {
+        self.key("token-denied")
+    }
+
+    /// The key of this token's record in allowlist mode.
+    pub fn allowlist_key(&self) -> RecordKey {
+        self.key("token-allowed")
+    }
+
+    fn key(&self, domain: &str) -> RecordKey {
+        match &self.identifier {
+            TokenIdentifier::Jti(jti) => {
+                RecordKey::derive(domain, &[b"jti", self.issuer.as_bytes(), jti.as_bytes()])
+            }
+            TokenIdentifier::Digest(digest) => {
+                RecordKey::derive(domain, &[b"sha256", self.issuer.as_bytes(), digest])
+            }
+        }
+    }
+}
+
+/// A user: (`iss`, `sub`). The subject of a "log out everywhere" cut-off.
+///
+/// ```
+/// use jwt_revoke_core::UserId;
+/// // The same `sub` at two issuers is two users.
+/// assert_ne!(UserId::new("issuer-a", "42").key(), UserId::new("issuer-b", "42").key());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct UserId {
+    issuer: String,
+    subject: String,
+}
+
+impl UserId {
+    /// The user `subject` of `issuer`.
+    pub fn new(issuer: impl Into<String>, subject: impl Into<String>) -> Self {
+        UserId {
+            issuer: issuer.into(),
+            subject: subject.into(),
+        }
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The `sub` claim.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The key of this user's cut-off record.
+    pub fn key(&self) -> RecordKey {
+        RecordKey::derive("user", &[self.issuer.as_bytes(), self.subject.as_bytes()])
+    }
+}
+
+/// A login session: (`iss`, `sid`). The subject of a per-session cut-off (OIDC back-channel logout).
+///
+/// ```
+/// use jwt_revoke_core::{SessionId, UserId};
+/// // A session and a user with the same text never share a record.
+/// assert_ne!(SessionId::new("iss", "x").key(), UserId::new("iss", "x").key());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct SessionId {
+    issuer: String,
+    session: String,
+}
+
+impl SessionId {
+    /// The session `sid` of `issuer`.
+    pub fn new(issuer: impl Into<String>, sid: impl Into<String>) -> Self {
+        SessionId {
+            issuer: issuer.into(),
+            session: sid.into(),
+        }
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The `sid` claim.
+    pub fn sid(&self) -> &str {
+        &self.session
+    }
+
+    /// The key of this session's cut-off record.
+    pub fn key(&self) -> RecordKey {
+        RecordKey::derive(
+            "session",
+            &[self.issuer.as_bytes(), self.session.as_bytes()],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators_in_identifiers_cannot_collide() {
+        assert_ne!(UserId::new("a:b", "c").key(), UserId::new("a", "b:c").key());
+        assert_ne!(UserId::new("ab", "").key(), UserId::new("a", "b").key());
+        assert_ne!(
+            TokenId::from_jti("a", "bc").denylist_key(),
+            TokenId::from_jti("ab", "c").denylist_key()
+        );
+    }
+
+    #[test]
+    fn keys_are_stable_across_releases() {
+        // Stores persist these keys: changing the derivation would silently forget revocations.
+        // The expected value is SHA-256("jwt-revoke/v1/user" || be64(1) "i" || be64(1) "s"),
+        // computed independently of this code.
+        assert_eq!(
+            UserId::new("i", "s").key().to_hex(),
+            "5621951597f780dbff0297d9ce1e2a95fc5ed347f1f1634d179db42f3029aba2"
+        );
+    }
+
+    #[test]
+    fn digest_identity_never_holds_the_raw_token() {
+        let id = TokenId::from_raw_token("iss", "header.payload.signature");
+        let debug = format!("{id:?}");
+        assert!(!debug.contains("payload"), "{debug}");
+        assert!(matches!(id.identifier(), TokenIdentifier::Digest(_)));
+    }
+}

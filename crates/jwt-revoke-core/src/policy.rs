@@ -1,0 +1,130 @@
+//! What a service accepts and how long revocation records live.
+
+use std::time::Duration;
+
+/// How the token record of a [`TokenKeys`](crate::TokenKeys) is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ListMode {
+    /// A token is valid unless the store holds a revocation record for it (the usual mode:
+    /// the store grows with revocations, not with logins).
+    #[default]
+    Denylist,
+    /// A token is valid only while the store holds a record for it: register it when you issue
+    /// it, delete it at logout. A store that lost its data rejects every token (fails safe),
+    /// at the cost of one record per live token.
+    Allowlist,
+}
+
+/// How a token is identified within its issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TokenIdentity {
+    /// By `jti` when the token has one, else by the SHA-256 digest of the raw token.
+    #[default]
+    JtiOrDigest,
+    /// By `jti` only: a token without `jti` is refused.
+    RequireJti,
+}
+
+/// The rules of one service: which tokens it accepts and how long revocations are kept.
+///
+/// The one required setting is the longest token lifetime the service accepts: a user or
+/// session cut-off must outlive every token it covers, and this bounds how long that is.
+/// Tokens that live longer (`exp - iat`) are refused, so no token can outlive its cut-off.
+///
+/// ```
+/// use jwt_revoke_core::{ListMode, Policy};
+/// use std::time::Duration;
+///
+/// let policy = Policy::new(Duration::from_secs(15 * 60))   // access tokens live ≤ 15 min
+///     .leeway(Duration::from_secs(30))                      // clock skew tolerated
+///     .require_jti();
+/// assert_eq!(policy.mode(), ListMode::Denylist);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Policy {
+    max_token_lifetime: Duration,
+    leeway: Duration,
+    mode: ListMode,
+    identity: TokenIdentity,
+    tokens_without_exp: Option<Duration>,
+}
+
+impl Policy {
+    /// A denylist policy for tokens that live at most `max_token_lifetime`, with 60 s of leeway
+    /// (jsonwebtoken's default), tokens identified by `jti` or digest, tokens without `exp`
+    /// refused.
+    pub fn new(max_token_lifetime: Duration) -> Self {
+        Policy {
+            max_token_lifetime,
+            leeway: Duration::from_secs(60),
+            mode: ListMode::Denylist,
+            identity: TokenIdentity::JtiOrDigest,
+            tokens_without_exp: None,
+        }
+    }
+
+    /// Clock skew tolerated between issuer and this service. A token stays valid until
+    /// `exp + leeway`, so its revocation record is kept that long too.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Allowlist mode: see [`ListMode::Allowlist`].
+    pub fn allowlist(mut self) -> Self {
+        self.mode = ListMode::Allowlist;
+        self
+    }
+
+    /// Whether tokens are checked against a denylist or an allowlist.
+    pub fn mode(&self) -> ListMode {
+        self.mode
+    }
+
+    /// Refuse tokens without a `jti` instead of identifying them by digest.
+    pub fn require_jti(mut self) -> Self {
+        self.identity = TokenIdentity::RequireJti;
+        self
+    }
+
+    /// Accept tokens that have no `exp` (refused by default, in the spirit of RFC 8725).
+    ///
+    /// Such a token is treated as expiring `retention` after its `iat`: that bounds how long its
+    /// revocation record, and any cut-off, must be kept. Without such a bound a revocation
+    /// would have to be kept forever or the token would come back to life.
+    pub fn accept_tokens_without_exp(mut self, retention: Duration) -> Self {
+        self.tokens_without_exp = Some(retention);
+        self
+    }
+
+    /// The longest token lifetime accepted.
+    pub fn max_token_lifetime(&self) -> Duration {
+        self.max_token_lifetime
+    }
+
+    /// The clock-skew leeway.
+    pub fn leeway_duration(&self) -> Duration {
+        self.leeway
+    }
+
+    /// How tokens are identified.
+    pub fn identity(&self) -> TokenIdentity {
+        self.identity
+    }
+
+    /// The retention for tokens without `exp`, when they are accepted.
+    pub fn tokens_without_exp(&self) -> Option<Duration> {
+        self.tokens_without_exp
+    }
+
+    /// How long a user or session cut-off is kept after its instant: every token it covers
+    /// has expired by then (longest lifetime, or no-`exp` retention, plus leeway).
+    pub fn cutoff_retention(&self) -> Duration {
+        self.max_token_lifetime
+            .max(self.tokens_without_exp.unwrap_or(Duration::ZERO))
+            .saturating_add(self.leeway)
+    }
+}

@@ -1,0 +1,476 @@
+//! The engine: judging tokens against a store and writing revocations, by a [`Policy`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::claims::RegisteredClaims;
+use crate::key::{SessionId, TokenId, UserId};
+use crate::policy::{ListMode, Policy, TokenIdentity};
+use crate::store::{CheckReply, RevocationStore, StoreError, TokenKeys};
+use crate::time::{Clock, SystemClock, Timestamp};
+
+/// A per-user or per-session cut-off: every token issued at or before this instant is dead.
+///
+/// # The same-second rule
+/// A cut-off is taken at a microsecond instant *T*, while an integer `iat` only says in which
+/// second a token was issued. A token whose `iat` is *T*'s own second may have been issued
+/// just before *T* (and must die) or just after (and could live); nothing in the token tells
+/// which. jwt-revoke takes the safe side: **an integer `iat` counts as the first instant of its
+/// second, so every token with `iat <= floor(T)` is revoked**, including one issued a few
+/// milliseconds after *T* in that same second.
+///
+/// To issue a token that survives a cut-off you have just made (a user logs out everywhere,
+/// then logs in again at once), give it an `iat` of at least [`Cutoff::first_valid_iat`], which
+/// is at most one second ahead of the clock; or write `iat` with a fractional part (RFC 7519
+/// allows it), which jwt-revoke compares to the microsecond.
+///
+/// ```
+/// use jwt_revoke_core::{Cutoff, Timestamp};
+/// let cutoff = Cutoff::new(Timestamp::from_micros(1_700_000_000_400_000)); // T = ...000.4 s
+/// assert!(cutoff.covers(Timestamp::from_secs(1_700_000_000)));  // iat in T's second: revoked
+/// assert!(!cutoff.covers(Timestamp::from_secs(1_700_000_001))); // next second: valid
+/// assert_eq!(cutoff.first_valid_iat(), 1_700_000_001);
+/// // A fractional iat is compared exactly.
+/// assert!(!cutoff.covers(Timestamp::from_micros(1_700_000_000_500_000)));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Cutoff(Timestamp);
+
+impl Cutoff {
+    /// A cut-off at `at`.
+    pub const fn new(at: Timestamp) -> Self {
+        Cutoff(at)
+    }
+
+    /// The instant of the cut-off.
+    pub const fn at(self) -> Timestamp {
+        self.0
+    }
+
+    /// Whether a token issued at `issued_at` (its `iat`) is revoked by this cut-off.
+    pub fn covers(self, issued_at: Timestamp) -> bool {
+        issued_at <= self.0
+    }
+
+    /// The smallest integer `iat` that this cut-off does not cover.
+    pub fn first_valid_iat(self) -> i64 {
+        self.0.as_secs_floor().saturating_add(1)
+    }
+}
+
+/// Why a token is no longer accepted.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum RevocationReason {
+    /// The token itself was revoked (denylist mode).
+    Token,
+    /// The token is not registered, or was unregistered (allowlist mode).
+    NotRegistered,
+    /// The user logged out everywhere, or was locked, after the token was issued.
+    User(Cutoff),
+    /// The token's session ended after the token was issued.
+    Session(Cutoff),
+}
+
+impl fmt::Display for RevocationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RevocationReason::Token => "the token has been revoked",
+            RevocationReason::NotRegistered => "the token is not registered",
+            RevocationReason::User(_) => "the tokens of this user have been revoked",
+            RevocationReason::Session(_) => "the session of this token has ended",
+        })
+    }
+}
+
+/// The outcome of a check.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Verdict {
+    /// Nothing revokes the token.
+    Valid,
+    /// The token must be refused.
+    Revoked(RevocationReason),
+}
+
+/// Why a token's claims are refused before the store is even asked.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// A claim that revocation needs is absent.
+    #[error("the token has no {0} claim")]
+    MissingClaim(&'static str),
+    /// The policy requires a `jti`.
+    #[error("the token has no jti claim, which this service requires")]
+    MissingJti,
+    /// `exp + leeway` has passed.
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf - leeway` is still ahead.
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iat` is ahead of the clock by more than the leeway: it would escape cut-offs.
+    #[error("the token was issued in the future")]
+    IssuedInFuture,
+    /// `exp - iat` exceeds the policy's longest lifetime: it could outlive its cut-offs.
+    #[error("the token lives longer than this service accepts")]
+    LifetimeTooLong,
+    /// `exp` is before `iat`.
+    #[error("the token expires before it was issued")]
+    ExpiresBeforeIssued,
+}
+
+/// What revocation needs to know about one token, taken from its verified claims.
+#[derive(Clone, Debug)]
+pub struct TokenFacts {
+    token: TokenId,
+    user: UserId,
+    session: Option<SessionId>,
+    keys: TokenKeys,
+    issued_at: Timestamp,
+    expires_at: Timestamp,
+}
+
+impl TokenFacts {
+    /// The token's identity.
+    pub fn token(&self) -> &TokenId {
+        &self.token
+    }
+
+    /// The token's user.
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// The token's session, when it has a `sid`.
+    pub fn session(&self) -> Option<&SessionId> {
+        self.session.as_ref()
+    }
+
+    /// The store keys of this token under the engine's list mode.
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
+    /// `iat`.
+    pub fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+
+    /// `exp`, or `iat` plus the retention for tokens without `exp`.
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+}
+
+/// What [`Revocations::revoke_token`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum TokenRevocation {
+    /// A denylist record now lives until this instant.
+    Recorded {
+        /// When the record may go: the token's expiry plus leeway.
+        until: Timestamp,
+    },
+    /// The token has expired already: nothing needed storing.
+    AlreadyExpired,
+    /// Allowlist mode: the token's registration was deleted (`was_registered` tells if it existed).
+    Unregistered {
+        /// Whether a live registration was there.
+        was_registered: bool,
+    },
+}
+
+/// The revocation engine: a store, a policy and a clock.
+///
+/// This is the one object an application keeps: the Tower layer checks every request with it,
+/// handlers and event receivers revoke through it. Cloning is cheap and clones share everything.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use async_trait::async_trait;
+/// # use jwt_revoke_core::*;
+/// # #[derive(Debug, Default)]
+/// # struct Toy(std::sync::Mutex<std::collections::HashMap<RecordKey, (Timestamp, Timestamp)>>);
+/// # #[async_trait]
+/// # impl RevocationStore for Toy {
+/// #     async fn check(&self, k: &TokenKeys) -> Result<CheckReply, StoreError> {
+/// #         let m = self.0.lock().unwrap();
+/// #         Ok(CheckReply::new(m.contains_key(&k.token), m.get(&k.user).map(|v| v.0), None))
+/// #     }
+/// #     async fn insert_token(&self, k: &TokenKeys, e: Timestamp) -> Result<(), StoreError> {
+/// #         self.0.lock().unwrap().insert(k.token, (e, e)); Ok(())
+/// #     }
+/// #     async fn remove_token(&self, k: &TokenKeys) -> Result<bool, StoreError> {
+/// #         Ok(self.0.lock().unwrap().remove(&k.token).is_some())
+/// #     }
+/// #     async fn raise_cutoff(&self, k: RecordKey, at: Timestamp, e: Timestamp) -> Result<Timestamp, StoreError> {
+/// #         let mut m = self.0.lock().unwrap();
+/// #         let v = m.entry(k).or_insert((at, e)); v.0 = v.0.max(at); Ok(v.0)
+/// #     }
+/// # }
+/// # let store = Arc::new(Toy::default());
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
+/// let revocations = Revocations::new(store, Policy::new(Duration::from_secs(900)))
+///     .with_clock(Arc::new(clock.clone()));
+///
+/// let claims: RegisteredClaims = serde_json::from_value(serde_json::json!({
+///     "iss": "https://idp.example", "sub": "alice", "jti": "t-1",
+///     "iat": 1_700_000_000, "exp": 1_700_000_600,
+/// })).unwrap();
+/// let token = revocations.inspect(&claims, "<raw token>").unwrap();
+/// assert_eq!(revocations.check(&token).await.unwrap(), Verdict::Valid);
+///
+/// revocations.revoke_token(&token).await.unwrap();
+/// assert_eq!(revocations.check(&token).await.unwrap(), Verdict::Revoked(RevocationReason::Token));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Revocations {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn RevocationStore>,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Revocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revocations")
+            .field("store", &self.inner.store)
+            .field("policy", &self.inner.policy)
+            .field("clock", &self.inner.clock)
+            .finish()
+    }
+}
+
+impl Revocations {
+    /// An engine over `store` with `policy`, reading the system clock.
+    pub fn new(store: Arc<dyn RevocationStore>, policy: Policy) -> Self {
+        Revocations {
+            inner: Arc::new(Inner {
+                store,
+                policy,
+                clock: Arc::new(SystemClock),
+            }),
+        }
+    }
+
+    /// The same engine reading `clock` (give the store the same clock).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Revocations {
+            inner: Arc::new(Inner {
+                store: Arc::clone(&self.inner.store),
+                policy: self.inner.policy.clone(),
+                clock,
+            }),
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn RevocationStore> {
+        &self.inner.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Takes what revocation needs from a token's **verified** claims and applies the policy's
+    /// rules: `iss`, `sub` and `iat` present; `exp` present unless accepted otherwise; not
+    /// expired, not before `nbf`, not issued in the future, not living longer than the
+    /// policy's maximum; `jti` present if required.
+    ///
+    /// `raw_token` is only hashed (for a token without `jti`), never kept.
+    pub fn inspect(
+        &self,
+        claims: &RegisteredClaims,
+        raw_token: &str,
+    ) -> Result<TokenFacts, TokenError> {
+        let policy = &self.inner.policy;
+        let now = self.inner.clock.now();
+        let leeway = policy.leeway_duration();
+
+        let issuer = claims
+            .iss
+            .as_deref()
+            .ok_or(TokenError::MissingClaim("iss"))?;
+        let subject = claims
+            .sub
+            .as_deref()
+            .ok_or(TokenError::MissingClaim("sub"))?;
+        let issued_at = claims
+            .iat
+            .ok_or(TokenError::MissingClaim("iat"))?
+            .timestamp();
+        let expires_at = match (claims.exp, policy.tokens_without_exp()) {
+            (Some(exp), _) => exp.timestamp(),
+            (None, Some(retention)) => issued_at.saturating_add(retention),
+            (None, None) => return Err(TokenError::MissingClaim("exp")),
+        };
+
+        if expires_at.saturating_add(leeway) <= now {
+            return Err(TokenError::Expired);
+        }
+        if let Some(nbf) = claims.nbf {
+            if nbf.timestamp() > now.saturating_add(leeway) {
+                return Err(TokenError::NotYetValid);
+            }
+        }
+        if issued_at > now.saturating_add(leeway) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        if expires_at < issued_at {
+            return Err(TokenError::ExpiresBeforeIssued);
+        }
+        let longest = policy
+            .max_token_lifetime()
+            .max(policy.tokens_without_exp().unwrap_or(Duration::ZERO));
+        if expires_at.duration_since(issued_at) > longest {
+            return Err(TokenError::LifetimeTooLong);
+        }
+
+        let token = match (&claims.jti, policy.identity()) {
+            (Some(jti), _) => TokenId::from_jti(issuer, jti.as_str()),
+            (None, TokenIdentity::JtiOrDigest) => TokenId::from_raw_token(issuer, raw_token),
+            (None, TokenIdentity::RequireJti) => return Err(TokenError::MissingJti),
+        };
+        let user = UserId::new(issuer, subject);
+        let session = claims.sid.as_deref().map(|sid| SessionId::new(issuer, sid));
+        let token_key = match policy.mode() {
+            ListMode::Denylist => token.denylist_key(),
+            ListMode::Allowlist => token.allowlist_key(),
+        };
+        let keys = TokenKeys::new(token_key, user.key(), session.as_ref().map(SessionId::key));
+        Ok(TokenFacts {
+            token,
+            user,
+            session,
+            keys,
+            issued_at,
+            expires_at,
+        })
+    }
+
+    /// Asks the store about a token (one call) and judges the answer.
+    pub async fn check(&self, token: &TokenFacts) -> Result<Verdict, StoreError> {
+        let reply = self.inner.store.check(&token.keys).await?;
+        Ok(self.judge(token, &reply))
+    }
+
+    /// Judges a store's reply for a token: the rules of [`check`](Self::check) without the call.
+    pub fn judge(&self, token: &TokenFacts, reply: &CheckReply) -> Verdict {
+        match (self.inner.policy.mode(), reply.token_listed) {
+            (ListMode::Denylist, true) => return Verdict::Revoked(RevocationReason::Token),
+            (ListMode::Allowlist, false) => {
+                return Verdict::Revoked(RevocationReason::NotRegistered);
+            }
+            _ => {}
+        }
+        if let Some(cutoff) = reply.user_cutoff.map(Cutoff::new) {
+            if cutoff.covers(token.issued_at) {
+                return Verdict::Revoked(RevocationReason::User(cutoff));
+            }
+        }
+        if let (Some(cutoff), Some(_)) = (reply.session_cutoff.map(Cutoff::new), &token.session) {
+            if cutoff.covers(token.issued_at) {
+                return Verdict::Revoked(RevocationReason::Session(cutoff));
+            }
+        }
+        Verdict::Valid
+    }
+
+    /// Revokes one token: in denylist mode, records it until its expiry plus leeway (nothing
+    /// when it has expired already); in allowlist mode, deletes its registration.
+    ///
+    /// An `Err` means the revocation may not have happened: report failure, never success.
+    pub async fn revoke_token(&self, token: &TokenFacts) -> Result<TokenRevocation, StoreError> {
+        match self.inner.policy.mode() {
+            ListMode::Denylist => {
+                let until = self.record_expiry(token);
+                if until <= self.inner.clock.now() {
+                    return Ok(TokenRevocation::AlreadyExpired);
+                }
+                self.inner.store.insert_token(&token.keys, until).await?;
+                Ok(TokenRevocation::Recorded { until })
+            }
+            ListMode::Allowlist => {
+                let was_registered = self.inner.store.remove_token(&token.keys).await?;
+                Ok(TokenRevocation::Unregistered { was_registered })
+            }
+        }
+    }
+
+    /// Allowlist mode: registers a token you have just issued, until its expiry plus leeway.
+    ///
+    /// In denylist mode every unrevoked token is valid already, so this does nothing; code
+    /// written for the allowlist keeps working when the policy changes.
+    pub async fn register_token(&self, token: &TokenFacts) -> Result<(), StoreError> {
+        if self.inner.policy.mode() == ListMode::Denylist {
+            return Ok(());
+        }
+        let until = self.record_expiry(token);
+        if until <= self.inner.clock.now() {
+            return Ok(());
+        }
+        self.inner.store.insert_token(&token.keys, until).await
+    }
+
+    /// Revokes every token of `user` issued up to now ("log out everywhere"). Returns the
+    /// cut-off in force, which may be later than now if a concurrent revocation won.
+    pub async fn revoke_user(&self, user: &UserId) -> Result<Cutoff, StoreError> {
+        self.revoke_user_at(user, self.inner.clock.now()).await
+    }
+
+    /// Revokes every token of `user` issued up to `at` (for events that carry their own
+    /// instant, such as a CAEP credential change). A cut-off never moves backwards: an earlier
+    /// `at` than the stored one changes nothing.
+    pub async fn revoke_user_at(&self, user: &UserId, at: Timestamp) -> Result<Cutoff, StoreError> {
+        self.raise_cutoff(user.key(), at).await
+    }
+
+    /// Revokes every token of the session issued up to now (back-channel logout).
+    pub async fn revoke_session(&self, session: &SessionId) -> Result<Cutoff, StoreError> {
+        self.revoke_session_at(session, self.inner.clock.now())
+            .await
+    }
+
+    /// Revokes every token of the session issued up to `at`.
+    pub async fn revoke_session_at(
+        &self,
+        session: &SessionId,
+        at: Timestamp,
+    ) -> Result<Cutoff, StoreError> {
+        self.raise_cutoff(session.key(), at).await
+    }
+
+    async fn raise_cutoff(
+        &self,
+        key: crate::key::RecordKey,
+        at: Timestamp,
+    ) -> Result<Cutoff, StoreError> {
+        let expires_at = at.saturating_add(self.inner.policy.cutoff_retention());
+        if expires_at <= self.inner.clock.now() {
+            // Every token this could cover has expired: nothing to keep.
+            return Ok(Cutoff::new(at));
+        }
+        let in_force = self.inner.store.raise_cutoff(key, at, expires_at).await?;
+        Ok(Cutoff::new(in_force))
+    }
+
+    fn record_expiry(&self, token: &TokenFacts) -> Timestamp {
+        token
+            .expires_at
+            .saturating_add(self.inner.policy.leeway_duration())
+    }
+}

@@ -4,11 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::claims::RegisteredClaims;
+use crate::claims::{NumericDate, RegisteredClaims};
 use crate::key::{SessionId, TokenId, UserId};
 use crate::policy::{ListMode, Policy, TokenIdentity};
 use crate::store::{CheckReply, RevocationStore, StoreError, TokenKeys};
 use crate::time::{Clock, SystemClock, Timestamp};
+
+/// The resolution of an integer `iat`: the grace given to an `iat` ahead of the clock.
+const IAT_RESOLUTION: Duration = Duration::from_secs(1);
 
 /// A per-user or per-session cut-off: every token issued at or before this instant is dead.
 ///
@@ -152,7 +155,8 @@ impl TokenFacts {
         &self.keys
     }
 
-    /// `iat`.
+    /// `iat`; for a token without `iat`, the earliest instant the policy allows
+    /// (`exp` minus the longest lifetime), so that cut-offs err on the side of revoking.
     pub fn issued_at(&self) -> Timestamp {
         self.issued_at
     }
@@ -287,9 +291,11 @@ impl Revocations {
     }
 
     /// Takes what revocation needs from a token's **verified** claims and applies the policy's
-    /// rules: `iss`, `sub` and `iat` present; `exp` present unless accepted otherwise; not
-    /// expired, not before `nbf`, not issued in the future, not living longer than the
-    /// policy's maximum; `jti` present if required.
+    /// rules: `iss` and `sub` present; `exp` present unless accepted otherwise; not expired,
+    /// not before `nbf`, not issued in the future, not living longer than the policy's
+    /// maximum; `jti` present if required. A token without `iat` is accepted and counted as
+    /// issued as early as its `exp` and the longest lifetime allow (see
+    /// [`TokenFacts::issued_at`]).
     ///
     /// `raw_token` is only hashed (for a token without `jti`), never kept.
     pub fn inspect(
@@ -309,14 +315,12 @@ impl Revocations {
             .sub
             .as_deref()
             .ok_or(TokenError::MissingClaim("sub"))?;
-        let issued_at = claims
-            .iat
-            .ok_or(TokenError::MissingClaim("iat"))?
-            .timestamp();
-        let expires_at = match (claims.exp, policy.tokens_without_exp()) {
-            (Some(exp), _) => exp.timestamp(),
-            (None, Some(retention)) => issued_at.saturating_add(retention),
-            (None, None) => return Err(TokenError::MissingClaim("exp")),
+        let iat = claims.iat.map(NumericDate::timestamp);
+        let expires_at = match (claims.exp, iat, policy.tokens_without_exp()) {
+            (Some(exp), _, _) => exp.timestamp(),
+            (None, Some(iat), Some(retention)) => iat.saturating_add(retention),
+            (None, None, Some(_)) => return Err(TokenError::MissingClaim("exp (or iat)")),
+            (None, _, None) => return Err(TokenError::MissingClaim("exp")),
         };
 
         if expires_at.saturating_add(leeway) <= now {
@@ -327,18 +331,35 @@ impl Revocations {
                 return Err(TokenError::NotYetValid);
             }
         }
-        if issued_at > now.saturating_add(leeway) {
-            return Err(TokenError::IssuedInFuture);
-        }
-        if expires_at < issued_at {
-            return Err(TokenError::ExpiresBeforeIssued);
-        }
         let longest = policy
             .max_token_lifetime()
             .max(policy.tokens_without_exp().unwrap_or(Duration::ZERO));
-        if expires_at.duration_since(issued_at) > longest {
-            return Err(TokenError::LifetimeTooLong);
-        }
+        let issued_at = match iat {
+            Some(iat) => {
+                // An integer `iat` may stand up to a second ahead of a sub-second clock (the
+                // documented way to issue right after a cut-off is `Cutoff::first_valid_iat`),
+                // so one second of grace is added to the leeway.
+                if iat > now.saturating_add(leeway).saturating_add(IAT_RESOLUTION) {
+                    return Err(TokenError::IssuedInFuture);
+                }
+                if expires_at < iat {
+                    return Err(TokenError::ExpiresBeforeIssued);
+                }
+                if expires_at.duration_since(iat) > longest {
+                    return Err(TokenError::LifetimeTooLong);
+                }
+                iat
+            }
+            // Without `iat`, assume the token was issued as early as the policy allows: a
+            // cut-off then errs on the side of revoking, and a token that expires further
+            // ahead than the longest lifetime is refused, so none outlives its cut-off.
+            None => {
+                if expires_at > now.saturating_add(longest).saturating_add(leeway) {
+                    return Err(TokenError::LifetimeTooLong);
+                }
+                expires_at.saturating_sub(longest)
+            }
+        };
 
         let token = match (&claims.jti, policy.identity()) {
             (Some(jti), _) => TokenId::from_jti(issuer, jti.as_str()),

@@ -1,0 +1,179 @@
+//! The conformance suite run on a store known to be correct, and on stores known to be broken:
+//! it must pass the first and catch each of the others.
+#![cfg(feature = "conformance")]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jwt_revoke_core::conformance::{self, Harness};
+use jwt_revoke_core::{
+    CheckReply, ManualClock, RecordKey, RevocationStore, StoreError, Timestamp, TokenKeys,
+};
+
+include!("support/reference_store.rs");
+
+fn manual_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(Timestamp::from_secs(1_700_000_000)))
+}
+
+async fn reference_harness() -> Harness {
+    let clock = manual_clock();
+    let store = Arc::new(ReferenceStore::new(clock.clone()));
+    let counted = Arc::clone(&store);
+    Harness::new(store, clock).count_records_with(move || {
+        let store = Arc::clone(&counted);
+        async move { Ok(store.len() as u64) }
+    })
+}
+
+mod reference {
+    jwt_revoke_core::revocation_store_conformance!(super::reference_harness);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_one_call_form_passes_on_the_reference_store() {
+    conformance::run(reference_harness).await;
+}
+
+/// Wraps the reference store and breaks one promise of the contract.
+#[derive(Debug)]
+struct Broken {
+    inner: ReferenceStore,
+    flaw: Flaw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Flaw {
+    /// A raise overwrites the cut-off, whatever it held.
+    LastWriterWins,
+    /// Records are never reported as expired.
+    IgnoresExpiry,
+    /// Keys are not kept apart (as a store that drops part of the key would): records collide.
+    CollidingKeys,
+}
+
+fn collide(_: RecordKey) -> RecordKey {
+    RecordKey::from_bytes([0; 32])
+}
+
+#[async_trait]
+impl RevocationStore for Broken {
+    async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError> {
+        match self.flaw {
+            Flaw::IgnoresExpiry => {
+                let tokens = self.inner.tokens.lock().expect("not poisoned");
+                let cutoffs = self.inner.cutoffs.lock().expect("not poisoned");
+                Ok(CheckReply::new(
+                    tokens.contains_key(&keys.token),
+                    cutoffs.get(&keys.user).map(|c| c.0),
+                    keys.session.and_then(|s| cutoffs.get(&s).map(|c| c.0)),
+                ))
+            }
+            Flaw::CollidingKeys => {
+                let keys = TokenKeys::new(
+                    collide(keys.token),
+                    collide(keys.user),
+                    keys.session.map(collide),
+                );
+                self.inner.check(&keys).await
+            }
+            Flaw::LastWriterWins => self.inner.check(keys).await,
+        }
+    }
+    async fn insert_token(
+        &self,
+        keys: &TokenKeys,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        if self.flaw == Flaw::CollidingKeys {
+            let keys = TokenKeys::new(
+                collide(keys.token),
+                collide(keys.user),
+                keys.session.map(collide),
+            );
+            return self.inner.insert_token(&keys, expires_at).await;
+        }
+        self.inner.insert_token(keys, expires_at).await
+    }
+    async fn remove_token(&self, keys: &TokenKeys) -> Result<bool, StoreError> {
+        self.inner.remove_token(keys).await
+    }
+    async fn raise_cutoff(
+        &self,
+        key: RecordKey,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
+        match self.flaw {
+            Flaw::LastWriterWins => {
+                self.inner
+                    .cutoffs
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(key, (at, expires_at));
+                Ok(at)
+            }
+            Flaw::CollidingKeys => self.inner.raise_cutoff(collide(key), at, expires_at).await,
+            Flaw::IgnoresExpiry => self.inner.raise_cutoff(key, at, expires_at).await,
+        }
+    }
+}
+
+/// Runs one case on a broken store; true when the case failed (caught the flaw).
+fn catches(flaw: Flaw, case: &str) -> bool {
+    let case = case.to_owned();
+    std::thread::spawn(move || {
+        conformance::run_case(&case, move || async move {
+            let clock = manual_clock();
+            let store = Arc::new(Broken {
+                inner: ReferenceStore::new(clock.clone()),
+                flaw,
+            });
+            Harness::new(store, clock)
+        })
+    })
+    .join()
+    .is_err()
+}
+
+#[test]
+fn the_suite_catches_a_cutoff_that_moves_backwards() {
+    assert!(catches(
+        Flaw::LastWriterWins,
+        "a_cutoff_never_moves_backwards"
+    ));
+    assert!(catches(
+        Flaw::LastWriterWins,
+        "concurrent_cutoff_raises_keep_the_latest"
+    ));
+}
+
+#[test]
+fn the_suite_catches_records_that_never_expire() {
+    assert!(catches(
+        Flaw::IgnoresExpiry,
+        "records_read_as_absent_once_expired"
+    ));
+}
+
+#[test]
+fn the_suite_catches_issuers_that_collide() {
+    assert!(catches(Flaw::CollidingKeys, "issuers_are_isolated"));
+}
+
+#[test]
+fn a_case_that_needs_a_record_counter_says_so() {
+    let outcome = std::thread::spawn(|| {
+        conformance::run_case("expired_records_are_freed_without_being_read", || async {
+            let clock = manual_clock();
+            Harness::new(Arc::new(ReferenceStore::new(clock.clone())), clock)
+        })
+    })
+    .join();
+    let message = outcome.expect_err("the case fails without a counter");
+    let text = message
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()));
+    assert!(text.is_some_and(|t| t.contains("Harness::count_records_with")));
+}

@@ -1,1 +1,11 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod builder;
+mod shard;
+mod store;
+mod sweeper;
+
+pub use builder::MemoryStoreBuilder;
+pub use store::MemoryStore;
+pub use sweeper::SweeperHandle;

@@ -326,10 +326,10 @@ impl Revocations {
         if expires_at.saturating_add(leeway) <= now {
             return Err(TokenError::Expired);
         }
-        if let Some(nbf) = claims.nbf {
-            if nbf.timestamp() > now.saturating_add(leeway) {
-                return Err(TokenError::NotYetValid);
-            }
+        if let Some(nbf) = claims.nbf
+            && nbf.timestamp() > now.saturating_add(leeway)
+        {
+            return Err(TokenError::NotYetValid);
         }
         let longest = policy
             .max_token_lifetime()
@@ -398,15 +398,15 @@ impl Revocations {
             }
             _ => {}
         }
-        if let Some(cutoff) = reply.user_cutoff.map(Cutoff::new) {
-            if cutoff.covers(token.issued_at) {
-                return Verdict::Revoked(RevocationReason::User(cutoff));
-            }
+        if let Some(cutoff) = reply.user_cutoff.map(Cutoff::new)
+            && cutoff.covers(token.issued_at)
+        {
+            return Verdict::Revoked(RevocationReason::User(cutoff));
         }
-        if let (Some(cutoff), Some(_)) = (reply.session_cutoff.map(Cutoff::new), &token.session) {
-            if cutoff.covers(token.issued_at) {
-                return Verdict::Revoked(RevocationReason::Session(cutoff));
-            }
+        if let (Some(cutoff), Some(_)) = (reply.session_cutoff.map(Cutoff::new), &token.session)
+            && cutoff.covers(token.issued_at)
+        {
+            return Verdict::Revoked(RevocationReason::Session(cutoff));
         }
         Verdict::Valid
     }

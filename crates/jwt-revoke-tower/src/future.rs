@@ -1,0 +1,165 @@
+//! [`ResponseFuture`]: the named future of [`RevocationService`](crate::RevocationService).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response};
+use jwt_revoke_core::{StoreError, Verdict};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::layer::Shared;
+use crate::rejection::{Rejection, RejectionResponse};
+use crate::service::{Authenticated, decide};
+
+/// The store call of one request. Boxed because the store is a trait object; named, with a
+/// `Debug`, so that it does not leak an unnameable type into signatures.
+pub struct CheckFuture(Pin<Box<dyn Future<Output = Result<Verdict, StoreError>> + Send>>);
+
+impl CheckFuture {
+    pub(crate) fn new(
+        future: impl Future<Output = Result<Verdict, StoreError>> + Send + 'static,
+    ) -> Self {
+        CheckFuture(Box::pin(future))
+    }
+}
+
+impl Future for CheckFuture {
+    type Output = Result<Verdict, StoreError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for CheckFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckFuture").finish_non_exhaustive()
+    }
+}
+
+/// What the check state carries until the store answers.
+struct Pending<S, ReqBody, R> {
+    inner: S,
+    request: Request<ReqBody>,
+    authenticated: Authenticated,
+    shared: Arc<Shared>,
+    rejection: R,
+    grpc: bool,
+}
+
+pin_project! {
+    /// The response future of [`RevocationService`](crate::RevocationService).
+    pub struct ResponseFuture<S, ReqBody, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody, R>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Rejected { response: Option<S::Response> },
+        Checking { #[pin] check: CheckFuture, pending: Option<Pending<S, ReqBody, R>> },
+        Calling { #[pin] future: S::Future },
+    }
+}
+
+impl<S, ReqBody, R> ResponseFuture<S, ReqBody, R>
+where
+    S: Service<Request<ReqBody>>,
+{
+    pub(crate) fn reject(response: S::Response) -> Self {
+        ResponseFuture {
+            state: State::Rejected {
+                response: Some(response),
+            },
+        }
+    }
+
+    pub(crate) fn call(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Calling { future },
+        }
+    }
+
+    pub(crate) fn check(
+        check: CheckFuture,
+        inner: S,
+        request: Request<ReqBody>,
+        authenticated: Authenticated,
+        shared: Arc<Shared>,
+        rejection: R,
+        grpc: bool,
+    ) -> Self {
+        let pending = Pending {
+            inner,
+            request,
+            authenticated,
+            shared,
+            rejection,
+            grpc,
+        };
+        ResponseFuture {
+            state: State::Checking {
+                check,
+                pending: Some(pending),
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody, R> Future for ResponseFuture<S, ReqBody, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: RejectionResponse<ResBody>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Rejected { response } => {
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Checking { check, pending } => {
+                    let outcome = ready!(check.poll(cx));
+                    let Pending {
+                        mut inner,
+                        mut request,
+                        authenticated,
+                        shared,
+                        rejection,
+                        grpc,
+                    } = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match decide(&shared, outcome, &mut request, authenticated) {
+                        Ok(()) => {
+                            let future = inner.call(request);
+                            this.state.set(State::Calling { future });
+                        }
+                        Err(kind) => {
+                            let response = rejection.response(&Rejection::new(kind, grpc));
+                            this.state.set(State::Rejected { response: None });
+                            return Poll::Ready(Ok(response));
+                        }
+                    }
+                }
+                StateProj::Calling { future } => return future.poll(cx),
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! [`RevocationLayer`] and its builder.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::{HeaderName, Request};
+use jsonwebtoken::Algorithm;
+use jwt_revoke_core::Revocations;
+use tower_layer::Layer;
+
+use crate::extract::TokenSource;
+use crate::rejection::DefaultRejection;
+use crate::service::RevocationService;
+use crate::verify::{DecodingKeys, JwtVerifier, VerifierSettings};
+
+/// Why a layer could not be built. Every one is a configuration mistake, found at start-up
+/// rather than at the first request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Neither [`verify`](RevocationLayerBuilder::verify) nor
+    /// [`claims_verified_upstream`](RevocationLayerBuilder::claims_verified_upstream) was chosen.
+    #[error(
+        "choose how tokens are verified: .verify(keys, algorithms) or .claims_verified_upstream()"
+    )]
+    NoVerification,
+    /// The algorithm allowlist is empty.
+    #[error("the algorithm allowlist is empty")]
+    NoAlgorithms,
+    /// No key was given.
+    #[error("no decoding key was given")]
+    NoKeys,
+    /// A key can verify none of the allowed algorithms (an HMAC secret with only RS256, say).
+    #[error("the {key} key can verify none of the allowed algorithms")]
+    KeyAlgorithmMismatch {
+        /// `default` or the key's `kid`.
+        key: String,
+    },
+    /// jsonwebtoken has no usable crypto backend: with neither or both of its `aws_lc_rs` and
+    /// `rust_crypto` features, and no provider installed, it would panic at the first token.
+    #[error(
+        "jsonwebtoken has no usable crypto backend: enable exactly one of the features \
+         `aws_lc_rs` or `rust_crypto` (on jwt-revoke-tower or on jsonwebtoken), or call \
+         jsonwebtoken::crypto::CryptoProvider::install_default() before building the layer"
+    )]
+    NoCryptoBackend,
+}
+
+/// What to do when the store cannot answer (unreachable, timed out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreFailure {
+    /// Refuse the request: 503 with `Retry-After` (gRPC: status 14). The default: when the
+    /// answer is unknown, a revoked token must not pass.
+    FailClosed {
+        /// What `Retry-After` says.
+        retry_after: Duration,
+    },
+    /// Let the request through as if the token were not revoked. Only for services that
+    /// prefer availability to revocation; every such pass is logged and counted.
+    FailOpen,
+}
+
+/// Counters of what the layer has done, shared by all clones of a layer and its services.
+#[derive(Debug, Default)]
+pub struct LayerStats {
+    pub(crate) allowed: AtomicU64,
+    pub(crate) rejected_invalid: AtomicU64,
+    pub(crate) rejected_revoked: AtomicU64,
+    pub(crate) store_failures: AtomicU64,
+    pub(crate) failed_open: AtomicU64,
+}
+
+impl LayerStats {
+    /// Requests let through with a valid, unrevoked token.
+    pub fn allowed(&self) -> u64 {
+        self.allowed.load(Ordering::Relaxed)
+    }
+    /// Requests refused for a missing, malformed or invalid token.
+    pub fn rejected_invalid(&self) -> u64 {
+        self.rejected_invalid.load(Ordering::Relaxed)
+    }
+    /// Requests refused because the token is revoked.
+    pub fn rejected_revoked(&self) -> u64 {
+        self.rejected_revoked.load(Ordering::Relaxed)
+    }
+    /// Store calls that failed or timed out (whatever happened to the request).
+    pub fn store_failures(&self) -> u64 {
+        self.store_failures.load(Ordering::Relaxed)
+    }
+    /// Requests let through unchecked because the store failed and the layer fails open.
+    pub fn failed_open(&self) -> u64 {
+        self.failed_open.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) enum Verification {
+    // Boxed: the verifier is large and lives once per layer, behind an `Arc` already.
+    Jwt(Box<JwtVerifier>),
+    Upstream,
+}
+
+/// Everything the services of one layer share.
+pub(crate) struct Shared {
+    pub(crate) revocations: Revocations,
+    pub(crate) verification: Verification,
+    pub(crate) sources: Vec<TokenSource>,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) bypass_exact: Vec<String>,
+    pub(crate) bypass_prefixes: Vec<String>,
+    pub(crate) store_timeout: Duration,
+    pub(crate) store_failure: StoreFailure,
+    pub(crate) stats: LayerStats,
+}
+
+impl Shared {
+    pub(crate) fn bypasses<B>(&self, request: &Request<B>) -> bool {
+        let path = request.uri().path();
+        self.bypass_exact.iter().any(|p| p == path)
+            || self
+                .bypass_prefixes
+                .iter()
+                .any(|p| path.starts_with(p.as_str()))
+    }
+}
+
+/// A Tower layer that refuses requests whose JWT is missing, invalid or revoked.
+///
+/// For each request it finds the token, verifies it (or takes the claims an upstream layer
+/// verified), asks the store once (token, user and session records together, bounded by a
+/// timeout) and either answers with a rejection or calls the inner service with
+/// [`Claims`](crate::Claims) and a [`RevocationHandle`](crate::RevocationHandle) in the
+/// request's extensions. Rejections are responses, never errors, so the inner service's error
+/// type passes through unchanged (Axum needs `Infallible`).
+///
+/// ```
+/// use std::{sync::Arc, time::Duration};
+/// use axum::{Router, routing::get};
+/// use jsonwebtoken::{Algorithm, DecodingKey};
+/// use jwt_revoke_core::{Policy, Revocations};
+/// use jwt_revoke_memory::MemoryStore;
+/// use jwt_revoke_tower::{DecodingKeys, RevocationLayer};
+///
+/// let revocations = Revocations::new(
+///     Arc::new(MemoryStore::new()),
+///     Policy::new(Duration::from_secs(15 * 60)), // our access tokens live at most 15 minutes
+/// );
+/// let layer = RevocationLayer::builder(revocations)
+///     .verify(DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
+///     .issuers(["https://auth.example"])
+///     .bypass("/healthz")
+///     .build()
+///     .expect("valid configuration");
+///
+/// let app: Router = Router::new()
+///     .route("/me", get(|| async { "hello" }))
+///     .route("/healthz", get(|| async { "ok" }))
+///     .layer(layer);
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct RevocationLayer<R = DefaultRejection> {
+    shared: Arc<Shared>,
+    rejection: R,
+}
+
+impl RevocationLayer {
+    /// Starts a layer over an engine. Choose a verification mode, then
+    /// [`build`](RevocationLayerBuilder::build).
+    pub fn builder(revocations: Revocations) -> RevocationLayerBuilder {
+        RevocationLayerBuilder {
+            revocations,
+            verification: None,
+            algorithms: Vec::new(),
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            sources: vec![TokenSource::AuthorizationBearer],
+            max_token_bytes: 8 * 1024,
+            bypass_exact: Vec::new(),
+            bypass_prefixes: Vec::new(),
+            store_timeout: Duration::from_millis(500),
+            store_failure: StoreFailure::FailClosed {
+                retry_after: Duration::from_secs(1),
+            },
+        }
+    }
+}
+
+impl<R> RevocationLayer<R> {
+    /// The same layer with a custom rejection: a [`RejectionResponse`](crate::RejectionResponse),
+    /// for instance a closure `Fn(&Rejection) -> Response<B>`.
+    pub fn with_rejection<R2>(self, rejection: R2) -> RevocationLayer<R2> {
+        RevocationLayer {
+            shared: self.shared,
+            rejection,
+        }
+    }
+
+    /// What the layer has done so far.
+    pub fn stats(&self) -> &LayerStats {
+        &self.shared.stats
+    }
+
+    /// The engine the layer checks with.
+    pub fn revocations(&self) -> &Revocations {
+        &self.shared.revocations
+    }
+}
+
+impl<S, R: Clone> Layer<S> for RevocationLayer<R> {
+    type Service = RevocationService<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RevocationService::new(inner, Arc::clone(&self.shared), self.rejection.clone())
+    }
+}
+
+impl<R> std::fmt::Debug for RevocationLayer<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationLayer")
+            .field("revocations", &self.shared.revocations)
+            .field("sources", &self.shared.sources)
+            .field("store_timeout", &self.shared.store_timeout)
+            .field("store_failure", &self.shared.store_failure)
+            .finish_non_exhaustive()
+    }
+}
+
+enum ChosenVerification {
+    Jwt(DecodingKeys),
+    Upstream,
+}
+
+/// Configures a [`RevocationLayer`]. From [`RevocationLayer::builder`].
+#[must_use]
+pub struct RevocationLayerBuilder {
+    revocations: Revocations,
+    verification: Option<ChosenVerification>,
+    algorithms: Vec<Algorithm>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    sources: Vec<TokenSource>,
+    max_token_bytes: usize,
+    bypass_exact: Vec<String>,
+    bypass_prefixes: Vec<String>,
+    store_timeout: Duration,
+    store_failure: StoreFailure,
+}
+
+impl std::fmt::Debug for RevocationLayerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationLayerBuilder")
+            .field("algorithms", &self.algorithms)
+            .field("issuers", &self.issuers)
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RevocationLayerBuilder {
+    /// Verify tokens with jsonwebtoken: signature by one of `keys`, algorithm in `algorithms`
+    /// (the token's own `alg` is never trusted beyond this list; `none` does not exist here),
+    /// `exp` and `nbf` with the policy's leeway.
+    pub fn verify(mut self, keys: DecodingKeys, algorithms: &[Algorithm]) -> Self {
+        self.verification = Some(ChosenVerification::Jwt(keys));
+        self.algorithms = algorithms.to_vec();
+        self
+    }
+
+    /// Do not verify signatures here: an upstream layer has, and has put
+    /// [`Claims`](crate::Claims) into the request's extensions. A request without them is
+    /// refused as unauthenticated. The token itself is still read from the request when it
+    /// has no `jti` (to identify it by digest).
+    pub fn claims_verified_upstream(mut self) -> Self {
+        self.verification = Some(ChosenVerification::Upstream);
+        self
+    }
+
+    /// Accept only tokens whose `iss` is one of these.
+    pub fn issuers<I: IntoIterator<Item = T>, T: Into<String>>(mut self, issuers: I) -> Self {
+        self.issuers = issuers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Accept only tokens whose `aud` includes one of these.
+    pub fn audiences<I: IntoIterator<Item = T>, T: Into<String>>(mut self, audiences: I) -> Self {
+        self.audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Also look for the token in this cookie (after the sources configured before it).
+    pub fn token_from_cookie(mut self, name: impl Into<String>) -> Self {
+        self.sources.push(TokenSource::Cookie(name.into()));
+        self
+    }
+
+    /// Also look for the bare token in this header.
+    pub fn token_from_header(mut self, name: HeaderName) -> Self {
+        self.sources.push(TokenSource::Header(name));
+        self
+    }
+
+    /// Replaces the token sources (default: `Authorization: Bearer` only), tried in order.
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.sources = sources.into_iter().collect();
+        self
+    }
+
+    /// Tokens longer than this are refused before any parsing (default 8 KiB).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// Requests to exactly this path skip the layer (health checks).
+    pub fn bypass(mut self, path: impl Into<String>) -> Self {
+        self.bypass_exact.push(path.into());
+        self
+    }
+
+    /// Requests whose path starts with this skip the layer (e.g. gRPC reflection:
+    /// `/grpc.reflection.`).
+    pub fn bypass_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.bypass_prefixes.push(prefix.into());
+        self
+    }
+
+    /// The longest a store call may take before it counts as a failure (default 500 ms).
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
+    /// What to do when the store fails (default: fail closed, `Retry-After: 1`).
+    pub fn on_store_failure(mut self, behaviour: StoreFailure) -> Self {
+        self.store_failure = behaviour;
+        self
+    }
+
+    /// Builds the layer, checking the configuration (and that jsonwebtoken has a crypto backend).
+    pub fn build(self) -> Result<RevocationLayer, BuildError> {
+        let verification = match self.verification {
+            None => return Err(BuildError::NoVerification),
+            Some(ChosenVerification::Upstream) => Verification::Upstream,
+            Some(ChosenVerification::Jwt(keys)) => {
+                let settings = VerifierSettings {
+                    algorithms: &self.algorithms,
+                    issuers: &self.issuers,
+                    audiences: &self.audiences,
+                    policy: self.revocations.policy(),
+                };
+                Verification::Jwt(Box::new(JwtVerifier::new(keys, &settings)?))
+            }
+        };
+        Ok(RevocationLayer {
+            shared: Arc::new(Shared {
+                revocations: self.revocations,
+                verification,
+                sources: self.sources,
+                max_token_bytes: self.max_token_bytes,
+                bypass_exact: self.bypass_exact,
+                bypass_prefixes: self.bypass_prefixes,
+                store_timeout: self.store_timeout,
+                store_failure: self.store_failure,
+                stats: LayerStats::default(),
+            }),
+            rejection: DefaultRejection,
+        })
+    }
+}

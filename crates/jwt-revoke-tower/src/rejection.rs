@@ -1,0 +1,253 @@
+//! Why a request is refused, and the response that says so.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use http::{HeaderValue, Response, StatusCode, header};
+use jwt_revoke_core::RevocationReason;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+/// gRPC status UNAUTHENTICATED.
+const GRPC_UNAUTHENTICATED: &str = "16";
+/// gRPC status UNAVAILABLE.
+const GRPC_UNAVAILABLE: &str = "14";
+
+/// Bytes the gRPC spec requires to be percent-encoded in `grpc-message` (besides non-ASCII).
+const GRPC_MESSAGE: &AsciiSet = &CONTROLS.add(b'%');
+
+/// What is wrong with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No token was sent at all (RFC 6750: answer with a bare challenge, no error code).
+    MissingToken,
+    /// The request is malformed: two `Authorization` headers, a header that is not text,
+    /// a bearer scheme with no token (RFC 6750 `invalid_request`, HTTP 400).
+    InvalidRequest(Cow<'static, str>),
+    /// The token is malformed, forged, expired, of a refused algorithm or type, or fails the
+    /// policy (RFC 6750 `invalid_token`, HTTP 401).
+    InvalidToken(Cow<'static, str>),
+    /// The token is valid but revoked (`invalid_token`, HTTP 401).
+    Revoked(RevocationReason),
+    /// The revocation store could not answer, and the layer fails closed (HTTP 503).
+    StoreUnavailable {
+        /// What the `Retry-After` header will say.
+        retry_after: Duration,
+    },
+}
+
+/// A refused request: what is wrong and which protocol the caller speaks.
+///
+/// Handed to a [`RejectionResponse`] to build the response. The default one,
+/// [`DefaultRejection`], follows RFC 6750 for HTTP and the gRPC status conventions for
+/// requests whose content-type starts with `application/grpc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    kind: RejectionKind,
+    grpc: bool,
+}
+
+impl Rejection {
+    pub(crate) fn new(kind: RejectionKind, grpc: bool) -> Self {
+        Rejection { kind, grpc }
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> &RejectionKind {
+        &self.kind
+    }
+
+    /// Whether the request was a gRPC call.
+    pub fn is_grpc(&self) -> bool {
+        self.grpc
+    }
+
+    /// The HTTP status of the default response (gRPC answers travel in an HTTP 200).
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            RejectionKind::MissingToken
+            | RejectionKind::InvalidToken(_)
+            | RejectionKind::Revoked(_) => StatusCode::UNAUTHORIZED,
+            RejectionKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            RejectionKind::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A human-readable reason, safe to send to the client (it never contains the token).
+    pub fn description(&self) -> Cow<'static, str> {
+        match &self.kind {
+            RejectionKind::MissingToken => Cow::Borrowed("no access token was sent"),
+            RejectionKind::InvalidRequest(why) | RejectionKind::InvalidToken(why) => why.clone(),
+            RejectionKind::Revoked(reason) => Cow::Owned(reason.to_string()),
+            RejectionKind::StoreUnavailable { .. } => {
+                Cow::Borrowed("token revocation status is temporarily unavailable")
+            }
+        }
+    }
+
+    /// The default response for this rejection, for any body type with a `Default` (empty)
+    /// value: what [`DefaultRejection`] returns. Custom rejections can fall back on it.
+    pub fn default_response<B: Default>(&self) -> Response<B> {
+        if self.grpc {
+            self.grpc_response()
+        } else {
+            self.http_response()
+        }
+    }
+
+    fn http_response<B: Default>(&self) -> Response<B> {
+        let mut response = Response::new(B::default());
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        match &self.kind {
+            RejectionKind::MissingToken => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            RejectionKind::InvalidRequest(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    challenge("invalid_request", &self.description()),
+                );
+            }
+            RejectionKind::InvalidToken(_) | RejectionKind::Revoked(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    challenge("invalid_token", &self.description()),
+                );
+            }
+            RejectionKind::StoreUnavailable { retry_after } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs(*retry_after)),
+                );
+            }
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    fn grpc_response<B: Default>(&self) -> Response<B> {
+        // A trailers-only reply: HTTP 200, the status in the headers, no body.
+        let mut response = Response::new(B::default());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        let status = match self.kind {
+            RejectionKind::StoreUnavailable { .. } => GRPC_UNAVAILABLE,
+            _ => GRPC_UNAUTHENTICATED,
+        };
+        headers.insert("grpc-status", HeaderValue::from_static(status));
+        let message = utf8_percent_encode(&self.description(), GRPC_MESSAGE).to_string();
+        if let Ok(value) = HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", value);
+        }
+        response
+    }
+}
+
+fn retry_after_secs(retry_after: Duration) -> u64 {
+    // Retry-After counts whole seconds; never say 0, which invites a retry storm.
+    retry_after.as_secs().max(1)
+}
+
+/// `Bearer error="code", error_description="..."`, with the description restricted to the
+/// characters RFC 6750 §3 allows (%x20-21 / %x23-5B / %x5D-7E).
+fn challenge(code: &'static str, description: &str) -> HeaderValue {
+    let clean: String = description
+        .chars()
+        .map(|c| match c {
+            ' ' | '!' | '#'..='[' | ']'..='~' => c,
+            _ => '?',
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "Bearer error=\"{code}\", error_description=\"{clean}\""
+    ))
+    // Every byte is printable ASCII by construction, so this cannot fail; stay total anyway.
+    .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""))
+}
+
+/// Builds the response for a refused request.
+///
+/// Implemented for [`DefaultRejection`] and for any `Fn(&Rejection) -> Response<B>` closure,
+/// so a custom rejection is one closure:
+///
+/// ```
+/// use http::{Response, StatusCode};
+/// use jwt_revoke_tower::{Rejection, RejectionResponse};
+///
+/// let json_401 = |rejection: &Rejection| -> Response<String> {
+///     if rejection.is_grpc() {
+///         return rejection.default_response(); // keep gRPC clients happy
+///     }
+///     let mut response = Response::new(format!(r#"{{"error":"{}"}}"#, rejection.description()));
+///     *response.status_mut() = rejection.status();
+///     response
+/// };
+/// # fn takes<R: RejectionResponse<String>>(_: R) {}
+/// # takes(json_401);
+/// ```
+pub trait RejectionResponse<B>: Clone {
+    /// The response for `rejection`.
+    fn response(&self, rejection: &Rejection) -> Response<B>;
+}
+
+impl<B, F> RejectionResponse<B> for F
+where
+    F: Fn(&Rejection) -> Response<B> + Clone,
+{
+    fn response(&self, rejection: &Rejection) -> Response<B> {
+        self(rejection)
+    }
+}
+
+/// The default rejection: RFC 6750 for HTTP, trailers-only status for gRPC, an empty body.
+///
+/// | what | HTTP | gRPC (HTTP 200) |
+/// |---|---|---|
+/// | no token | 401, `WWW-Authenticate: Bearer` | `grpc-status: 16` |
+/// | malformed request | 400, `Bearer error="invalid_request", error_description="…"` | `16` |
+/// | bad or revoked token | 401, `Bearer error="invalid_token", error_description="…"` | `16` |
+/// | store unavailable (fail closed) | 503, `Retry-After` | `14` |
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultRejection;
+
+impl<B: Default> RejectionResponse<B> for DefaultRejection {
+    fn response(&self, rejection: &Rejection) -> Response<B> {
+        rejection.default_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_cannot_break_out_of_the_quoted_string() {
+        let value = challenge("invalid_token", "a \"quoted\" \\ thing\nwith é");
+        assert_eq!(
+            value.to_str().expect("ascii"),
+            r#"Bearer error="invalid_token", error_description="a ?quoted? ? thing?with ?""#
+        );
+    }
+
+    #[test]
+    fn grpc_messages_are_percent_encoded() {
+        let rejection = Rejection::new(
+            RejectionKind::InvalidToken(Cow::Borrowed("100% bad\n")),
+            true,
+        );
+        let response: Response<()> = rejection.default_response();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["grpc-message"], "100%25 bad%0A");
+        assert_eq!(response.headers()["grpc-status"], "16");
+    }
+
+    #[test]
+    fn retry_after_is_never_zero() {
+        assert_eq!(retry_after_secs(Duration::from_millis(10)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(7)), 7);
+    }
+}

@@ -1,0 +1,193 @@
+//! [`RevocationService`]: the per-request work.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response, header};
+use jwt_revoke_core::{StoreError, TokenFacts, Verdict};
+use tower_service::Service;
+
+use crate::claims::Claims;
+use crate::extract::find_token;
+use crate::future::{CheckFuture, ResponseFuture};
+use crate::handle::RevocationHandle;
+use crate::layer::{LayerStats, Shared, StoreFailure, Verification};
+use crate::rejection::{Rejection, RejectionKind, RejectionResponse};
+
+/// The service [`RevocationLayer`](crate::RevocationLayer) wraps around yours.
+#[derive(Clone)]
+pub struct RevocationService<S, R> {
+    inner: S,
+    shared: Arc<Shared>,
+    rejection: R,
+}
+
+impl<S, R> RevocationService<S, R> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>, rejection: R) -> Self {
+        RevocationService {
+            inner,
+            shared,
+            rejection,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: std::fmt::Debug, R> std::fmt::Debug for RevocationService<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token that passed verification and the policy, waiting for the store's word.
+pub(crate) struct Authenticated {
+    pub(crate) claims: Claims,
+    pub(crate) token: Arc<TokenFacts>,
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for RevocationService<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    R: RejectionResponse<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if self.shared.bypasses(&request) {
+            return ResponseFuture::call(self.inner.call(request));
+        }
+        let grpc = is_grpc(&request);
+        let authenticated = match authenticate(&self.shared, &request) {
+            Ok(authenticated) => authenticated,
+            Err(kind) => {
+                LayerStats::count(&self.shared.stats.rejected_invalid);
+                tracing::debug!(reason = %Rejection::new(kind.clone(), grpc).description(), "token refused");
+                return ResponseFuture::reject(
+                    self.rejection.response(&Rejection::new(kind, grpc)),
+                );
+            }
+        };
+        let check = check(&self.shared, &authenticated.token);
+        // The inner service that was polled ready is the one to call; leave a clone behind.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::check(
+            check,
+            inner,
+            request,
+            authenticated,
+            Arc::clone(&self.shared),
+            self.rejection.clone(),
+            grpc,
+        )
+    }
+}
+
+fn is_grpc<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// Finds, verifies and inspects the token: everything that needs no I/O.
+fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticated, RejectionKind> {
+    let (claims, raw) = match &shared.verification {
+        Verification::Jwt(verifier) => {
+            let raw = find_token(request.headers(), &shared.sources, shared.max_token_bytes)?;
+            (verifier.verify(&raw)?, raw)
+        }
+        Verification::Upstream => {
+            let claims = request
+                .extensions()
+                .get::<Claims>()
+                .cloned()
+                .ok_or(RejectionKind::MissingToken)?;
+            let raw = match find_token(request.headers(), &shared.sources, shared.max_token_bytes) {
+                Ok(raw) => raw,
+                Err(RejectionKind::MissingToken) if claims.registered().jti.is_some() => {
+                    Cow::Borrowed("")
+                }
+                Err(RejectionKind::MissingToken) => {
+                    return Err(RejectionKind::InvalidToken(Cow::Borrowed(
+                        "the token has no jti and was not found in the request to identify it",
+                    )));
+                }
+                Err(other) => return Err(other),
+            };
+            (claims, raw)
+        }
+    };
+    let token = shared
+        .revocations
+        .inspect(claims.registered(), &raw)
+        .map_err(|err| RejectionKind::InvalidToken(Cow::Owned(err.to_string())))?;
+    Ok(Authenticated {
+        claims,
+        token: Arc::new(token),
+    })
+}
+
+/// The store call, bounded by the layer's timeout.
+fn check(shared: &Arc<Shared>, token: &Arc<TokenFacts>) -> CheckFuture {
+    let revocations = shared.revocations.clone();
+    let token = Arc::clone(token);
+    let timeout = shared.store_timeout;
+    CheckFuture::new(async move {
+        tokio::time::timeout(timeout, revocations.check(&token))
+            .await
+            .unwrap_or(Err(StoreError::Timeout(timeout)))
+    })
+}
+
+/// What the store's answer means for the request: `Ok` to call the inner service with these
+/// extensions, `Err` to answer with this rejection.
+pub(crate) fn decide<B>(
+    shared: &Shared,
+    outcome: Result<Verdict, StoreError>,
+    request: &mut Request<B>,
+    authenticated: Authenticated,
+) -> Result<(), RejectionKind> {
+    match outcome {
+        Ok(Verdict::Valid) => LayerStats::count(&shared.stats.allowed),
+        Ok(Verdict::Revoked(reason)) => {
+            LayerStats::count(&shared.stats.rejected_revoked);
+            tracing::debug!(%reason, "revoked token refused");
+            return Err(RejectionKind::Revoked(reason));
+        }
+        Err(error) => {
+            LayerStats::count(&shared.stats.store_failures);
+            match shared.store_failure {
+                StoreFailure::FailClosed { retry_after } => {
+                    tracing::warn!(%error, "revocation store failed; refusing the request (fail closed)");
+                    return Err(RejectionKind::StoreUnavailable { retry_after });
+                }
+                StoreFailure::FailOpen => {
+                    LayerStats::count(&shared.stats.failed_open);
+                    tracing::warn!(%error, "revocation store failed; letting the request through (fail open)");
+                }
+            }
+        }
+    }
+    let handle = RevocationHandle::new(
+        shared.revocations.clone(),
+        authenticated.token,
+        shared.store_timeout,
+    );
+    request.extensions_mut().insert(authenticated.claims);
+    request.extensions_mut().insert(handle);
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Verifying a token with `jsonwebtoken`, under keys and algorithms the caller fixes.
+
+use std::borrow::Cow;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jwt_revoke_core::Policy;
+use serde_json::value::RawValue;
+
+use crate::claims::Claims;
+use crate::layer::BuildError;
+use crate::rejection::RejectionKind;
+
+/// The keys that may have signed a token: an optional default key and keys by `kid`.
+///
+/// A token whose header names a `kid` is checked with that key only; a token without `kid`
+/// with the default key only. Each key accepts only the layer's algorithms of its own family
+/// (an HMAC secret never verifies an `RS256` token: no algorithm confusion).
+///
+/// ```
+/// use jsonwebtoken::DecodingKey;
+/// use jwt_revoke_tower::DecodingKeys;
+///
+/// let keys = DecodingKeys::new(DecodingKey::from_secret(b"current secret"))
+///     .with_kid("2026-11", DecodingKey::from_secret(b"rotated-in secret"));
+/// # let _ = keys;
+/// ```
+#[derive(Clone)]
+pub struct DecodingKeys {
+    default: Option<DecodingKey>,
+    by_kid: Vec<(String, DecodingKey)>,
+}
+
+impl DecodingKeys {
+    /// Keys with one default key, for tokens without `kid`.
+    pub fn new(default: DecodingKey) -> Self {
+        DecodingKeys {
+            default: Some(default),
+            by_kid: Vec::new(),
+        }
+    }
+
+    /// Keys selected by `kid` only: a token without `kid` is refused.
+    pub fn by_kid_only() -> Self {
+        DecodingKeys {
+            default: None,
+            by_kid: Vec::new(),
+        }
+    }
+
+    /// Adds a key for tokens whose header says `kid`.
+    pub fn with_kid(mut self, kid: impl Into<String>, key: DecodingKey) -> Self {
+        self.by_kid.push((kid.into(), key));
+        self
+    }
+}
+
+impl std::fmt::Debug for DecodingKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("DecodingKeys")
+            .field("default", &self.default.as_ref().map(DecodingKey::family))
+            .field(
+                "kids",
+                &self.by_kid.iter().map(|(kid, _)| kid).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+struct VerifyingKey {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// Verifies compact JWS tokens: signature, algorithm, `exp`/`nbf`, optional `iss`/`aud`,
+/// and the token type (RFC 8725 §3.11).
+pub(crate) struct JwtVerifier {
+    default: Option<VerifyingKey>,
+    by_kid: Vec<(String, VerifyingKey)>,
+}
+
+/// Settings for [`JwtVerifier::new`] besides keys.
+pub(crate) struct VerifierSettings<'a> {
+    pub(crate) algorithms: &'a [Algorithm],
+    pub(crate) issuers: &'a [String],
+    pub(crate) audiences: &'a [String],
+    pub(crate) policy: &'a Policy,
+}
+
+impl JwtVerifier {
+    pub(crate) fn new(
+        keys: DecodingKeys,
+        settings: &VerifierSettings<'_>,
+    ) -> Result<Self, BuildError> {
+        if settings.algorithms.is_empty() {
+            return Err(BuildError::NoAlgorithms);
+        }
+        if keys.default.is_none() && keys.by_kid.is_empty() {
+            return Err(BuildError::NoKeys);
+        }
+        crypto_backend_usable()?;
+        let make = |key: DecodingKey, name: &str| -> Result<VerifyingKey, BuildError> {
+            let family = key.family();
+            let algorithms: Vec<Algorithm> = settings
+                .algorithms
+                .iter()
+                .copied()
+                .filter(|alg| alg.family() == family)
+                .collect();
+            if algorithms.is_empty() {
+                return Err(BuildError::KeyAlgorithmMismatch {
+                    key: name.to_owned(),
+                });
+            }
+            Ok(VerifyingKey {
+                key,
+                validation: validation(algorithms, settings),
+            })
+        };
+        let default = keys.default.map(|key| make(key, "default")).transpose()?;
+        let by_kid = keys
+            .by_kid
+            .into_iter()
+            .map(|(kid, key)| make(key, &kid).map(|verifying| (kid, verifying)))
+            .collect::<Result<_, _>>()?;
+        Ok(JwtVerifier { default, by_kid })
+    }
+
+    /// Verifies `token`; the error is what the client is told.
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, RejectionKind> {
+        let key = if self.by_kid.is_empty() {
+            self.default.as_ref()
+        } else {
+            let header = jsonwebtoken::decode_header(token).map_err(|err| describe(&err, token))?;
+            match header.kid {
+                Some(kid) => self
+                    .by_kid
+                    .iter()
+                    .find(|(k, _)| *k == kid)
+                    .map(|(_, key)| key),
+                None => self.default.as_ref(),
+            }
+        };
+        let Some(key) = key else {
+            return Err(invalid("the token's key id (kid) is not known"));
+        };
+        let data = jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation)
+            .map_err(|err| describe(&err, token))?;
+        if let Some(typ) = data.header.typ.as_deref()
+            && is_event_token_type(typ)
+        {
+            return Err(invalid("this type of token (typ) is not an access token"));
+        }
+        Claims::from_verified_payload(data.claims)
+            .map_err(|_| invalid("the token's registered claims are malformed"))
+    }
+}
+
+fn validation(algorithms: Vec<Algorithm>, settings: &VerifierSettings<'_>) -> Validation {
+    let mut validation = Validation::new(algorithms[0]);
+    validation.algorithms = algorithms;
+    // Time claims (`exp`, `nbf`, `iat`) are judged by the engine (`Revocations::inspect`) with
+    // the engine's clock and leeway, not here with the system clock: one clock decides every
+    // time question, so a cut-off, a record's expiry and a token's expiry never disagree, and
+    // tests that control the clock control all of it. jsonwebtoken still requires `exp` to be
+    // present unless the policy accepts tokens without it.
+    validation.leeway = settings.policy.leeway_duration().as_secs();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    let required: &[&str] = if settings.policy.tokens_without_exp().is_some() {
+        &[]
+    } else {
+        &["exp"]
+    };
+    validation.set_required_spec_claims(required);
+    if settings.issuers.is_empty() {
+        validation.iss = None;
+    } else {
+        validation.set_issuer(settings.issuers);
+    }
+    if settings.audiences.is_empty() {
+        validation.validate_aud = false;
+    } else {
+        validation.set_audience(settings.audiences);
+    }
+    validation
+}
+
+/// RFC 8725 §3.11: tokens made for other purposes (logout tokens, security event tokens) must
+/// never pass as access tokens, even when signed by the same issuer with the same key.
+pub(crate) fn is_event_token_type(typ: &str) -> bool {
+    let typ = typ.trim();
+    let bare = typ
+        .get(..12)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| &typ[12..]);
+    bare.eq_ignore_ascii_case("logout+jwt") || bare.eq_ignore_ascii_case("secevent+jwt")
+}
+
+fn invalid(why: &'static str) -> RejectionKind {
+    RejectionKind::InvalidToken(Cow::Borrowed(why))
+}
+
+/// What the client is told about a verification failure: precise enough to debug a client,
+/// never jsonwebtoken's internal text, never the token.
+fn describe(err: &jsonwebtoken::errors::Error, token: &str) -> RejectionKind {
+    match err.kind() {
+        ErrorKind::InvalidSignature => invalid("the token's signature is invalid"),
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::UnsupportedAlgorithm => invalid("the token's algorithm is not accepted"),
+        ErrorKind::ExpiredSignature => invalid("the token has expired"),
+        ErrorKind::ImmatureSignature => invalid("the token is not valid yet"),
+        ErrorKind::InvalidIssuer => invalid("the token's issuer is not accepted"),
+        ErrorKind::InvalidAudience => invalid("the token's audience is not accepted"),
+        ErrorKind::MissingRequiredClaim(claim) => RejectionKind::InvalidToken(Cow::Owned(format!(
+            "the token has no {} claim",
+            if claim.chars().all(|c| c.is_ascii_alphanumeric()) {
+                claim.as_str()
+            } else {
+                "required"
+            }
+        ))),
+        ErrorKind::InvalidClaimFormat(_) => invalid("a claim of the token is malformed"),
+        ErrorKind::Json(_)
+        | ErrorKind::Base64(_)
+        | ErrorKind::Utf8(_)
+        | ErrorKind::InvalidToken => {
+            if header_names_foreign_algorithm(token) {
+                invalid("the token's algorithm is not accepted")
+            } else {
+                invalid("the token is malformed")
+            }
+        }
+        _ => invalid("the token could not be verified"),
+    }
+}
+
+/// Whether a token that jsonwebtoken could not parse carries an `alg` it does not know
+/// (`none` above all), to say so instead of "malformed". Only runs on the error path.
+fn header_names_foreign_algorithm(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some((header, _)) = token.split_once('.') else {
+        return false;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {
+        return false;
+    };
+    #[derive(serde::Deserialize)]
+    struct AlgOnly {
+        alg: String,
+    }
+    serde_json::from_slice::<AlgOnly>(&bytes).is_ok_and(|h| h.alg.parse::<Algorithm>().is_err())
+}
+
+/// Checks at build time that jsonwebtoken has a usable crypto backend.
+///
+/// jsonwebtoken picks its backend from its cargo features (`aws_lc_rs` or `rust_crypto`); with
+/// neither or both, and no provider installed by hand, it panics at the first decode — on the
+/// first request, in production. The layer asks once, at build time, and turns that into an
+/// error that says what to do.
+fn crypto_backend_usable() -> Result<(), BuildError> {
+    // Only success is remembered: a provider installed later must be seen by a later build.
+    static KNOWN_USABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if KNOWN_USABLE.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    let usable = std::panic::catch_unwind(|| {
+        let key = DecodingKey::from_secret(b"jwt-revoke crypto backend probe");
+        // The result does not matter, only that a backend answered instead of panicking.
+        let _ = jsonwebtoken::crypto::verify("", b"", &key, Algorithm::HS256);
+    })
+    .is_ok();
+    if usable {
+        KNOWN_USABLE.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    } else {
+        Err(BuildError::NoCryptoBackend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_token_types_are_recognised_in_every_spelling() {
+        for typ in [
+            "logout+jwt",
+            "application/logout+jwt",
+            "Secevent+JWT",
+            " APPLICATION/secevent+jwt",
+        ] {
+            assert!(is_event_token_type(typ), "{typ}");
+        }
+        for typ in ["JWT", "at+jwt", "application/at+jwt", "", "application/"] {
+            assert!(!is_event_token_type(typ), "{typ}");
+        }
+    }
+
+    #[test]
+    fn unknown_algorithms_are_named_as_such() {
+        // {"alg":"none","typ":"JWT"} . {"sub":"x"} . (no signature)
+        let token = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0.";
+        assert!(header_names_foreign_algorithm(token));
+        assert!(!header_names_foreign_algorithm("not a token"));
+    }
+
+    #[test]
+    fn the_backend_probe_answers_when_a_backend_is_compiled_in() {
+        // Tests build jsonwebtoken with aws_lc_rs (dev-dependency); tests/crypto-backend covers
+        // the other cases in a build of its own.
+        assert!(crypto_backend_usable().is_ok());
+    }
+}

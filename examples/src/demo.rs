@@ -1,0 +1,242 @@
+//! The demo service: login, a protected resource, and three kinds of logout.
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `POST /login` `{"sub": "..."}` | issues an HS256 access token (`iss` = `jwt-revoke-demo`, random `jti` and `sid`) |
+//! | `GET /me` | the caller's claims (protected) |
+//! | `POST /logout` | revokes the caller's token → 204 |
+//! | `POST /logout/all` | revokes every token of the caller issued up to now → 204 |
+//! | `POST /logout/session` | revokes the caller's session → 204 |
+//! | `GET /healthz` | 200, no token needed |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jwt_revoke_core::{
+    Policy, RegisteredClaims, RevocationReason, RevocationStore, Revocations, Timestamp, Verdict,
+};
+use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jwt_revoke_tower::{BuildError, Claims, DecodingKeys, RevocationHandle, RevocationLayer};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The issuer of the demo's tokens.
+pub const ISSUER: &str = "jwt-revoke-demo";
+/// The development secret used when `DEMO_JWT_SECRET` is not set. Never use it in production.
+pub const DEVELOPMENT_SECRET: &str = "jwt-revoke-demo development secret: set DEMO_JWT_SECRET";
+/// How long the demo's access tokens live.
+pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// The longest lifetime the demo accepts from tokens minted elsewhere with its secret.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What the demo needs to run.
+#[derive(Clone)]
+pub struct DemoConfig {
+    /// The HS256 secret that signs and verifies tokens.
+    pub secret: Vec<u8>,
+    /// Where revocations live.
+    pub store: Arc<dyn RevocationStore>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    revocations: Revocations,
+    encoding_key: EncodingKey,
+}
+
+/// The demo's router, with the revocation layer in front of the protected routes.
+pub fn router(config: DemoConfig) -> Result<Router, BuildError> {
+    let revocations = Revocations::new(config.store, Policy::new(MAX_TOKEN_LIFETIME));
+    let layer = RevocationLayer::builder(revocations.clone())
+        .verify(
+            DecodingKeys::new(DecodingKey::from_secret(&config.secret)),
+            &[Algorithm::HS256],
+        )
+        .issuers([ISSUER])
+        .build()?;
+    let state = AppState {
+        revocations,
+        encoding_key: EncodingKey::from_secret(&config.secret),
+    };
+
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route("/logout", post(logout))
+        .route("/logout/all", post(logout_all))
+        .route("/logout/session", post(logout_session))
+        .layer(layer);
+    Ok(Router::new()
+        .route("/login", post(login))
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(protected)
+        .with_state(state))
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    sub: String,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+#[derive(Serialize)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    sid: String,
+}
+
+fn error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+fn random_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+async fn login(State(state): State<AppState>, Json(request): Json<LoginRequest>) -> Response {
+    let sub = request.sub.trim();
+    if sub.is_empty() || sub.len() > 256 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "sub must be 1 to 256 characters",
+        );
+    }
+    let now = state.revocations.clock().now().as_secs_floor();
+    let mut claims = AccessClaims {
+        iss: ISSUER,
+        sub,
+        iat: now,
+        exp: 0,
+        jti: random_id(),
+        sid: random_id(),
+    };
+    // If the user logged out everywhere within this very second, a token with iat = now
+    // would be covered by that cut-off (see jwt_revoke_core::Cutoff): issue it at the cut-off's
+    // first valid second instead, at most one second ahead.
+    match covering_cutoff(&state, &claims).await {
+        Ok(Some(first_valid_iat)) => claims.iat = first_valid_iat,
+        Ok(None) => {}
+        Err(()) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the revocation store is unavailable",
+            );
+        }
+    }
+    // `exp` counts from now, not from a bumped `iat`: the token lives exactly as advertised.
+    claims.exp = now + ACCESS_TOKEN_LIFETIME.as_secs() as i64;
+    let token = match jwt_revoke_tower::jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &state.encoding_key,
+    ) {
+        Ok(token) => token,
+        Err(err) => {
+            tracing::error!(%err, "could not sign a token");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "could not sign the token",
+            );
+        }
+    };
+    Json(LoginResponse {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: (claims.exp - now) as u64,
+    })
+    .into_response()
+}
+
+/// The first valid `iat` if a user cut-off covers a token issued with `claims.iat`.
+async fn covering_cutoff(state: &AppState, claims: &AccessClaims<'_>) -> Result<Option<i64>, ()> {
+    let mut registered = RegisteredClaims::new();
+    registered.iss = Some(claims.iss.to_owned());
+    registered.sub = Some(claims.sub.to_owned());
+    registered.jti = Some(claims.jti.clone());
+    registered.iat = Some(Timestamp::from_secs(claims.iat).into());
+    registered.exp = Some(
+        Timestamp::from_secs(claims.iat)
+            .saturating_add(ACCESS_TOKEN_LIFETIME)
+            .into(),
+    );
+    let Ok(facts) = state.revocations.inspect(&registered, "") else {
+        return Ok(None);
+    };
+    match state.revocations.check(&facts).await {
+        Ok(Verdict::Revoked(RevocationReason::User(cutoff))) => Ok(Some(cutoff.first_valid_iat())),
+        Ok(_) => Ok(None),
+        Err(err) => {
+            tracing::warn!(%err, "revocation store unavailable at login");
+            Err(())
+        }
+    }
+}
+
+async fn me(claims: Claims) -> Response {
+    let registered = claims.registered();
+    Json(json!({
+        "iss": registered.iss,
+        "sub": registered.sub,
+        "jti": registered.jti,
+        "sid": registered.sid,
+        "iat": registered.iat,
+        "exp": registered.exp,
+    }))
+    .into_response()
+}
+
+fn revocation_failed(err: &jwt_revoke_core::StoreError) -> Response {
+    tracing::warn!(%err, "revocation failed");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the revocation could not be recorded; try again",
+    )
+}
+
+async fn logout(handle: RevocationHandle) -> Response {
+    match handle.revoke_token().await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => revocation_failed(&err),
+    }
+}
+
+async fn logout_all(handle: RevocationHandle) -> Response {
+    match handle.revoke_user().await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => revocation_failed(&err),
+    }
+}
+
+async fn logout_session(handle: RevocationHandle) -> Response {
+    match handle.revoke_session().await {
+        Ok(Some(_)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(None) => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the token has no sid: there is no session to end",
+        ),
+        Err(err) => revocation_failed(&err),
+    }
+}

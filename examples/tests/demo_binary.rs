@@ -40,6 +40,19 @@ fn start_demo(store: &str) -> (Demo, String) {
 #[tokio::test]
 async fn the_demo_binary_listens_where_told_and_serves_login_and_logout() {
     let (_demo, base) = start_demo("memory");
+    login_logout(&base).await;
+}
+
+#[tokio::test]
+async fn the_demo_binary_runs_on_redis_from_the_store_setting_alone() {
+    let server = jwt_revoke_redis::test_support::RedisServer::start();
+    let (_demo, base) = start_demo(&server.url());
+    login_logout(&base).await;
+    let keys = server.cli(&["DBSIZE"]);
+    assert_ne!(keys.trim(), "0", "the revocation went to Redis");
+}
+
+async fn login_logout(base: &str) {
     let client = reqwest::Client::new();
     let health = client
         .get(format!("{base}/healthz"))

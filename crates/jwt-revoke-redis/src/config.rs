@@ -1,0 +1,361 @@
+//! [`RedisStoreConfig`]: a store described by settings (a file, the environment) and built
+//! from them.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::connection::Connection;
+use crate::error::BuildError;
+use crate::keys::KeyPrefix;
+use crate::store::{DEFAULT_TIMEOUT, RedisStore};
+
+/// How long building a store may wait for its first connection, when not configured.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The settings of a [`RedisStore`]: where Redis is, the key prefix, the time limits.
+///
+/// Deserializes from any serde format, so the backend is picked by configuration. Exactly one
+/// of `url` and `cluster_nodes` is set. Durations are milliseconds as a number, or text with a
+/// unit: `"250ms"`, `"2s"`, `"1.5s"`.
+///
+/// ```
+/// use std::time::Duration;
+/// use jwt_revoke_redis::RedisStoreConfig;
+///
+/// let config: RedisStoreConfig = serde_json::from_str(r#"{
+///     "url": "redis://:s3cret@redis.internal:6379/2",
+///     "key_prefix": "billing:revoked:",
+///     "timeout": "250ms"
+/// }"#).unwrap();
+/// assert_eq!(config.timeout, Duration::from_millis(250));
+/// assert_eq!(config.key_prefix.as_str(), "billing:revoked:");
+/// // Debug output never shows the password.
+/// assert!(!format!("{config:?}").contains("s3cret"));
+///
+/// let cluster: RedisStoreConfig = serde_json::from_str(r#"{
+///     "cluster_nodes": ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]
+/// }"#).unwrap();
+/// assert_eq!(cluster.cluster_nodes.len(), 2);
+/// assert_eq!(cluster.timeout, Duration::from_millis(500)); // the default
+///
+/// // A brace in the prefix would move the cluster hash tag: refused while parsing.
+/// assert!(serde_json::from_str::<RedisStoreConfig>(r#"{"url": "redis://r", "key_prefix": "{x}"}"#).is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RedisStoreConfig {
+    /// One server: `redis://[user:password@]host[:port][/db]`, or `rediss://…` for TLS
+    /// (feature `tls`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A Redis Cluster: the URLs of some of its nodes (the rest are discovered).
+    #[serde(default)]
+    pub cluster_nodes: Vec<String>,
+    /// The prefix of every key (default `jwt-revoke:`).
+    #[serde(default)]
+    pub key_prefix: KeyPrefix,
+    /// The time limit of every store call (default 500 ms).
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// How long [`build`](Self::build) waits for the first connection (default 5 s); also the
+    /// limit of each reconnection attempt.
+    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+    /// Build even when the server's `maxmemory-policy` may evict keys (default `false`: such
+    /// a server is refused, because an evicted revocation is a resurrected token).
+    #[serde(default)]
+    pub allow_evicting_server: bool,
+}
+
+fn default_timeout() -> Duration {
+    DEFAULT_TIMEOUT
+}
+
+fn default_connect_timeout() -> Duration {
+    DEFAULT_CONNECT_TIMEOUT
+}
+
+impl RedisStoreConfig {
+    /// One server at `url`, with the defaults.
+    pub fn from_url(url: impl Into<String>) -> Self {
+        RedisStoreConfig {
+            url: Some(url.into()),
+            cluster_nodes: Vec::new(),
+            key_prefix: KeyPrefix::default(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            allow_evicting_server: false,
+        }
+    }
+
+    /// A Redis Cluster reached through `nodes`, with the defaults.
+    pub fn from_cluster_nodes<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RedisStoreConfig {
+            url: None,
+            cluster_nodes: nodes.into_iter().map(Into::into).collect(),
+            ..Self::from_url("")
+        }
+    }
+
+    /// The same settings with another key prefix.
+    pub fn with_key_prefix(mut self, prefix: KeyPrefix) -> Self {
+        self.key_prefix = prefix;
+        self
+    }
+
+    /// The same settings with another per-call time limit.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The same settings with another connect time limit.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The same settings, accepting (or not) a server that may evict keys.
+    pub fn with_allow_evicting_server(mut self, allow: bool) -> Self {
+        self.allow_evicting_server = allow;
+        self
+    }
+
+    /// Connects and builds the store.
+    ///
+    /// Fails when the configuration names no server or two, when the first connection is not
+    /// made within `connect_timeout`, and when the server may evict keys (see
+    /// [`allow_evicting_server`](Self::allow_evicting_server)). Once built, the store
+    /// reconnects by itself after any outage.
+    pub async fn build(&self) -> Result<RedisStore, BuildError> {
+        let connection = match (&self.url, self.cluster_nodes.as_slice()) {
+            (Some(_), [_, ..]) => {
+                return Err(BuildError::InvalidConfig(
+                    "set either `url` or `cluster_nodes`, not both",
+                ));
+            }
+            (None, []) => {
+                return Err(BuildError::InvalidConfig(
+                    "set `url` (one server) or `cluster_nodes` (a Redis Cluster)",
+                ));
+            }
+            (Some(url), []) => self.connect_single(url).await?,
+            (None, nodes) => self.connect_cluster(nodes).await?,
+        };
+        let store = RedisStore::new(connection)
+            .with_key_prefix(self.key_prefix.clone())
+            .with_timeout(self.timeout);
+        if !self.allow_evicting_server {
+            store.ensure_no_eviction().await?;
+        }
+        Ok(store)
+    }
+
+    async fn connect_single(&self, url: &str) -> Result<Connection, BuildError> {
+        prepare_tls(url)?;
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.timeout))
+            // Reconnect quickly after an outage: at most a second between attempts. Once the
+            // attempts are used up, the next call starts a new round.
+            .set_min_delay(Duration::from_millis(20))
+            .set_max_delay(Duration::from_secs(1))
+            .set_number_of_retries(8);
+        let manager = tokio::time::timeout(
+            self.connect_timeout,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| BuildError::ConnectTimeout(self.connect_timeout))??;
+        Ok(Connection::Manager(manager))
+    }
+
+    async fn connect_cluster(&self, nodes: &[String]) -> Result<Connection, BuildError> {
+        for node in nodes {
+            prepare_tls(node)?;
+        }
+        let client = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(self.timeout)
+            .min_retry_wait(10)
+            .max_retry_wait(500)
+            .build()?;
+        let connection = tokio::time::timeout(self.connect_timeout, client.get_async_connection())
+            .await
+            .map_err(|_| BuildError::ConnectTimeout(self.connect_timeout))??;
+        Ok(Connection::Cluster(connection))
+    }
+}
+
+/// Refuses `rediss://` without the `tls` feature; with it, makes sure rustls has a crypto
+/// provider (the process's, or aws-lc-rs's when none is installed).
+fn prepare_tls(url: &str) -> Result<(), BuildError> {
+    if !url.starts_with("rediss://") {
+        return Ok(());
+    }
+    #[cfg(feature = "tls")]
+    {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Losing a race with another installer is fine: either provider will do.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
+        Ok(())
+    }
+    #[cfg(not(feature = "tls"))]
+    Err(BuildError::TlsNotEnabled)
+}
+
+impl fmt::Debug for RedisStoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreConfig")
+            .field("url", &self.url.as_deref().map(redact))
+            .field(
+                "cluster_nodes",
+                &self
+                    .cluster_nodes
+                    .iter()
+                    .map(|node| redact(node))
+                    .collect::<Vec<_>>(),
+            )
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("allow_evicting_server", &self.allow_evicting_server)
+            .finish()
+    }
+}
+
+/// A URL without its credentials: `redis://user:secret@host` becomes `redis://***@host`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A duration from milliseconds (a number) or text with a unit (`"250ms"`, `"2s"`).
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    struct DurationVisitor;
+    impl Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a positive duration: milliseconds, or text such as \"250ms\" or \"2s\"")
+        }
+        fn visit_u64<E: de::Error>(self, millis: u64) -> Result<Duration, E> {
+            positive(Duration::from_millis(millis))
+        }
+        fn visit_i64<E: de::Error>(self, millis: i64) -> Result<Duration, E> {
+            u64::try_from(millis)
+                .map_err(|_| E::custom("a duration cannot be negative"))
+                .and_then(|millis| self.visit_u64(millis))
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
+            parse_duration(text).map_err(E::custom).and_then(positive)
+        }
+    }
+    deserializer.deserialize_any(DurationVisitor)
+}
+
+fn positive<E: de::Error>(duration: Duration) -> Result<Duration, E> {
+    if duration.is_zero() {
+        Err(E::custom("a time limit of zero would fail every call"))
+    } else {
+        Ok(duration)
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let invalid = || format!("invalid duration {text:?}: write e.g. \"250ms\" or \"2s\"");
+    if let Some(millis) = text.strip_suffix("ms") {
+        return millis
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| invalid());
+    }
+    let seconds = text.strip_suffix('s').ok_or_else(invalid)?;
+    let seconds: f64 = seconds.trim().parse().map_err(|_| invalid())?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<RedisStoreConfig, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn durations_take_milliseconds_or_a_unit() {
+        for (text, millis) in [
+            (r#"{"url":"redis://r","timeout":150}"#, 150),
+            (r#"{"url":"redis://r","timeout":"150ms"}"#, 150),
+            (r#"{"url":"redis://r","timeout":"2s"}"#, 2_000),
+            (r#"{"url":"redis://r","timeout":" 1.5 s"}"#, 1_500),
+        ] {
+            let config = parse(text).expect(text);
+            assert_eq!(config.timeout, Duration::from_millis(millis), "{text}");
+        }
+        for bad in [
+            r#"{"url":"redis://r","timeout":0}"#,
+            r#"{"url":"redis://r","timeout":-5}"#,
+            r#"{"url":"redis://r","timeout":"5"}"#,
+            r#"{"url":"redis://r","timeout":"-1s"}"#,
+            r#"{"url":"redis://r","timeout":"soon"}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn unknown_settings_are_refused_rather_than_ignored() {
+        assert!(parse(r#"{"url":"redis://r","time_out":"1s"}"#).is_err());
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(redact("redis://u:p@h:1/0"), "redis://***@h:1/0");
+        assert_eq!(redact("redis://h:1"), "redis://h:1");
+        let config = RedisStoreConfig::from_cluster_nodes(["rediss://:pw@a:1"]);
+        assert!(!format!("{config:?}").contains("pw"));
+    }
+
+    #[tokio::test]
+    async fn a_config_names_exactly_one_deployment() {
+        let neither = RedisStoreConfig::from_cluster_nodes(Vec::<String>::new());
+        assert!(matches!(
+            neither.build().await,
+            Err(BuildError::InvalidConfig(_))
+        ));
+        let mut both = RedisStoreConfig::from_url("redis://127.0.0.1:1");
+        both.cluster_nodes.push("redis://127.0.0.1:2".into());
+        assert!(matches!(
+            both.build().await,
+            Err(BuildError::InvalidConfig(_))
+        ));
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[tokio::test]
+    async fn rediss_without_the_tls_feature_says_so() {
+        let result = RedisStoreConfig::from_url("rediss://127.0.0.1:1")
+            .build()
+            .await;
+        assert!(matches!(result, Err(BuildError::TlsNotEnabled)));
+    }
+}

@@ -1,0 +1,230 @@
+//! The key layout: which Redis key holds which record.
+//!
+//! Every key is `<prefix><kind>{<tag>}<rest>`:
+//!
+//! | record | key | value |
+//! |---|---|---|
+//! | a token (denylist or allowlist) | `<prefix>t{<user[..8]>}<token>` | `1` |
+//! | a user's or a session's cut-off | `<prefix>c{<key[..8]>}<key[8..]>` | the cut-off, µs since the epoch |
+//!
+//! where `<token>`, `<user>` and `<key>` are the 32-byte [`RecordKey`] digests written in
+//! unpadded base64url (43 characters; the first 8 encode exactly the first 6 bytes).
+//!
+//! The `{…}` part is a Redis Cluster hash tag: only it decides the slot. A token's record is
+//! tagged with the first 6 bytes of its **user's** digest, the same characters that tag the
+//! user's cut-off, so both live in one slot and are read with one `MGET`. A session's cut-off is
+//! tagged with its own digest: it is written by back-channel logout, which may know only the
+//! `sid`, so it cannot be placed by user.
+
+use std::fmt;
+
+use jwt_revoke_core::{RecordKey, TokenKeys};
+use serde::Deserialize;
+
+/// The unpadded base64url alphabet (RFC 4648 §5): no `{`, `}` or `:`, so it never breaks a tag.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// How many base64url characters make the hash tag: 8 characters are exactly 6 bytes.
+const TAG_LEN: usize = 8;
+
+/// The text that starts every key this store writes, so that it can share a Redis with others.
+///
+/// Any text without `{` or `}`: those would move the hash tag and with it the cluster slot,
+/// so a prefix containing them is refused. The default is `jwt-revoke:`. Give each service
+/// (or each environment) sharing one Redis its own prefix when their revocations must not
+/// mix; give every instance of one service the same prefix, or they will not see each
+/// other's revocations.
+///
+/// ```
+/// use jwt_revoke_redis::KeyPrefix;
+/// assert_eq!(KeyPrefix::default().as_str(), "jwt-revoke:");
+/// assert!(KeyPrefix::new("billing:revoked:").is_ok());
+/// assert!(KeyPrefix::new("{billing}:").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct KeyPrefix(String);
+
+impl KeyPrefix {
+    /// The prefix used when none is configured.
+    pub const DEFAULT: &'static str = "jwt-revoke:";
+
+    /// A prefix, refused when it contains a hash-tag brace.
+    pub fn new(prefix: impl Into<String>) -> Result<Self, InvalidKeyPrefix> {
+        let prefix = prefix.into();
+        if prefix.contains(['{', '}']) {
+            return Err(InvalidKeyPrefix { prefix });
+        }
+        Ok(KeyPrefix(prefix))
+    }
+
+    /// The prefix's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The Redis key of a token's record (denylist or allowlist, as the key says), in the same
+    /// cluster slot as its user's cut-off. For operators and tests: the store computes it itself.
+    ///
+    /// ```
+    /// use jwt_revoke_core::{TokenId, TokenKeys, UserId};
+    /// use jwt_revoke_redis::KeyPrefix;
+    ///
+    /// let user = UserId::new("https://idp.example", "alice").key();
+    /// let keys = TokenKeys::new(TokenId::from_jti("https://idp.example", "t-1").denylist_key(), user, None);
+    /// let token_key = KeyPrefix::default().token_key(&keys);
+    /// let user_key = KeyPrefix::default().cutoff_key(&user);
+    /// assert!(token_key.starts_with("jwt-revoke:t{"));
+    /// // Same hash tag: same slot.
+    /// assert_eq!(token_key[12..22], user_key[12..22]);
+    /// ```
+    pub fn token_key(&self, keys: &TokenKeys) -> String {
+        let user = base64url(keys.user.as_bytes());
+        let token = base64url(keys.token.as_bytes());
+        let mut key = self.start(b't', token.len() + TAG_LEN + 1);
+        key.push_str(&user[..TAG_LEN]);
+        key.push('}');
+        key.push_str(&token);
+        key
+    }
+
+    /// The Redis key of a cut-off record: a user's ([`UserId::key`]) or a session's
+    /// ([`SessionId::key`]); the two never share a digest.
+    ///
+    /// [`UserId::key`]: jwt_revoke_core::UserId::key
+    /// [`SessionId::key`]: jwt_revoke_core::SessionId::key
+    pub fn cutoff_key(&self, key: &RecordKey) -> String {
+        let digest = base64url(key.as_bytes());
+        let mut out = self.start(b'c', digest.len() + 1);
+        out.push_str(&digest[..TAG_LEN]);
+        out.push('}');
+        out.push_str(&digest[TAG_LEN..]);
+        out
+    }
+
+    fn start(&self, kind: u8, rest: usize) -> String {
+        let mut key = String::with_capacity(self.0.len() + 2 + rest);
+        key.push_str(&self.0);
+        key.push(char::from(kind));
+        key.push('{');
+        key
+    }
+}
+
+impl Default for KeyPrefix {
+    fn default() -> Self {
+        KeyPrefix(Self::DEFAULT.to_owned())
+    }
+}
+
+impl fmt::Debug for KeyPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for KeyPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for KeyPrefix {
+    type Error = InvalidKeyPrefix;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        KeyPrefix::new(value)
+    }
+}
+
+impl TryFrom<&str> for KeyPrefix {
+    type Error = InvalidKeyPrefix;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        KeyPrefix::new(value)
+    }
+}
+
+/// A key prefix that contains `{` or `}`, which would change the keys' cluster hash tags.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a Redis key prefix must not contain '{{' or '}}' (they would move the cluster hash tag): {prefix:?}"
+)]
+pub struct InvalidKeyPrefix {
+    prefix: String,
+}
+
+/// Unpadded base64url of a 32-byte digest: 43 characters.
+fn base64url(bytes: &[u8; 32]) -> String {
+    let mut out = String::with_capacity(43);
+    let sextet = |value: u32, shift: u32| char::from(ALPHABET[((value >> shift) & 0x3f) as usize]);
+    let mut chunks = bytes.chunks_exact(3);
+    for chunk in &mut chunks {
+        let value = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+        for shift in [18, 12, 6, 0] {
+            out.push(sextet(value, shift));
+        }
+    }
+    // 32 = 10 × 3 + 2: two bytes remain, which make three characters.
+    if let [a, b] = chunks.remainder() {
+        let value = u32::from(*a) << 16 | u32::from(*b) << 8;
+        for shift in [18, 12, 6] {
+            out.push(sextet(value, shift));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jwt_revoke_core::{SessionId, TokenId, UserId};
+
+    #[test]
+    fn base64url_matches_rfc_4648() {
+        let mut bytes = [0u8; 32];
+        bytes[..6].copy_from_slice(b"foobar");
+        let encoded = base64url(&bytes);
+        assert_eq!(encoded.len(), 43);
+        assert!(encoded.starts_with("Zm9vYmFy"), "{encoded}");
+        assert_eq!(base64url(&[0xff; 32]), "_".repeat(42) + "8");
+    }
+
+    #[test]
+    fn a_token_shares_its_users_tag_and_sessions_do_not() {
+        let prefix = KeyPrefix::new("p:").expect("valid prefix");
+        let user = UserId::new("iss", "alice").key();
+        let session = SessionId::new("iss", "s-1").key();
+        let keys = TokenKeys::new(
+            TokenId::from_jti("iss", "t").denylist_key(),
+            user,
+            Some(session),
+        );
+        let tag =
+            |key: &str| key[key.find('{').expect("tag")..=key.find('}').expect("tag")].to_owned();
+        let token_key = prefix.token_key(&keys);
+        assert_eq!(tag(&token_key), tag(&prefix.cutoff_key(&user)));
+        assert_ne!(tag(&token_key), tag(&prefix.cutoff_key(&session)));
+        assert_eq!(token_key.len(), 2 + 1 + 10 + 43);
+        assert_eq!(prefix.cutoff_key(&user).len(), 2 + 1 + 10 + 35);
+    }
+
+    #[test]
+    fn a_cutoff_key_holds_the_whole_digest() {
+        let user = UserId::new("iss", "alice").key();
+        let key = KeyPrefix::default().cutoff_key(&user);
+        let digest: String = key["jwt-revoke:c".len()..]
+            .chars()
+            .filter(|c| *c != '{' && *c != '}')
+            .collect();
+        assert_eq!(digest, base64url(user.as_bytes()));
+    }
+
+    #[test]
+    fn braces_in_a_prefix_are_refused() {
+        for bad in ["{", "}", "a{b}c"] {
+            assert!(KeyPrefix::new(bad).is_err(), "{bad}");
+        }
+        assert_eq!(KeyPrefix::new("").expect("empty is fine").as_str(), "");
+        let parsed: Result<KeyPrefix, _> = serde_json::from_str(r#""x{""#);
+        assert!(parsed.is_err());
+    }
+}

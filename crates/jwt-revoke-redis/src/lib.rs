@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unreachable_pub)]
+
+mod config;
+mod connection;
+mod error;
+mod keys;
+mod scripts;
+mod store;
+
+#[cfg(feature = "test-support")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-support")))]
+pub mod test_support;
+
+pub use config::RedisStoreConfig;
+pub use error::BuildError;
+pub use keys::{InvalidKeyPrefix, KeyPrefix};
+pub use store::RedisStore;
+
+/// The redis-rs this crate is built on: use it rather than your own to avoid version clashes.
+pub use redis;
+
+/// The deadpool-redis this crate accepts pools from.
+pub use deadpool_redis;

@@ -1,0 +1,65 @@
+//! The two Lua scripts that make writes atomic.
+//!
+//! Both run on the server in one step, so no other client can interleave between their read
+//! and their write; in a cluster each touches one key, so it runs on that key's node.
+//! redis-rs sends them with `EVALSHA` and loads them on `NOSCRIPT` (after a restart or on a
+//! node that has not seen them), so the script text crosses the network only once per node.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Writes a token record that lives at least `ARGV[1]` milliseconds from now.
+///
+/// A record that exists already keeps the later of its expiry and the new one; a record
+/// found without a TTL (written by hand) gets one: no key of this store lives forever.
+pub(crate) static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1]: a token record. ARGV[1]: how long it must live from now, in ms (> 0).
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1
+",
+    )
+});
+
+/// Raises a cut-off to `ARGV[1]` unless it holds a later one, keeps it alive at least
+/// `ARGV[2]` milliseconds from now (0: write nothing), and returns the cut-off in force.
+///
+/// Instants are compared as decimal integers, not as Lua numbers (doubles), so the order is
+/// exact for every `i64`.
+pub(crate) static RAISE_CUTOFF: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1]: a cut-off record. ARGV[1]: the new cut-off, decimal microseconds since the epoch.
+-- ARGV[2]: how long the record must live from now, in ms (0: nothing to write).
+local function later(a, b)
+  if a == b then return false end
+  local a_negative, b_negative = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
+  if a_negative ~= b_negative then return b_negative end
+  local larger
+  if #a ~= #b then larger = #a > #b else larger = a > b end
+  if a_negative then return not larger end
+  return larger
+end
+local current = redis.call('GET', KEYS[1])
+local at, ttl = ARGV[1], tonumber(ARGV[2])
+if current and not later(at, current) then
+  if ttl > 0 and redis.call('PTTL', KEYS[1]) < ttl then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
+  return current
+end
+if ttl > 0 then
+  if current and redis.call('PTTL', KEYS[1]) >= ttl then
+    redis.call('SET', KEYS[1], at, 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[1], at, 'PX', ARGV[2])
+  end
+end
+return at
+",
+    )
+});

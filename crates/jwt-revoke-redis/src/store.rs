@@ -1,0 +1,362 @@
+//! [`RedisStore`]: the [`RevocationStore`] over Redis.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::future::try_join;
+use jwt_revoke_core::{
+    CheckReply, Clock, RecordKey, RevocationStore, StoreError, SystemClock, Timestamp, TokenKeys,
+};
+use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
+use redis::{ErrorKind, FromRedisValue, RedisError, Value};
+
+use crate::connection::{Connection, PoolKind, Pooled};
+use crate::error::{BuildError, store_error};
+use crate::keys::KeyPrefix;
+use crate::scripts::{INSERT_TOKEN, RAISE_CUTOFF};
+
+/// The per-call time limit when none is configured.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The longest TTL written, in milliseconds (about 146 million years): Redis refuses an expiry
+/// that overflows its clock, and "forever" must still be a TTL.
+const MAX_TTL_MILLIS: i64 = 1 << 62;
+
+/// A [`RevocationStore`] in Redis: one server or a Redis Cluster, shared by every instance of
+/// a service, so that a revocation made on one instance holds on all of them.
+///
+/// - A check reads the token's record, its user's cut-off and its session's cut-off in one
+///   round trip (one `MGET` on a single server; on a cluster the session's `GET` is sent
+///   concurrently with the `MGET` of the other two, which share a slot).
+/// - Writes are atomic Lua scripts; a cut-off never moves backwards.
+/// - Every key has a TTL computed from the store's [`Clock`]: nothing grows forever, and no
+///   sweeper is needed.
+/// - Every call is bounded by a timeout; failures to reach Redis are
+///   [`StoreError::is_unavailable`].
+///
+/// Cloning is cheap: clones share the connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: Connection,
+    prefix: KeyPrefix,
+    timeout: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl RedisStore {
+    /// Connects to one server (`redis://…`, or `rediss://…` with the `tls` feature) with the
+    /// default prefix and timeouts. Credentials and the database go in the URL:
+    /// `redis://user:password@host:6379/0`.
+    ///
+    /// This is the one call a service needs to pick Redis from a setting such as
+    /// `REVOCATION_STORE=redis://redis:6379`; wrap the result in an `Arc` to get an
+    /// `Arc<dyn RevocationStore>`. For a cluster, a prefix or timeouts, use
+    /// [`RedisStoreConfig`](crate::RedisStoreConfig).
+    pub async fn connect(url: &str) -> Result<Self, BuildError> {
+        crate::RedisStoreConfig::from_url(url).build().await
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes, with the default prefix and
+    /// timeouts.
+    pub async fn connect_cluster<I, S>(nodes: I) -> Result<Self, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        crate::RedisStoreConfig::from_cluster_nodes(nodes)
+            .build()
+            .await
+    }
+
+    /// A store over a redis-rs [`ConnectionManager`] you have already built (it reconnects by
+    /// itself). Set its response timeout no longer than this store's timeout.
+    pub fn from_connection_manager(manager: ConnectionManager) -> Self {
+        Self::new(Connection::Manager(manager))
+    }
+
+    /// A store over a redis-rs cluster connection you have already built.
+    pub fn from_cluster_connection(connection: ClusterConnection) -> Self {
+        Self::new(Connection::Cluster(connection))
+    }
+
+    /// A store that borrows its connection from your deadpool-redis pool.
+    ///
+    /// The store does not take a pooled connection per call: it shares one pooled multiplexed
+    /// connection between all its calls (and returns the object to the pool, so others can
+    /// share it too), and asks the pool for another when that one breaks.
+    pub fn from_pool(pool: deadpool_redis::Pool) -> Self {
+        Self::new(Connection::Pool(Arc::new(Pooled::new(PoolKind::Single(
+            pool,
+        )))))
+    }
+
+    /// A store that borrows its connection from your deadpool-redis cluster pool, like
+    /// [`from_pool`](Self::from_pool).
+    pub fn from_cluster_pool(pool: deadpool_redis::cluster::Pool) -> Self {
+        Self::new(Connection::Pool(Arc::new(Pooled::new(PoolKind::Cluster(
+            pool,
+        )))))
+    }
+
+    pub(crate) fn new(connection: Connection) -> Self {
+        RedisStore {
+            connection,
+            prefix: KeyPrefix::default(),
+            timeout: DEFAULT_TIMEOUT,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same store writing and reading keys under `prefix`.
+    pub fn with_key_prefix(mut self, prefix: KeyPrefix) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// The same store with another per-call time limit (default 500 ms). A call that takes
+    /// longer fails with [`StoreError::Timeout`], which counts as unavailable.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The same store computing TTLs from `clock` (give the engine the same clock).
+    ///
+    /// Redis expires keys by its own clock: a TTL is `expires_at - clock.now()`, rounded up to
+    /// the millisecond. A manual clock far from the real time makes records live that much
+    /// longer or shorter in real time.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &KeyPrefix {
+        &self.prefix
+    }
+
+    /// The per-call time limit.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The servers' `maxmemory-policy` values (one per node on a cluster).
+    ///
+    /// Anything but `noeviction` lets Redis drop keys with a TTL (all of this store's) under
+    /// memory pressure, and a dropped revocation is a resurrected token.
+    /// [`RedisStoreConfig::build`](crate::RedisStoreConfig::build) refuses such a server
+    /// unless told otherwise; call this yourself when you build a store from a pool or a
+    /// connection.
+    pub async fn eviction_policies(&self) -> Result<Vec<String>, StoreError> {
+        self.bounded(async {
+            let mut handle = self.connection.handle().await?;
+            let info: Value = redis::cmd("INFO")
+                .arg("memory")
+                .query_async(&mut handle)
+                .await
+                .map_err(|err| self.fail(err))?;
+            let mut texts = Vec::new();
+            collect_text(&info, &mut texts);
+            Ok(texts
+                .iter()
+                .flat_map(|text| text.lines())
+                .filter_map(|line| line.strip_prefix("maxmemory_policy:"))
+                .map(|policy| policy.trim().to_owned())
+                .collect())
+        })
+        .await
+    }
+
+    /// Fails when a server may evict keys.
+    pub(crate) async fn ensure_no_eviction(&self) -> Result<(), BuildError> {
+        let policies = self
+            .eviction_policies()
+            .await
+            .map_err(BuildError::PolicyCheck)?;
+        match policies.into_iter().find(|policy| policy != "noeviction") {
+            Some(policy) => Err(BuildError::EvictingServer { policy }),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one call within the time limit.
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(StoreError::Timeout(self.timeout)),
+        }
+    }
+
+    fn fail(&self, err: RedisError) -> StoreError {
+        self.connection.report(&err);
+        store_error(err)
+    }
+
+    /// Milliseconds from now until `expires_at`, rounded up so that a record never goes
+    /// early; `None` when `expires_at` has passed.
+    fn ttl_millis(&self, expires_at: Timestamp) -> Option<i64> {
+        let micros = expires_at
+            .as_micros()
+            .saturating_sub(self.clock.now().as_micros());
+        (micros > 0).then(|| (micros / 1_000 + i64::from(micros % 1_000 != 0)).min(MAX_TTL_MILLIS))
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("connection", &self.connection.describe())
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl RevocationStore for RedisStore {
+    async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError> {
+        let token_key = self.prefix.token_key(keys);
+        let user_key = self.prefix.cutoff_key(&keys.user);
+        let session_key = keys.session.map(|session| self.prefix.cutoff_key(&session));
+        self.bounded(async {
+            let mut handle = self.connection.handle().await?;
+            let read = async {
+                match &session_key {
+                    // On a cluster the session's cut-off lives in another slot: read it
+                    // concurrently with the token and user pair, which share one.
+                    Some(session_key) if self.connection.is_cluster() => {
+                        let mut pair = redis::cmd("MGET");
+                        pair.arg(&token_key).arg(&user_key);
+                        let mut session = redis::cmd("GET");
+                        session.arg(session_key);
+                        let mut second = handle.clone();
+                        let (pair, session): (Vec<Value>, Value) = try_join(
+                            pair.query_async(&mut handle),
+                            session.query_async(&mut second),
+                        )
+                        .await?;
+                        reply(pair.into_iter().chain([session]).collect(), true)
+                    }
+                    _ => {
+                        let mut all = redis::cmd("MGET");
+                        all.arg(&token_key).arg(&user_key);
+                        if let Some(session_key) = &session_key {
+                            all.arg(session_key);
+                        }
+                        reply(all.query_async(&mut handle).await?, session_key.is_some())
+                    }
+                }
+            };
+            read.await.map_err(|err| self.fail(err))
+        })
+        .await
+    }
+
+    async fn insert_token(
+        &self,
+        keys: &TokenKeys,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let Some(ttl) = self.ttl_millis(expires_at) else {
+            return Ok(());
+        };
+        let token_key = self.prefix.token_key(keys);
+        self.bounded(async {
+            let mut handle = self.connection.handle().await?;
+            INSERT_TOKEN
+                .key(&token_key)
+                .arg(ttl)
+                .invoke_async::<()>(&mut handle)
+                .await
+                .map_err(|err| self.fail(err))
+        })
+        .await
+    }
+
+    async fn remove_token(&self, keys: &TokenKeys) -> Result<bool, StoreError> {
+        let token_key = self.prefix.token_key(keys);
+        self.bounded(async {
+            let mut handle = self.connection.handle().await?;
+            let removed: i64 = redis::cmd("DEL")
+                .arg(&token_key)
+                .query_async(&mut handle)
+                .await
+                .map_err(|err| self.fail(err))?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn raise_cutoff(
+        &self,
+        key: RecordKey,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
+        let ttl = self.ttl_millis(expires_at).unwrap_or(0);
+        let cutoff_key = self.prefix.cutoff_key(&key);
+        self.bounded(async {
+            let mut handle = self.connection.handle().await?;
+            let in_force: i64 = RAISE_CUTOFF
+                .key(&cutoff_key)
+                .arg(at.as_micros())
+                .arg(ttl)
+                .invoke_async(&mut handle)
+                .await
+                .map_err(|err| self.fail(err))?;
+            Ok(Timestamp::from_micros(in_force))
+        })
+        .await
+    }
+}
+
+/// A check's answer from the values of the token, user and (when asked) session keys.
+fn reply(values: Vec<Value>, with_session: bool) -> Result<CheckReply, RedisError> {
+    let mut values = values.into_iter();
+    let (Some(token), Some(user)) = (values.next(), values.next()) else {
+        return Err(short_reply());
+    };
+    let session = match (with_session, values.next()) {
+        (true, Some(session)) => cutoff(session)?,
+        (false, _) => None,
+        (true, None) => return Err(short_reply()),
+    };
+    Ok(CheckReply::new(
+        !matches!(token, Value::Nil),
+        cutoff(user)?,
+        session,
+    ))
+}
+
+fn cutoff(value: Value) -> Result<Option<Timestamp>, RedisError> {
+    Ok(Option::<i64>::from_redis_value(value)?.map(Timestamp::from_micros))
+}
+
+fn short_reply() -> RedisError {
+    RedisError::from((
+        ErrorKind::UnexpectedReturnType,
+        "MGET answered fewer values than keys",
+    ))
+}
+
+/// Every piece of text in a reply: `INFO` on a cluster answers a map of node to text.
+fn collect_text(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::BulkString(bytes) => out.push(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(text) => out.push(text.clone()),
+        Value::VerbatimString { text, .. } => out.push(text.clone()),
+        Value::Array(items) | Value::Set(items) => {
+            items.iter().for_each(|item| collect_text(item, out));
+        }
+        Value::Map(pairs) => pairs.iter().for_each(|(_, item)| collect_text(item, out)),
+        _ => {}
+    }
+}

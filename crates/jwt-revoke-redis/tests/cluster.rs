@@ -1,0 +1,154 @@
+//! The store against a real three-master Redis Cluster: slot placement and cross-slot reads.
+
+use std::time::Duration;
+
+use jwt_revoke_core::{
+    Clock, RevocationStore, SessionId, SystemClock, Timestamp, TokenId, TokenKeys, UserId,
+};
+use jwt_revoke_redis::test_support::{RedisCluster, unique_prefix};
+use jwt_revoke_redis::{RedisStore, RedisStoreConfig, deadpool_redis};
+
+const ISSUER: &str = "https://idp.example";
+
+fn keys(user: &str, jti: &str, sid: Option<&str>) -> TokenKeys {
+    TokenKeys::new(
+        TokenId::from_jti(ISSUER, jti).denylist_key(),
+        UserId::new(ISSUER, user).key(),
+        sid.map(|sid| SessionId::new(ISSUER, sid).key()),
+    )
+}
+
+fn from_now(duration: Duration) -> Timestamp {
+    SystemClock.now().saturating_add(duration)
+}
+
+async fn store() -> RedisStore {
+    RedisStoreConfig::from_cluster_nodes(RedisCluster::shared().node_urls())
+        .with_key_prefix(unique_prefix())
+        .build()
+        .await
+        .expect("the test cluster accepts connections")
+}
+
+#[tokio::test]
+async fn a_tokens_record_lives_in_its_users_slot() {
+    let cluster = RedisCluster::shared();
+    let prefix = unique_prefix();
+    let mut session_slots = std::collections::HashSet::new();
+    for n in 0..20 {
+        let token = keys(&format!("user-{n}"), "t", Some(&format!("sid-{n}")));
+        let token_slot = cluster.key_slot(&prefix.token_key(&token));
+        assert_eq!(
+            token_slot,
+            cluster.key_slot(&prefix.cutoff_key(&token.user))
+        );
+        session_slots.insert(cluster.key_slot(&prefix.cutoff_key(&token.session.expect("sid"))));
+    }
+    // Sessions are placed by their own digest: spread over the slots, not pinned to one.
+    assert!(session_slots.len() > 10, "{session_slots:?}");
+}
+
+#[tokio::test]
+async fn a_check_reads_a_session_cutoff_from_another_slot() {
+    let store = store().await;
+    let cluster = RedisCluster::shared();
+    // Find a token whose session lives on another slot than its user.
+    let token = (0..100)
+        .map(|n| keys("alice", "t-1", Some(&format!("sid-{n}"))))
+        .find(|token| {
+            let prefix = store.key_prefix();
+            cluster.key_slot(&prefix.cutoff_key(&token.user))
+                != cluster.key_slot(&prefix.cutoff_key(&token.session.expect("sid")))
+        })
+        .expect("some session lands elsewhere");
+    let until = from_now(Duration::from_secs(60));
+    let user_at = Timestamp::from_micros(1_700_000_000_000_001);
+    let session_at = Timestamp::from_micros(1_700_000_000_000_002);
+    store.insert_token(&token, until).await.expect("insert");
+    store
+        .raise_cutoff(token.user, user_at, until)
+        .await
+        .expect("user");
+    store
+        .raise_cutoff(token.session.expect("sid"), session_at, until)
+        .await
+        .expect("session");
+    let reply = store.check(&token).await.expect("check");
+    assert!(reply.token_listed);
+    assert_eq!(reply.user_cutoff, Some(user_at));
+    assert_eq!(reply.session_cutoff, Some(session_at));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_spread_over_every_node_are_all_found() {
+    let store = store().await;
+    let until = from_now(Duration::from_secs(60));
+    let tokens: Vec<TokenKeys> = (0..60)
+        .map(|n| {
+            keys(
+                &format!("user-{n}"),
+                &format!("t-{n}"),
+                Some(&format!("s-{n}")),
+            )
+        })
+        .collect();
+    for (n, token) in tokens.iter().enumerate() {
+        if n % 2 == 0 {
+            store.insert_token(token, until).await.expect("insert");
+        }
+        if n % 3 == 0 {
+            store
+                .raise_cutoff(
+                    token.session.expect("sid"),
+                    Timestamp::from_secs(n as i64),
+                    until,
+                )
+                .await
+                .expect("session");
+        }
+    }
+    for (n, token) in tokens.iter().enumerate() {
+        let reply = store.check(token).await.expect("check");
+        assert_eq!(reply.token_listed, n % 2 == 0, "token {n}");
+        assert_eq!(
+            reply.session_cutoff,
+            (n % 3 == 0).then(|| Timestamp::from_secs(n as i64)),
+            "session {n}"
+        );
+    }
+    // Every node holds some of them.
+    for node in RedisCluster::shared().nodes() {
+        let keys = node.cli(&["--scan", "--pattern", &format!("{}*", store.key_prefix())]);
+        assert!(
+            !keys.trim().is_empty(),
+            "node {} holds none",
+            node.address()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_store_from_a_deadpool_cluster_pool_works() {
+    let pool = deadpool_redis::cluster::Config::from_urls(RedisCluster::shared().node_urls())
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .expect("pool");
+    let store = RedisStore::from_cluster_pool(pool).with_key_prefix(unique_prefix());
+    let token = keys("bob", "t-1", Some("s-1"));
+    let until = from_now(Duration::from_secs(60));
+    store.insert_token(&token, until).await.expect("insert");
+    let at = Timestamp::from_secs(1_700_000_000);
+    store
+        .raise_cutoff(token.session.expect("sid"), at, until)
+        .await
+        .expect("session");
+    let reply = store.check(&token).await.expect("check");
+    assert!(reply.token_listed);
+    assert_eq!(reply.session_cutoff, Some(at));
+    assert!(store.remove_token(&token).await.expect("remove"));
+}
+
+#[tokio::test]
+async fn every_node_is_checked_for_eviction() {
+    let policies = store().await.eviction_policies().await.expect("INFO");
+    assert_eq!(policies, vec!["noeviction".to_owned(); 3]);
+}

@@ -1,0 +1,83 @@
+//! `RedisStore` against the store contract: the core conformance suite, on one server and on a
+//! three-master Redis Cluster, each started by the test harness on free loopback ports.
+//!
+//! Redis expires keys by its own clock, so the suite runs in real time ([`RealTime`]): the
+//! cases that wait for an expiry sleep for a second or two.
+
+use std::sync::Arc;
+
+use jwt_revoke_core::StoreError;
+use jwt_revoke_core::conformance::{Harness, RealTime};
+use jwt_revoke_redis::test_support::unique_prefix;
+use jwt_revoke_redis::{KeyPrefix, RedisStore, RedisStoreConfig, redis};
+
+/// Counts the keys under `prefix` on every server in `urls` (every master of a cluster).
+async fn count_keys(urls: Arc<Vec<String>>, prefix: KeyPrefix) -> Result<u64, StoreError> {
+    let mut total = 0;
+    for url in urls.iter() {
+        let client = redis::Client::open(url.as_str()).map_err(StoreError::backend)?;
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(StoreError::unavailable)?;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}*", prefix.as_str()))
+                .arg("COUNT")
+                .arg(1_000)
+                .query_async(&mut connection)
+                .await
+                .map_err(StoreError::backend)?;
+            total += keys.len() as u64;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    Ok(total)
+}
+
+fn harness(store: RedisStore, urls: Vec<String>) -> Harness {
+    let prefix = store.key_prefix().clone();
+    let urls = Arc::new(urls);
+    Harness::new(Arc::new(store), Arc::new(RealTime))
+        .count_records_with(move || count_keys(Arc::clone(&urls), prefix.clone()))
+}
+
+mod single_node {
+    use super::*;
+    use jwt_revoke_redis::test_support::RedisServer;
+
+    async fn new_harness() -> Harness {
+        let server = RedisServer::shared();
+        let store = RedisStoreConfig::from_url(server.url())
+            .with_key_prefix(unique_prefix())
+            .build()
+            .await
+            .expect("the test server accepts connections");
+        harness(store, vec![server.url()])
+    }
+
+    jwt_revoke_core::revocation_store_conformance!(new_harness);
+}
+
+mod cluster {
+    use super::*;
+    use jwt_revoke_redis::test_support::RedisCluster;
+
+    async fn new_harness() -> Harness {
+        let cluster = RedisCluster::shared();
+        let store = RedisStoreConfig::from_cluster_nodes(cluster.node_urls())
+            .with_key_prefix(unique_prefix())
+            .build()
+            .await
+            .expect("the test cluster accepts connections");
+        harness(store, cluster.node_urls())
+    }
+
+    jwt_revoke_core::revocation_store_conformance!(new_harness);
+}

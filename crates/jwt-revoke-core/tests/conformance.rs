@@ -1,6 +1,5 @@
 //! The conformance suite run on a store known to be correct, and on stores known to be broken:
 //! it must pass the first and catch each of the others.
-#![cfg(feature = "conformance")]
 
 use std::sync::Arc;
 

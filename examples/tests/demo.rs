@@ -1,5 +1,7 @@
 //! The demo's contract, through its router and over a real TCP socket.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -248,58 +250,6 @@ async fn the_demo_serves_its_contract_over_tcp() {
         .expect("binds");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(axum::serve(listener, app()).into_future());
-    let client = reqwest::Client::new();
-    let base = format!("http://{addr}");
-
-    assert_eq!(
-        client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .expect("healthz")
-            .status(),
-        200
-    );
-    let login: Value = client
-        .post(format!("{base}/login"))
-        .json(&json!({ "sub": "dave" }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["access_token"].as_str().expect("token");
-    let me = client
-        .get(format!("{base}/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(me.status(), 200);
-    let logout = client
-        .post(format!("{base}/logout"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(logout.status(), 204);
-    let after = client
-        .get(format!("{base}/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("me again");
-    assert_eq!(after.status(), 401);
-    assert_eq!(
-        after.headers()["www-authenticate"],
-        r#"Bearer error="invalid_token", error_description="the token has been revoked""#
-    );
-    let anonymous = client
-        .get(format!("{base}/me"))
-        .send()
-        .await
-        .expect("anonymous");
-    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    support::login_me_logout_over_http(&format!("http://{addr}")).await;
     server.abort();
 }

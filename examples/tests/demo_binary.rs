@@ -1,5 +1,7 @@
 //! The README's run command, as a user runs it: the `demo` binary, configured by environment.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -40,57 +42,16 @@ fn start_demo(store: &str) -> (Demo, String) {
 #[tokio::test]
 async fn the_demo_binary_listens_where_told_and_serves_login_and_logout() {
     let (_demo, base) = start_demo("memory");
-    login_logout(&base).await;
+    support::login_me_logout_over_http(&base).await;
 }
 
 #[tokio::test]
 async fn the_demo_binary_runs_on_redis_from_the_store_setting_alone() {
     let server = jwt_revoke_redis::test_support::RedisServer::start();
     let (_demo, base) = start_demo(&server.url());
-    login_logout(&base).await;
+    support::login_me_logout_over_http(&base).await;
     let keys = server.cli(&["DBSIZE"]);
     assert_ne!(keys.trim(), "0", "the revocation went to Redis");
-}
-
-async fn login_logout(base: &str) {
-    let client = reqwest::Client::new();
-    let health = client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .expect("healthz");
-    assert_eq!(health.status(), 200);
-    let login: serde_json::Value = client
-        .post(format!("{base}/login"))
-        .json(&serde_json::json!({ "sub": "erin" }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["access_token"].as_str().expect("a token");
-    let me = client
-        .get(format!("{base}/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(me.status(), 200);
-    let logout = client
-        .post(format!("{base}/logout"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(logout.status(), 204);
-    let after = client
-        .get(format!("{base}/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(after.status(), 401);
 }
 
 #[test]

@@ -1,26 +1,13 @@
 //! The store against a real three-master Redis Cluster: slot placement and cross-slot reads.
 
+mod support;
+
 use std::time::Duration;
 
-use jwt_revoke_core::{
-    Clock, RevocationStore, SessionId, SystemClock, Timestamp, TokenId, TokenKeys, UserId,
-};
+use jwt_revoke_core::{RevocationStore, Timestamp, TokenKeys};
 use jwt_revoke_redis::test_support::{RedisCluster, unique_prefix};
 use jwt_revoke_redis::{RedisStore, RedisStoreConfig, deadpool_redis};
-
-const ISSUER: &str = "https://idp.example";
-
-fn keys(user: &str, jti: &str, sid: Option<&str>) -> TokenKeys {
-    TokenKeys::new(
-        TokenId::from_jti(ISSUER, jti).denylist_key(),
-        UserId::new(ISSUER, user).key(),
-        sid.map(|sid| SessionId::new(ISSUER, sid).key()),
-    )
-}
-
-fn from_now(duration: Duration) -> Timestamp {
-    SystemClock.now().saturating_add(duration)
-}
+use support::{from_now, keys};
 
 async fn store() -> RedisStore {
     RedisStoreConfig::from_cluster_nodes(RedisCluster::shared().node_urls())

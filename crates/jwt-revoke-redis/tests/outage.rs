@@ -3,36 +3,23 @@
 //! while Redis is down, and the same store object recovers by itself with every revocation
 //! written before the outage still in force.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use jwt_revoke_core::{
-    Clock, RevocationStore, SessionId, StoreError, SystemClock, Timestamp, TokenId, TokenKeys,
-    UserId,
-};
+use jwt_revoke_core::{Clock, RevocationStore, StoreError, SystemClock, Timestamp, TokenKeys};
 use jwt_revoke_redis::test_support::{RedisCluster, RedisServer, unique_prefix};
 use jwt_revoke_redis::{RedisStore, RedisStoreConfig, deadpool_redis};
+use support::{from_now, keys};
 
-const ISSUER: &str = "https://idp.example";
 const TIMEOUT: Duration = Duration::from_millis(500);
 /// A generous bound on how long a failing call may take: it must not hang.
 const NO_HANG: Duration = Duration::from_millis(1_500);
 /// How long Redis may take to be usable again after it restarts (a cluster needs to clear
 /// its failure flags).
 const RECOVERY: Duration = Duration::from_secs(40);
-
-fn keys(user: &str, jti: &str, sid: Option<&str>) -> TokenKeys {
-    TokenKeys::new(
-        TokenId::from_jti(ISSUER, jti).denylist_key(),
-        UserId::new(ISSUER, user).key(),
-        sid.map(|sid| SessionId::new(ISSUER, sid).key()),
-    )
-}
-
-fn from_now(duration: Duration) -> Timestamp {
-    SystemClock.now().saturating_add(duration)
-}
 
 /// Checks that run in the background during the whole outage and count their outcomes.
 struct Traffic {

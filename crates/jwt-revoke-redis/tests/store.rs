@@ -1,31 +1,20 @@
 //! The store against a real single `redis-server`: layout, TTLs, atomicity, construction paths.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use jwt_revoke_core::{
     Clock, ManualClock, Policy, RegisteredClaims, RevocationReason, RevocationStore, Revocations,
-    SessionId, SystemClock, Timestamp, TokenId, TokenKeys, UserId, Verdict,
+    SystemClock, Timestamp, TokenId, TokenKeys, UserId, Verdict,
 };
 use jwt_revoke_redis::test_support::{RedisServer, unique_prefix};
 use jwt_revoke_redis::{
     BuildError, KeyPrefix, RedisStore, RedisStoreConfig, deadpool_redis, redis,
 };
 use redis::AsyncCommands;
-
-const ISSUER: &str = "https://idp.example";
-
-fn keys(user: &str, jti: &str, sid: Option<&str>) -> TokenKeys {
-    TokenKeys::new(
-        TokenId::from_jti(ISSUER, jti).denylist_key(),
-        UserId::new(ISSUER, user).key(),
-        sid.map(|sid| SessionId::new(ISSUER, sid).key()),
-    )
-}
-
-fn from_now(duration: Duration) -> Timestamp {
-    SystemClock.now().saturating_add(duration)
-}
+use support::{ISSUER, from_now, keys};
 
 async fn store_on(server: &RedisServer) -> RedisStore {
     RedisStoreConfig::from_url(server.url())

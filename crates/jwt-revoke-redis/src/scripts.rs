@@ -52,12 +52,16 @@ if current and not later(at, current) then
   end
   return current
 end
-if ttl > 0 then
-  if current and redis.call('PTTL', KEYS[1]) >= ttl then
-    redis.call('SET', KEYS[1], at, 'KEEPTTL')
-  else
+-- ARGV[1] is later than any live cut-off. A live record keeps the longer of its life and
+-- ARGV[2]; with nothing live and nothing to keep (ARGV[2] = 0), nothing is written.
+if current then
+  if ttl > 0 and redis.call('PTTL', KEYS[1]) < ttl then
     redis.call('SET', KEYS[1], at, 'PX', ARGV[2])
+  else
+    redis.call('SET', KEYS[1], at, 'KEEPTTL')
   end
+elseif ttl > 0 then
+  redis.call('SET', KEYS[1], at, 'PX', ARGV[2])
 end
 return at
 ",

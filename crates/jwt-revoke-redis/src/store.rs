@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::FutureExt as _;
 use futures_util::future::try_join;
 use jwt_revoke_core::{
     CheckReply, Clock, RecordKey, RevocationStore, StoreError, SystemClock, Timestamp, TokenKeys,
@@ -184,14 +185,16 @@ impl RedisStore {
     }
 
     /// Runs one call within the time limit.
-    async fn bounded<T>(
+    ///
+    /// A plain function around `timeout`, not an `async fn` taking the call: that would store
+    /// the call's future twice in every check's future.
+    fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(StoreError::Timeout(self.timeout)),
-        }
+    ) -> impl Future<Output = Result<T, StoreError>> {
+        let limit = self.timeout;
+        tokio::time::timeout(limit, call)
+            .map(move |outcome| outcome.unwrap_or(Err(StoreError::Timeout(limit))))
     }
 
     fn fail(&self, err: RedisError) -> StoreError {

@@ -180,6 +180,7 @@ cases![
     concurrent_cutoff_raises_keep_the_latest,
     an_expired_cutoff_starts_afresh,
     a_cutoff_keeps_the_later_expiry,
+    a_raise_that_expires_at_once_still_raises_a_live_cutoff,
     denylist_revokes_one_token,
     user_cutoff_follows_the_same_second_rule,
     session_cutoff_revokes_that_session_only,
@@ -252,6 +253,7 @@ macro_rules! revocation_store_conformance {
             concurrent_cutoff_raises_keep_the_latest,
             an_expired_cutoff_starts_afresh,
             a_cutoff_keeps_the_later_expiry,
+            a_raise_that_expires_at_once_still_raises_a_live_cutoff,
             denylist_revokes_one_token,
             user_cutoff_follows_the_same_second_rule,
             session_cutoff_revokes_that_session_only,
@@ -687,6 +689,39 @@ async fn a_cutoff_keeps_the_later_expiry(harness: Harness) {
         reply.session_cutoff,
         Some(instant(1_000)),
         "a cut-off's life was shortened"
+    );
+}
+
+async fn a_raise_that_expires_at_once_still_raises_a_live_cutoff(harness: Harness) {
+    let key = user_key("alice");
+    raise(&harness, key, instant(1_000), LONG).await;
+    let past = harness.now().saturating_sub(Duration::from_secs(1));
+    let in_force = harness
+        .store
+        .raise_cutoff(key, instant(2_000), past)
+        .await
+        .expect("raise succeeds");
+    assert_eq!(
+        in_force,
+        instant(2_000),
+        "the answer is not the cut-off in force"
+    );
+    assert_eq!(
+        user_cutoff(&harness, "alice").await,
+        Some(instant(2_000)),
+        "a live cut-off was not raised"
+    );
+    // With nothing live, a record that would expire at once is not written.
+    let other = user_key("bob");
+    harness
+        .store
+        .raise_cutoff(other, instant(2_000), past)
+        .await
+        .expect("raise succeeds");
+    assert_eq!(
+        user_cutoff(&harness, "bob").await,
+        None,
+        "an expired cut-off was stored"
     );
 }
 

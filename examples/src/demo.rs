@@ -21,7 +21,9 @@ use jwt_revoke_core::{
     Policy, RegisteredClaims, RevocationReason, RevocationStore, Revocations, Timestamp, Verdict,
 };
 use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
-use jwt_revoke_tower::{BuildError, Claims, DecodingKeys, RevocationHandle, RevocationLayer};
+use jwt_revoke_tower::{
+    BuildError, Claims, DecodingKeys, RevocationHandle, RevocationLayer, RevocationLayerBuilder,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -49,16 +51,26 @@ struct AppState {
     encoding_key: EncodingKey,
 }
 
-/// The demo's router, with the revocation layer in front of the protected routes.
-pub fn router(config: DemoConfig) -> Result<Router, BuildError> {
-    let revocations = Revocations::new(config.store, Policy::new(MAX_TOKEN_LIFETIME));
-    let layer = RevocationLayer::builder(revocations.clone())
+/// The demo's revocation engine over `store`: tokens live at most [`MAX_TOKEN_LIFETIME`].
+pub fn revocations(store: Arc<dyn RevocationStore>) -> Revocations {
+    Revocations::new(store, Policy::new(MAX_TOKEN_LIFETIME))
+}
+
+/// The revocation layer every demo (HTTP, gRPC, Hyper) puts in front of its protected
+/// services: HS256 with the demo's secret, tokens of the demo's issuer only.
+pub fn layer_builder(revocations: Revocations, secret: &[u8]) -> RevocationLayerBuilder {
+    RevocationLayer::builder(revocations)
         .verify(
-            DecodingKeys::new(DecodingKey::from_secret(&config.secret)),
+            DecodingKeys::new(DecodingKey::from_secret(secret)),
             &[Algorithm::HS256],
         )
         .issuers([ISSUER])
-        .build()?;
+}
+
+/// The demo's router, with the revocation layer in front of the protected routes.
+pub fn router(config: DemoConfig) -> Result<Router, BuildError> {
+    let revocations = revocations(config.store);
+    let layer = layer_builder(revocations.clone(), &config.secret).build()?;
     let state = AppState {
         revocations,
         encoding_key: EncodingKey::from_secret(&config.secret),

@@ -1,4 +1,5 @@
-//! The README's run command, as a user runs it: the `demo` binary, configured by environment.
+//! The README's run commands, as a user runs them: the `demo`, `demo-grpc` and `demo-hyper`
+//! binaries, configured by environment, reached over TCP.
 
 mod support;
 
@@ -15,14 +16,17 @@ impl Drop for Demo {
     }
 }
 
-fn start_demo(store: &str) -> (Demo, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_demo"))
-        .env("DEMO_ADDR", "127.0.0.1:0")
+const SECRET: &str = "binary test secret";
+
+/// Starts `binary` listening on a free port (`addr_var`), on `store`; returns its URL.
+fn start(binary: &str, addr_var: &str, store: &str) -> (Demo, String) {
+    let mut child = Command::new(binary)
+        .env(addr_var, "127.0.0.1:0")
         .env("REVOCATION_STORE", store)
-        .env("DEMO_JWT_SECRET", "binary test secret")
+        .env("DEMO_JWT_SECRET", SECRET)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("the demo binary starts");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -41,14 +45,14 @@ fn start_demo(store: &str) -> (Demo, String) {
 
 #[tokio::test]
 async fn the_demo_binary_listens_where_told_and_serves_login_and_logout() {
-    let (_demo, base) = start_demo("memory");
+    let (_demo, base) = start(env!("CARGO_BIN_EXE_demo"), "DEMO_ADDR", "memory");
     support::login_me_logout_over_http(&base).await;
 }
 
 #[tokio::test]
 async fn the_demo_binary_runs_on_redis_from_the_store_setting_alone() {
     let server = jwt_revoke_redis::test_support::RedisServer::start();
-    let (_demo, base) = start_demo(&server.url());
+    let (_demo, base) = start(env!("CARGO_BIN_EXE_demo"), "DEMO_ADDR", &server.url());
     support::login_me_logout_over_http(&base).await;
     let keys = server.cli(&["DBSIZE"]);
     assert_ne!(keys.trim(), "0", "the revocation went to Redis");
@@ -67,4 +71,82 @@ fn an_unknown_store_setting_stops_the_demo_with_a_clear_message() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("REVOCATION_STORE"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_grpc_demo_binary_serves_health_behind_the_layer() {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+    let (_demo, url) = start(env!("CARGO_BIN_EXE_demo-grpc"), "DEMO_GRPC_ADDR", "memory");
+    let channel = tonic::transport::Channel::from_shared(url)
+        .expect("a valid uri")
+        .connect()
+        .await
+        .expect("connects");
+    let mut health = HealthClient::new(channel);
+    let status = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect_err("no token");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    let mut request = tonic::Request::new(HealthCheckRequest {
+        service: String::new(),
+    });
+    let token = support::token(SECRET.as_bytes(), "frank", "t-1");
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    let reply = health.check(request).await.expect("a valid token passes");
+    assert_eq!(reply.into_inner().status, 1, "SERVING");
+}
+
+#[tokio::test]
+async fn the_hyper_demo_binary_serves_the_layer_over_tcp() {
+    let (_demo, base) = start(
+        env!("CARGO_BIN_EXE_demo-hyper"),
+        "DEMO_HYPER_ADDR",
+        "memory",
+    );
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200, "the health check is bypassed");
+    let anonymous = client.get(format!("{base}/me")).send().await.expect("me");
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+
+    let token = support::token(SECRET.as_bytes(), "grace", "t-1");
+    let me = client
+        .get(format!("{base}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 200);
+    let claims: serde_json::Value = me.json().await.expect("json claims");
+    assert_eq!(claims["sub"], "grace");
+    let logout = client
+        .post(format!("{base}/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(logout.status(), 204);
+    let after = client
+        .get(format!("{base}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(after.status(), 401);
+    assert_eq!(
+        after.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token", error_description="the token has been revoked""#
+    );
 }

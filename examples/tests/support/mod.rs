@@ -1,7 +1,30 @@
 //! The demo's contract over HTTP, shared by the tests that reach a demo over TCP.
 #![allow(dead_code, unreachable_pub)]
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jwt_revoke_examples::demo::ISSUER;
+use jwt_revoke_tower::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+
+/// An HS256 token of the demos' issuer for `sub`, as any service holding `secret` could
+/// mint: `jti` as given, `sid` derived from it, living ten minutes from now.
+pub fn token(secret: &[u8], sub: &str, jti: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let claims = json!({
+        "iss": ISSUER, "sub": sub, "jti": jti, "sid": format!("session-{jti}"),
+        "iat": now, "exp": now + 600,
+    });
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("signs")
+}
 
 /// Logs in at `base`, reads `/me`, logs out, and checks that the token is refused after.
 pub async fn login_me_logout_over_http(base: &str) {

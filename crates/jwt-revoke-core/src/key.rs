@@ -142,6 +142,13 @@ impl TokenId {
         self.key("token-allowed")
     }
 
+    /// The key of the record that an event token (a logout token, a security event token)
+    /// with this identity has been acted on: receivers refuse a replay while it lives. Apart
+    /// from the denylist and allowlist keys, so an event's `jti` never revokes a token.
+    pub fn processed_event_key(&self) -> RecordKey {
+        self.key("event-processed")
+    }
+
     fn key(&self, domain: &str) -> RecordKey {
         match &self.identifier {
             TokenIdentifier::Jti(jti) => {

@@ -210,6 +210,10 @@ impl<R> RevocationLayer<R> {
     pub fn revocations(&self) -> &Revocations {
         &self.shared.revocations
     }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
 }
 
 impl<S, R: Clone> Layer<S> for RevocationLayer<R> {
@@ -348,12 +352,12 @@ impl RevocationLayerBuilder {
             None => return Err(BuildError::NoVerification),
             Some(ChosenVerification::Upstream) => Verification::Upstream,
             Some(ChosenVerification::Jwt(keys)) => {
-                let settings = VerifierSettings {
-                    algorithms: &self.algorithms,
-                    issuers: &self.issuers,
-                    audiences: &self.audiences,
-                    policy: self.revocations.policy(),
-                };
+                let settings = VerifierSettings::access(
+                    &self.algorithms,
+                    &self.issuers,
+                    &self.audiences,
+                    self.revocations.policy(),
+                );
                 Verification::Jwt(Box::new(JwtVerifier::new(keys, &settings)?))
             }
         };

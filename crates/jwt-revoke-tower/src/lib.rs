@@ -59,6 +59,7 @@
 #[cfg(feature = "axum")]
 mod axum;
 mod claims;
+pub mod events;
 mod extract;
 mod future;
 mod handle;

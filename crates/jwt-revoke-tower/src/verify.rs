@@ -48,6 +48,36 @@ impl DecodingKeys {
         }
     }
 
+    /// The keys of a JSON Web Key Set (RFC 7517), by `kid`: what an identity provider
+    /// publishes at its `jwks_uri`. Keys without a `kid`, or for encryption (`use: enc`), are
+    /// left out; a key jsonwebtoken cannot read is an error.
+    ///
+    /// ```
+    /// use jwt_revoke_tower::DecodingKeys;
+    /// use jwt_revoke_tower::jsonwebtoken::jwk::JwkSet;
+    ///
+    /// let jwks: JwkSet = serde_json::from_str(r#"{"keys": [{
+    ///     "kty": "oct", "kid": "2026-11", "alg": "HS256", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"
+    /// }]}"#).unwrap();
+    /// let keys = DecodingKeys::from_jwks(&jwks).unwrap();
+    /// assert!(format!("{keys:?}").contains("2026-11"));
+    /// ```
+    pub fn from_jwks(
+        jwks: &jsonwebtoken::jwk::JwkSet,
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        let mut keys = DecodingKeys::by_kid_only();
+        for jwk in &jwks.keys {
+            let encryption = matches!(
+                jwk.common.public_key_use,
+                Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+            );
+            if let (Some(kid), false) = (&jwk.common.key_id, encryption) {
+                keys = keys.with_kid(kid.clone(), DecodingKey::from_jwk(jwk)?);
+            }
+        }
+        Ok(keys)
+    }
+
     /// Adds a key for tokens whose header says `kid`.
     pub fn with_kid(mut self, kid: impl Into<String>, key: DecodingKey) -> Self {
         self.by_kid.push((kid.into(), key));
@@ -85,7 +115,32 @@ pub(crate) struct VerifierSettings<'a> {
     pub(crate) algorithms: &'a [Algorithm],
     pub(crate) issuers: &'a [String],
     pub(crate) audiences: &'a [String],
-    pub(crate) policy: &'a Policy,
+    pub(crate) leeway: std::time::Duration,
+    /// Claims that must be present (jsonwebtoken's "spec claims": `exp`, `iss`, `aud`, ...).
+    pub(crate) required: &'a [&'a str],
+}
+
+impl<'a> VerifierSettings<'a> {
+    /// The settings of access tokens under `policy`: `exp` required unless the policy accepts
+    /// tokens without it.
+    pub(crate) fn access(
+        algorithms: &'a [Algorithm],
+        issuers: &'a [String],
+        audiences: &'a [String],
+        policy: &Policy,
+    ) -> Self {
+        VerifierSettings {
+            algorithms,
+            issuers,
+            audiences,
+            leeway: policy.leeway_duration(),
+            required: if policy.tokens_without_exp().is_some() {
+                &[]
+            } else {
+                &["exp"]
+            },
+        }
+    }
 }
 
 impl JwtVerifier {
@@ -127,8 +182,22 @@ impl JwtVerifier {
         Ok(JwtVerifier { default, by_kid })
     }
 
-    /// Verifies `token`; the error is what the client is told.
+    /// Verifies `token` as an access token; the error is what the client is told.
     pub(crate) fn verify(&self, token: &str) -> Result<Claims, RejectionKind> {
+        let (typ, payload) = self.verify_signature(token).map_err(RejectionKind::from)?;
+        if typ.as_deref().is_some_and(is_event_token_type) {
+            return Err(invalid("this type of token (typ) is not an access token"));
+        }
+        Claims::from_verified_payload(payload)
+            .map_err(|_| invalid("the token's registered claims are malformed"))
+    }
+
+    /// Verifies the signature, algorithm, issuer, audience and required claims of `token`;
+    /// returns its header's `typ` and its payload, for the caller to judge.
+    pub(crate) fn verify_signature(
+        &self,
+        token: &str,
+    ) -> Result<(Option<String>, Box<RawValue>), VerifyError> {
         let key = if self.by_kid.is_empty() {
             self.default.as_ref()
         } else {
@@ -143,17 +212,14 @@ impl JwtVerifier {
             }
         };
         let Some(key) = key else {
-            return Err(invalid("the token's key id (kid) is not known"));
+            return Err(failure(
+                FailureClass::Key,
+                "the token's key id (kid) is not known",
+            ));
         };
         let data = jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation)
             .map_err(|err| describe(&err, token))?;
-        if let Some(typ) = data.header.typ.as_deref()
-            && is_event_token_type(typ)
-        {
-            return Err(invalid("this type of token (typ) is not an access token"));
-        }
-        Claims::from_verified_payload(data.claims)
-            .map_err(|_| invalid("the token's registered claims are malformed"))
+        Ok((data.header.typ, data.claims))
     }
 }
 
@@ -165,15 +231,10 @@ fn validation(algorithms: Vec<Algorithm>, settings: &VerifierSettings<'_>) -> Va
     // time question, so a cut-off, a record's expiry and a token's expiry never disagree, and
     // tests that control the clock control all of it. jsonwebtoken still requires `exp` to be
     // present unless the policy accepts tokens without it.
-    validation.leeway = settings.policy.leeway_duration().as_secs();
+    validation.leeway = settings.leeway.as_secs();
     validation.validate_exp = false;
     validation.validate_nbf = false;
-    let required: &[&str] = if settings.policy.tokens_without_exp().is_some() {
-        &[]
-    } else {
-        &["exp"]
-    };
-    validation.set_required_spec_claims(required);
+    validation.set_required_spec_claims(settings.required);
     if settings.issuers.is_empty() {
         validation.iss = None;
     } else {
@@ -202,38 +263,76 @@ fn invalid(why: &'static str) -> RejectionKind {
     RejectionKind::InvalidToken(Cow::Borrowed(why))
 }
 
+/// Which part of a token's verification failed, for receivers whose protocol names it
+/// (RFC 8935's `invalid_key`, `invalid_issuer`, `invalid_audience`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureClass {
+    /// Signature, algorithm or key.
+    Key,
+    /// `iss`.
+    Issuer,
+    /// `aud`.
+    Audience,
+    /// Anything else: malformed, a missing claim.
+    Other,
+}
+
+/// A verification failure: its class and what the client is told.
+#[derive(Debug, Clone)]
+pub(crate) struct VerifyError {
+    pub(crate) class: FailureClass,
+    pub(crate) description: Cow<'static, str>,
+}
+
+impl From<VerifyError> for RejectionKind {
+    fn from(err: VerifyError) -> Self {
+        RejectionKind::InvalidToken(err.description)
+    }
+}
+
+fn failure(class: FailureClass, why: &'static str) -> VerifyError {
+    VerifyError {
+        class,
+        description: Cow::Borrowed(why),
+    }
+}
+
 /// What the client is told about a verification failure: precise enough to debug a client,
 /// never jsonwebtoken's internal text, never the token.
-fn describe(err: &jsonwebtoken::errors::Error, token: &str) -> RejectionKind {
+fn describe(err: &jsonwebtoken::errors::Error, token: &str) -> VerifyError {
+    use FailureClass::{Audience, Issuer, Key, Other};
     match err.kind() {
-        ErrorKind::InvalidSignature => invalid("the token's signature is invalid"),
+        ErrorKind::InvalidSignature => failure(Key, "the token's signature is invalid"),
         ErrorKind::InvalidAlgorithm
         | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::UnsupportedAlgorithm => invalid("the token's algorithm is not accepted"),
-        ErrorKind::ExpiredSignature => invalid("the token has expired"),
-        ErrorKind::ImmatureSignature => invalid("the token is not valid yet"),
-        ErrorKind::InvalidIssuer => invalid("the token's issuer is not accepted"),
-        ErrorKind::InvalidAudience => invalid("the token's audience is not accepted"),
-        ErrorKind::MissingRequiredClaim(claim) => RejectionKind::InvalidToken(Cow::Owned(format!(
-            "the token has no {} claim",
-            if claim.chars().all(|c| c.is_ascii_alphanumeric()) {
-                claim.as_str()
-            } else {
-                "required"
-            }
-        ))),
-        ErrorKind::InvalidClaimFormat(_) => invalid("a claim of the token is malformed"),
+        | ErrorKind::UnsupportedAlgorithm => failure(Key, "the token's algorithm is not accepted"),
+        ErrorKind::ExpiredSignature => failure(Other, "the token has expired"),
+        ErrorKind::ImmatureSignature => failure(Other, "the token is not valid yet"),
+        ErrorKind::InvalidIssuer => failure(Issuer, "the token's issuer is not accepted"),
+        ErrorKind::InvalidAudience => failure(Audience, "the token's audience is not accepted"),
+        ErrorKind::MissingRequiredClaim(claim) => VerifyError {
+            class: Other,
+            description: Cow::Owned(format!(
+                "the token has no {} claim",
+                if claim.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    claim.as_str()
+                } else {
+                    "required"
+                }
+            )),
+        },
+        ErrorKind::InvalidClaimFormat(_) => failure(Other, "a claim of the token is malformed"),
         ErrorKind::Json(_)
         | ErrorKind::Base64(_)
         | ErrorKind::Utf8(_)
         | ErrorKind::InvalidToken => {
             if header_names_foreign_algorithm(token) {
-                invalid("the token's algorithm is not accepted")
+                failure(Key, "the token's algorithm is not accepted")
             } else {
-                invalid("the token is malformed")
+                failure(Other, "the token is malformed")
             }
         }
-        _ => invalid("the token could not be verified"),
+        _ => failure(Other, "the token could not be verified"),
     }
 }
 

@@ -1,0 +1,208 @@
+//! OpenID Connect Back-Channel Logout 1.0: the identity provider POSTs a logout token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use jwt_revoke_core::{Revocations, SessionId, UserId};
+use serde_json::json;
+
+use super::token::{EventRules, EventTokenTrust, EventTokenVerifier, Refusal};
+use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
+use crate::layer::BuildError;
+
+/// The member of `events` that makes a JWT a logout token.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Receives OpenID Connect Back-Channel Logout requests and ends the sessions they name.
+///
+/// `POST` with `application/x-www-form-urlencoded` body `logout_token=<JWT>`. The logout token
+/// is validated as the specification's section 2.6 lists: signature by a trusted key under
+/// the algorithm allowlist, `iss`, `aud`, `iat` (not in the future, at most `max_age` old),
+/// `exp`, a `jti` not seen before, an `events` claim holding the back-channel logout member
+/// (an object), a `sub` or a `sid`, and no `nonce` (which would make it an ID token). Its
+/// `typ`, when present, must be `logout+jwt` or `JWT`.
+///
+/// Then a token with a `sid` ends that session (a session cut-off: every token of the session
+/// issued up to now is refused); without `sid`, every token of the `sub` is (a user cut-off).
+/// The answer is 200, or 400 with `{"error": "invalid_request", "error_description": …}`;
+/// always `Cache-Control: no-store`. A store that cannot record the logout gets 503 and
+/// `Retry-After`, so that the provider retries.
+///
+/// ```
+/// use jwt_revoke_core::{Policy, Revocations};
+/// use jwt_revoke_memory::MemoryStore;
+/// use jwt_revoke_tower::DecodingKeys;
+/// use jwt_revoke_tower::events::{BackchannelLogout, EventTokenTrust};
+/// use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey};
+/// # use std::{sync::Arc, time::Duration};
+/// # let revocations = Revocations::new(Arc::new(MemoryStore::new()), Policy::new(Duration::from_secs(900)));
+///
+/// let trust = EventTokenTrust::new(
+///     DecodingKeys::new(DecodingKey::from_secret(b"shared with the IdP")),
+///     &[Algorithm::HS256],
+///     "https://idp.example",
+///     "my-client-id",
+/// );
+/// let logout = BackchannelLogout::builder(revocations, trust)
+///     // Our access tokens are issued by our own service, not the IdP:
+///     .revoke_for_issuer("https://api.example")
+///     .build()
+///     .expect("valid configuration");
+/// let app: axum::Router = axum::Router::new().route_service("/backchannel-logout", logout);
+/// ```
+#[derive(Clone)]
+pub struct BackchannelLogout {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    revocations: Revocations,
+    verifier: EventTokenVerifier,
+}
+
+impl std::fmt::Debug for BackchannelLogout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackchannelLogout")
+            .field("token_issuer", &self.inner.verifier.token_issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`BackchannelLogout`].
+#[derive(Debug)]
+#[must_use]
+pub struct BackchannelLogoutBuilder {
+    revocations: Revocations,
+    trust: EventTokenTrust,
+    token_issuer: Option<String>,
+    max_age: Duration,
+    store_timeout: Duration,
+}
+
+impl BackchannelLogout {
+    /// A receiver that trusts logout tokens as `trust` says and revokes through `revocations`.
+    pub fn builder(revocations: Revocations, trust: EventTokenTrust) -> BackchannelLogoutBuilder {
+        BackchannelLogoutBuilder {
+            revocations,
+            trust,
+            token_issuer: None,
+            max_age: Duration::from_secs(10 * 60),
+            store_timeout: Duration::from_millis(500),
+        }
+    }
+
+    async fn handle(self, request: EventRequest) -> http::Response<EventBody> {
+        if !request.has_content_type("application/x-www-form-urlencoded") {
+            return refuse("the body must be application/x-www-form-urlencoded");
+        }
+        let token = match request.form_field("logout_token") {
+            Ok(token) => token,
+            Err(description) => return refuse(description),
+        };
+        let Inner {
+            revocations,
+            verifier,
+        } = &*self.inner;
+        let claims = match verifier.verify(&token, revocations.clock().now()) {
+            Ok(claims) => claims,
+            Err(Refusal { description, .. }) => return refuse(description),
+        };
+        let is_logout = claims
+            .events
+            .as_ref()
+            .and_then(|events| events.get(BACKCHANNEL_LOGOUT_EVENT))
+            .is_some_and(serde_json::Value::is_object);
+        if !is_logout {
+            return refuse("the token's events claim has no back-channel logout event");
+        }
+        if claims.nonce.is_some() {
+            return refuse("a logout token must not contain a nonce");
+        }
+        match verifier.seen(revocations, &claims).await {
+            Ok(true) => return refuse("this logout token has been used already"),
+            Ok(false) => {}
+            Err(err) => return unavailable(&err),
+        }
+        let issuer = verifier.token_issuer.as_str();
+        let revoked = match (&claims.sid, &claims.sub) {
+            (Some(sid), _) => {
+                let session = SessionId::new(issuer, sid.as_str());
+                super::bounded(verifier.store_timeout, revocations.revoke_session(&session)).await
+            }
+            (None, Some(sub)) => {
+                let user = UserId::new(issuer, sub.as_str());
+                super::bounded(verifier.store_timeout, revocations.revoke_user(&user)).await
+            }
+            (None, None) => return refuse("the logout token has neither sub nor sid"),
+        };
+        if let Err(err) = revoked {
+            return unavailable(&err);
+        }
+        if let Err(err) = verifier.record(revocations, &claims).await {
+            // The logout happened; only replay protection of this token is missing.
+            tracing::warn!(%err, "could not record a processed logout token");
+        }
+        tracing::info!(sid = ?claims.sid.is_some(), "back-channel logout");
+        plain(StatusCode::OK)
+    }
+}
+
+event_service!(BackchannelLogout);
+
+fn refuse(description: impl Into<String>) -> http::Response<EventBody> {
+    let description = description.into();
+    tracing::debug!(%description, "logout token refused");
+    json(
+        StatusCode::BAD_REQUEST,
+        &json!({ "error": "invalid_request", "error_description": description }),
+    )
+}
+
+fn unavailable(err: &jwt_revoke_core::StoreError) -> http::Response<EventBody> {
+    tracing::warn!(%err, "back-channel logout could not be recorded");
+    store_unavailable(&json!({
+        "error": "temporarily_unavailable",
+        "error_description": "the logout could not be recorded; retry",
+    }))
+}
+
+impl BackchannelLogoutBuilder {
+    /// The issuer of the access tokens whose sessions and users these logouts end (default:
+    /// the identity provider's issuer, for when it issues the access tokens too).
+    pub fn revoke_for_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.token_issuer = Some(issuer.into());
+        self
+    }
+
+    /// How old a logout token's `iat` may be (default 10 minutes).
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// The limit of each store call (default 500 ms).
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
+    /// Builds the receiver, checking the keys and algorithms.
+    pub fn build(self) -> Result<BackchannelLogout, BuildError> {
+        let rules = EventRules {
+            typ: "logout+jwt",
+            kind: "logout token",
+            required: &["iss", "aud", "iat", "exp"],
+            max_age: self.max_age,
+            token_issuer: self.token_issuer,
+            store_timeout: self.store_timeout,
+        };
+        let verifier = EventTokenVerifier::new(self.trust, &self.revocations, rules)?;
+        Ok(BackchannelLogout {
+            inner: Arc::new(Inner {
+                revocations: self.revocations,
+                verifier,
+            }),
+        })
+    }
+}

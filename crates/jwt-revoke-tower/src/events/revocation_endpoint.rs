@@ -1,0 +1,165 @@
+//! RFC 7009: OAuth 2.0 token revocation.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use jwt_revoke_core::Revocations;
+use serde_json::json;
+
+use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
+use crate::layer::{BuildError, RevocationLayer, Verification};
+use crate::verify::JwtVerifier;
+
+type ClientCheck = dyn Fn(&http::request::Parts) -> bool + Send + Sync;
+
+/// An RFC 7009 revocation endpoint: `POST` a form with `token` (and optionally
+/// `token_type_hint`), and that token is refused from then on.
+///
+/// The token is checked with the very rules of the [`RevocationLayer`] it is built from
+/// (keys, algorithms, issuers, policy), then revoked. As RFC 7009 §2.2 requires, the answer is
+/// 200 also for a token that is unknown, invalid or expired: there is nothing to revoke, and
+/// the caller learns nothing about the token. A request without `token` gets 400
+/// `invalid_request`; a store that cannot record the revocation gets 503 with `Retry-After`
+/// (never a 200 for a revocation that did not happen). `token_type_hint` is accepted and
+/// ignored: only JWT access tokens are revoked here.
+///
+/// Possession of a token is enough to revoke it (a public client logs out). To require
+/// client authentication as well, give a check with
+/// [`authenticate_client`](Self::authenticate_client): a request it refuses gets 401
+/// `invalid_client`.
+///
+/// ```
+/// # use std::{sync::Arc, time::Duration};
+/// # use jwt_revoke_core::{Policy, Revocations};
+/// # use jwt_revoke_memory::MemoryStore;
+/// use jwt_revoke_tower::{DecodingKeys, RevocationLayer};
+/// use jwt_revoke_tower::events::RevocationEndpoint;
+/// use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey};
+/// # let revocations = Revocations::new(Arc::new(MemoryStore::new()), Policy::new(Duration::from_secs(900)));
+///
+/// let layer = RevocationLayer::builder(revocations)
+///     .verify(DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
+///     .build()
+///     .expect("valid configuration");
+/// let revoke = RevocationEndpoint::new(&layer).expect("the layer verifies tokens");
+/// let app: axum::Router = axum::Router::new()
+///     .route_service("/oauth/revoke", revoke)
+///     .route("/me", axum::routing::get(|| async { "me" }).layer(layer));
+/// ```
+#[derive(Clone)]
+pub struct RevocationEndpoint {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    layer: Arc<crate::layer::Shared>,
+    authenticate: Option<Box<ClientCheck>>,
+}
+
+impl std::fmt::Debug for RevocationEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationEndpoint")
+            .field("authenticates_clients", &self.inner.authenticate.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RevocationEndpoint {
+    /// An endpoint that verifies tokens as `layer` does and revokes through its engine.
+    ///
+    /// Fails with [`BuildError::NoVerification`] for a layer that reads claims verified
+    /// upstream: the endpoint receives bare tokens and must verify them itself.
+    pub fn new<R>(layer: &RevocationLayer<R>) -> Result<Self, BuildError> {
+        let shared = layer.shared();
+        if !matches!(shared.verification, Verification::Jwt(_)) {
+            return Err(BuildError::NoVerification);
+        }
+        Ok(RevocationEndpoint {
+            inner: Arc::new(Inner {
+                layer: Arc::clone(shared),
+                authenticate: None,
+            }),
+        })
+    }
+
+    /// Requires client authentication: `check` sees the request's head (say, an
+    /// `Authorization: Basic` header) and tells whether the client is authenticated.
+    #[must_use]
+    pub fn authenticate_client(
+        self,
+        check: impl Fn(&http::request::Parts) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        RevocationEndpoint {
+            inner: Arc::new(Inner {
+                layer: Arc::clone(&self.inner.layer),
+                authenticate: Some(Box::new(check)),
+            }),
+        }
+    }
+
+    fn verifier(&self) -> Option<&JwtVerifier> {
+        match &self.inner.layer.verification {
+            Verification::Jwt(verifier) => Some(verifier),
+            Verification::Upstream => None,
+        }
+    }
+
+    async fn handle(self, request: EventRequest) -> http::Response<EventBody> {
+        if let Some(check) = &self.inner.authenticate
+            && !check(&request.head)
+        {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            );
+        }
+        if !request.has_content_type("application/x-www-form-urlencoded") {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the body must be application/x-www-form-urlencoded",
+            );
+        }
+        let token = match request.form_field("token") {
+            Ok(token) => token,
+            Err(description) => {
+                return error(StatusCode::BAD_REQUEST, "invalid_request", &description);
+            }
+        };
+        let shared = &self.inner.layer;
+        if token.len() > shared.max_token_bytes {
+            return plain(StatusCode::OK);
+        }
+        let Some(verifier) = self.verifier() else {
+            return plain(StatusCode::OK);
+        };
+        // RFC 7009 §2.2: an invalid token is not an error; there is nothing to revoke.
+        let Ok(claims) = verifier.verify(&token) else {
+            return plain(StatusCode::OK);
+        };
+        let revocations: &Revocations = &shared.revocations;
+        let Ok(facts) = revocations.inspect(claims.registered(), &token) else {
+            return plain(StatusCode::OK);
+        };
+        match super::bounded(shared.store_timeout, revocations.revoke_token(&facts)).await {
+            Ok(_) => plain(StatusCode::OK),
+            Err(err) => {
+                tracing::warn!(%err, "token revocation could not be recorded");
+                store_unavailable(&json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "the revocation could not be recorded; retry",
+                }))
+            }
+        }
+    }
+}
+
+event_service!(RevocationEndpoint);
+
+fn error(status: StatusCode, code: &str, description: &str) -> http::Response<EventBody> {
+    json(
+        status,
+        &json!({ "error": code, "error_description": description }),
+    )
+}

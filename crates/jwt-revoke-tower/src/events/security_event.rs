@@ -1,0 +1,294 @@
+//! Security Event Tokens (RFC 8417) pushed per RFC 8935, with the CAEP events that end
+//! sessions and credentials.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use jwt_revoke_core::{NumericDate, Revocations, SessionId, StoreError, Timestamp, UserId};
+use serde_json::{Value, json};
+
+use super::token::{EventClaims, EventRules, EventTokenTrust, EventTokenVerifier, Refusal};
+use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
+use crate::layer::BuildError;
+use crate::verify::FailureClass;
+
+/// CAEP: a session was revoked (session or user cut-off).
+pub const SESSION_REVOKED: &str =
+    "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
+/// CAEP: a credential changed (user cut-off at `event_timestamp`).
+pub const CREDENTIAL_CHANGE: &str =
+    "https://schemas.openid.net/secevent/caep/event-type/credential-change";
+
+/// Receives Security Event Tokens pushed by a transmitter (RFC 8935) and acts on the CAEP
+/// events that end access:
+///
+/// | event | subject | revocation |
+/// |---|---|---|
+/// | `session-revoked` | a session (`opaque` id, or `complex` with a `session`) | session cut-off |
+/// | `session-revoked` | a user (`iss_sub`, or `complex` with only a `user`) | user cut-off |
+/// | `credential-change` | a user (`iss_sub`, `opaque` sub, `complex` with a `user`) | user cut-off |
+///
+/// The subject is read from the event's `subject` member or, as the Shared Signals Framework
+/// puts it, from the SET's top-level `sub_id`. A cut-off is made at the event's
+/// `event_timestamp` (never later than now), or now. Events of other types are accepted and
+/// ignored, as RFC 8935 lets a receiver do.
+///
+/// The request is `POST` with `Content-Type: application/secevent+jwt` and the SET as body.
+/// The SET is validated: signature by a trusted key under the algorithm allowlist, `iss`,
+/// `aud`, `iat` (not in the future, at most `max_age` old), a `jti` not seen before, an
+/// `events` claim, and a `typ` (when present) of `secevent+jwt` or `JWT`. Success is 202;
+/// a refusal is 400 with `{"err", "description"}` and RFC 8935's codes (`invalid_request`,
+/// `invalid_key`, `invalid_issuer`, `invalid_audience`). A store that cannot record the
+/// revocation gets 503 with `Retry-After`.
+///
+/// ```
+/// # use std::{sync::Arc, time::Duration};
+/// # use jwt_revoke_core::{Policy, Revocations};
+/// # use jwt_revoke_memory::MemoryStore;
+/// use jwt_revoke_tower::DecodingKeys;
+/// use jwt_revoke_tower::events::{EventTokenTrust, SecurityEventReceiver};
+/// use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey};
+/// # let revocations = Revocations::new(Arc::new(MemoryStore::new()), Policy::new(Duration::from_secs(900)));
+///
+/// let trust = EventTokenTrust::new(
+///     DecodingKeys::new(DecodingKey::from_secret(b"shared with the transmitter")),
+///     &[Algorithm::HS256],
+///     "https://transmitter.example",
+///     "https://api.example/events",
+/// );
+/// let receiver = SecurityEventReceiver::builder(revocations, trust)
+///     .revoke_for_issuer("https://idp.example")
+///     .build()
+///     .expect("valid configuration");
+/// let app: axum::Router = axum::Router::new().route_service("/events", receiver);
+/// ```
+#[derive(Clone)]
+pub struct SecurityEventReceiver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    revocations: Revocations,
+    verifier: EventTokenVerifier,
+}
+
+impl std::fmt::Debug for SecurityEventReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityEventReceiver")
+            .field("token_issuer", &self.inner.verifier.token_issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`SecurityEventReceiver`].
+#[derive(Debug)]
+#[must_use]
+pub struct SecurityEventReceiverBuilder {
+    revocations: Revocations,
+    trust: EventTokenTrust,
+    token_issuer: Option<String>,
+    max_age: Duration,
+    store_timeout: Duration,
+}
+
+/// Whose tokens an event ends.
+enum Target {
+    Session(String),
+    User { issuer: Option<String>, sub: String },
+}
+
+impl SecurityEventReceiver {
+    /// A receiver that trusts SETs as `trust` says and revokes through `revocations`.
+    pub fn builder(
+        revocations: Revocations,
+        trust: EventTokenTrust,
+    ) -> SecurityEventReceiverBuilder {
+        SecurityEventReceiverBuilder {
+            revocations,
+            trust,
+            token_issuer: None,
+            max_age: Duration::from_secs(60 * 60),
+            store_timeout: Duration::from_millis(500),
+        }
+    }
+
+    async fn handle(self, request: EventRequest) -> http::Response<EventBody> {
+        if !request.has_content_type("application/secevent+jwt") {
+            return refuse(
+                "invalid_request",
+                "the body must be application/secevent+jwt",
+            );
+        }
+        let Ok(token) = std::str::from_utf8(&request.body) else {
+            return refuse("invalid_request", "the body is not a JWT");
+        };
+        let Inner {
+            revocations,
+            verifier,
+        } = &*self.inner;
+        let now = revocations.clock().now();
+        let claims = match verifier.verify(token.trim(), now) {
+            Ok(claims) => claims,
+            Err(Refusal { class, description }) => return refuse(code(class), &description),
+        };
+        let actions = match actions(&claims, now) {
+            Ok(actions) => actions,
+            Err(description) => return refuse("invalid_request", &description),
+        };
+        match verifier.seen(revocations, &claims).await {
+            Ok(true) => return refuse("invalid_request", "this SET has been delivered already"),
+            Ok(false) => {}
+            Err(err) => return unavailable(&err),
+        }
+        for (target, at) in actions {
+            let revoked = match target {
+                Target::Session(sid) => {
+                    let session = SessionId::new(verifier.token_issuer.as_str(), sid);
+                    super::bounded(
+                        verifier.store_timeout,
+                        revocations.revoke_session_at(&session, at),
+                    )
+                    .await
+                }
+                Target::User { issuer, sub } => {
+                    let issuer = issuer.unwrap_or_else(|| verifier.token_issuer.clone());
+                    let user = UserId::new(issuer, sub);
+                    super::bounded(
+                        verifier.store_timeout,
+                        revocations.revoke_user_at(&user, at),
+                    )
+                    .await
+                }
+            };
+            if let Err(err) = revoked {
+                return unavailable(&err);
+            }
+        }
+        if let Err(err) = verifier.record(revocations, &claims).await {
+            tracing::warn!(%err, "could not record a processed SET");
+        }
+        plain(StatusCode::ACCEPTED)
+    }
+}
+
+event_service!(SecurityEventReceiver);
+
+/// The revocations a SET asks for: one per supported event, at its instant.
+fn actions(claims: &EventClaims, now: Timestamp) -> Result<Vec<(Target, Timestamp)>, String> {
+    let mut actions = Vec::new();
+    for (event_type, event) in claims.events.iter().flatten() {
+        let session_revoked = event_type == SESSION_REVOKED;
+        if !session_revoked && event_type != CREDENTIAL_CHANGE {
+            continue;
+        }
+        let subject = event
+            .get("subject")
+            .or(claims.sub_id.as_ref())
+            .ok_or_else(|| format!("the {event_type} event has no subject"))?;
+        let target = target(subject, session_revoked)?;
+        let at = match event.get("event_timestamp") {
+            None => now,
+            Some(value) => serde_json::from_value::<NumericDate>(value.clone())
+                .map_err(|_| "event_timestamp is not a NumericDate".to_owned())?
+                .timestamp()
+                .min(now),
+        };
+        actions.push((target, at));
+    }
+    Ok(actions)
+}
+
+/// The target of a subject identifier (RFC 9493 formats).
+fn target(subject: &Value, session_revoked: bool) -> Result<Target, String> {
+    let text = |name: &str| subject.get(name).and_then(Value::as_str).map(str::to_owned);
+    match subject.get("format").and_then(Value::as_str) {
+        Some("iss_sub") => Ok(Target::User {
+            issuer: text("iss"),
+            sub: text("sub").ok_or("an iss_sub subject has no sub")?,
+        }),
+        Some("opaque") => {
+            let id = text("id").ok_or("an opaque subject has no id")?;
+            Ok(if session_revoked {
+                Target::Session(id)
+            } else {
+                Target::User {
+                    issuer: None,
+                    sub: id,
+                }
+            })
+        }
+        Some("complex") => match (subject.get("session"), subject.get("user")) {
+            (Some(session), _) if session_revoked => target(session, true),
+            (_, Some(user)) => target(user, false),
+            _ => Err("a complex subject names neither a session nor a user".to_owned()),
+        },
+        Some(other) => Err(format!("the subject format {other:?} is not supported")),
+        None => Err("the subject has no format".to_owned()),
+    }
+}
+
+fn code(class: FailureClass) -> &'static str {
+    match class {
+        FailureClass::Key => "invalid_key",
+        FailureClass::Issuer => "invalid_issuer",
+        FailureClass::Audience => "invalid_audience",
+        FailureClass::Other => "invalid_request",
+    }
+}
+
+fn refuse(code: &str, description: &str) -> http::Response<EventBody> {
+    tracing::debug!(code, description, "SET refused");
+    json(
+        StatusCode::BAD_REQUEST,
+        &json!({ "err": code, "description": description }),
+    )
+}
+
+fn unavailable(err: &StoreError) -> http::Response<EventBody> {
+    tracing::warn!(%err, "a security event could not be recorded");
+    store_unavailable(&json!({
+        "err": "temporarily_unavailable",
+        "description": "the revocation could not be recorded; retry",
+    }))
+}
+
+impl SecurityEventReceiverBuilder {
+    /// The issuer of the access tokens whose sessions and users these events end, for
+    /// subjects that do not name one (default: the transmitter's issuer).
+    pub fn revoke_for_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.token_issuer = Some(issuer.into());
+        self
+    }
+
+    /// How old a SET's `iat` may be (default one hour: pushes are retried).
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// The limit of each store call (default 500 ms).
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
+    /// Builds the receiver, checking the keys and algorithms.
+    pub fn build(self) -> Result<SecurityEventReceiver, BuildError> {
+        let rules = EventRules {
+            typ: "secevent+jwt",
+            kind: "security event token",
+            required: &["iss", "aud", "iat"],
+            max_age: self.max_age,
+            token_issuer: self.token_issuer,
+            store_timeout: self.store_timeout,
+        };
+        let verifier = EventTokenVerifier::new(self.trust, &self.revocations, rules)?;
+        Ok(SecurityEventReceiver {
+            inner: Arc::new(Inner {
+                revocations: self.revocations,
+                verifier,
+            }),
+        })
+    }
+}

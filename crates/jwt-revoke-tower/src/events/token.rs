@@ -1,0 +1,258 @@
+//! What logout tokens and security event tokens share: who is trusted to send them, and the
+//! checks every event token passes before it is acted on.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use jwt_revoke_core::{
+    NumericDate, Revocations, StoreError, Timestamp, TokenId, TokenKeys, UserId,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::layer::BuildError;
+use crate::verify::{DecodingKeys, FailureClass, JwtVerifier, VerifierSettings};
+
+/// Who may send event tokens: the identity provider's keys (or its JWKS, see
+/// [`DecodingKeys::from_jwks`]), the algorithms it signs with, its issuer, and the audience
+/// it must name (your client id at the provider).
+///
+/// ```
+/// use jwt_revoke_tower::DecodingKeys;
+/// use jwt_revoke_tower::events::EventTokenTrust;
+/// use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey};
+///
+/// let trust = EventTokenTrust::new(
+///     DecodingKeys::new(DecodingKey::from_secret(b"shared with the IdP")),
+///     &[Algorithm::HS256],
+///     "https://idp.example",
+///     "my-client-id",
+/// );
+/// # let _ = trust;
+/// ```
+#[derive(Clone, Debug)]
+pub struct EventTokenTrust {
+    keys: DecodingKeys,
+    algorithms: Vec<Algorithm>,
+    issuer: String,
+    audiences: Vec<String>,
+}
+
+impl EventTokenTrust {
+    /// Tokens signed by one of `keys` with one of `algorithms`, issued by `issuer`, for
+    /// `audience`.
+    pub fn new(
+        keys: DecodingKeys,
+        algorithms: &[Algorithm],
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Self {
+        EventTokenTrust {
+            keys,
+            algorithms: algorithms.to_vec(),
+            issuer: issuer.into(),
+            audiences: vec![audience.into()],
+        }
+    }
+
+    /// Also accepts tokens for this audience.
+    pub fn also_for_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// The trusted issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+/// The claims of an event token that receivers read.
+#[derive(Deserialize)]
+pub(crate) struct EventClaims {
+    pub(crate) iss: String,
+    pub(crate) sub: Option<String>,
+    pub(crate) sid: Option<String>,
+    pub(crate) iat: Option<NumericDate>,
+    pub(crate) exp: Option<NumericDate>,
+    pub(crate) jti: Option<String>,
+    pub(crate) nonce: Option<Value>,
+    pub(crate) events: Option<Map<String, Value>>,
+    /// The subject of a SET in the Shared Signals Framework (top level, not in the event).
+    pub(crate) sub_id: Option<Value>,
+}
+
+/// Why an event token is refused.
+pub(crate) struct Refusal {
+    pub(crate) class: FailureClass,
+    pub(crate) description: Cow<'static, str>,
+}
+
+impl Refusal {
+    pub(crate) fn new(description: impl Into<Cow<'static, str>>) -> Self {
+        Refusal {
+            class: FailureClass::Other,
+            description: description.into(),
+        }
+    }
+}
+
+/// Verifies event tokens of one kind (`logout+jwt`, `secevent+jwt`) from one sender.
+pub(crate) struct EventTokenVerifier {
+    verifier: JwtVerifier,
+    /// The bare media type of this kind of token, e.g. `logout+jwt`.
+    typ: &'static str,
+    /// Words for "this kind of token" in refusals.
+    kind: &'static str,
+    leeway: Duration,
+    max_age: Duration,
+    /// The issuer of the tokens whose users and sessions these events end.
+    pub(crate) token_issuer: String,
+    pub(crate) store_timeout: Duration,
+}
+
+/// The settings of an [`EventTokenVerifier`] besides who is trusted.
+pub(crate) struct EventRules {
+    pub(crate) typ: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) required: &'static [&'static str],
+    pub(crate) max_age: Duration,
+    pub(crate) token_issuer: Option<String>,
+    pub(crate) store_timeout: Duration,
+}
+
+impl EventTokenVerifier {
+    pub(crate) fn new(
+        trust: EventTokenTrust,
+        revocations: &Revocations,
+        rules: EventRules,
+    ) -> Result<Self, BuildError> {
+        let leeway = revocations.policy().leeway_duration();
+        let issuers = [trust.issuer.clone()];
+        let settings = VerifierSettings {
+            algorithms: &trust.algorithms,
+            issuers: &issuers,
+            audiences: &trust.audiences,
+            leeway,
+            required: rules.required,
+        };
+        Ok(EventTokenVerifier {
+            verifier: JwtVerifier::new(trust.keys, &settings)?,
+            typ: rules.typ,
+            kind: rules.kind,
+            leeway,
+            max_age: rules.max_age,
+            token_issuer: rules.token_issuer.unwrap_or(trust.issuer),
+            store_timeout: rules.store_timeout,
+        })
+    }
+
+    /// Signature, algorithm, issuer, audience, required claims, type, `iat`, `exp` and
+    /// `jti`: everything but what is particular to one kind of event.
+    pub(crate) fn verify(&self, token: &str, now: Timestamp) -> Result<EventClaims, Refusal> {
+        let (typ, payload) = self
+            .verifier
+            .verify_signature(token)
+            .map_err(|err| Refusal {
+                class: err.class,
+                description: err.description,
+            })?;
+        if !self.accepts_type(typ.as_deref()) {
+            return Err(Refusal::new(format!(
+                "this type of token (typ) is not a {}",
+                self.kind
+            )));
+        }
+        let claims: EventClaims = serde_json::from_str(payload.get())
+            .map_err(|_| Refusal::new("the token's claims are malformed"))?;
+        let Some(iat) = claims.iat.map(NumericDate::timestamp) else {
+            return Err(Refusal::new("the token has no iat claim"));
+        };
+        if iat
+            > now
+                .saturating_add(self.leeway)
+                .saturating_add(Duration::from_secs(1))
+        {
+            return Err(Refusal::new("the token was issued in the future"));
+        }
+        if iat.saturating_add(self.max_age).saturating_add(self.leeway) < now {
+            return Err(Refusal::new("the token was issued too long ago"));
+        }
+        if let Some(exp) = claims.exp
+            && exp.timestamp().saturating_add(self.leeway) <= now
+        {
+            return Err(Refusal::new("the token has expired"));
+        }
+        if claims.jti.as_deref().is_none_or(str::is_empty) {
+            return Err(Refusal::new("the token has no jti claim"));
+        }
+        if claims.events.is_none() {
+            return Err(Refusal::new(format!(
+                "the token has no events claim: it is not a {}",
+                self.kind
+            )));
+        }
+        Ok(claims)
+    }
+
+    /// `typ` absent, `JWT`, or this kind's own (with or without `application/`); never an
+    /// access token's (`at+jwt`) or another event token's.
+    fn accepts_type(&self, typ: Option<&str>) -> bool {
+        let Some(typ) = typ.map(str::trim) else {
+            return true;
+        };
+        let bare = typ
+            .get(..12)
+            .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+            .map_or(typ, |_| &typ[12..]);
+        bare.eq_ignore_ascii_case("JWT") || bare.eq_ignore_ascii_case(self.typ)
+    }
+
+    /// The record that the event (`iss`, `jti`) has been acted on.
+    fn ledger_keys(claims: &EventClaims) -> TokenKeys {
+        let jti = claims.jti.as_deref().unwrap_or_default();
+        let id = TokenId::from_jti(claims.iss.as_str(), jti);
+        TokenKeys::new(
+            id.processed_event_key(),
+            UserId::new(claims.iss.as_str(), "").key(),
+            None,
+        )
+    }
+
+    /// Whether this event has been acted on already (a replay).
+    pub(crate) async fn seen(
+        &self,
+        revocations: &Revocations,
+        claims: &EventClaims,
+    ) -> Result<bool, StoreError> {
+        let keys = Self::ledger_keys(claims);
+        let reply = super::bounded(self.store_timeout, revocations.store().check(&keys)).await?;
+        Ok(reply.token_listed)
+    }
+
+    /// Records that this event has been acted on, for as long as it could be replayed.
+    pub(crate) async fn record(
+        &self,
+        revocations: &Revocations,
+        claims: &EventClaims,
+    ) -> Result<(), StoreError> {
+        let lives_until = claims
+            .exp
+            .map(NumericDate::timestamp)
+            .or_else(|| {
+                claims
+                    .iat
+                    .map(|iat| iat.timestamp().saturating_add(self.max_age))
+            })
+            .unwrap_or_else(|| revocations.clock().now().saturating_add(self.max_age))
+            .saturating_add(self.leeway)
+            .saturating_add(Duration::from_secs(1));
+        let keys = Self::ledger_keys(claims);
+        super::bounded(
+            self.store_timeout,
+            revocations.store().insert_token(&keys, lives_until),
+        )
+        .await
+    }
+}

@@ -3,7 +3,7 @@
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::demo::{DEVELOPMENT_SECRET, DemoConfig};
+use crate::demo::{DEFAULT_IDP_AUDIENCE, DEVELOPMENT_SECRET, DemoConfig, IdpConfig};
 use crate::store::store_from_config;
 
 /// A demo's settings: where it listens, its HS256 secret, its store.
@@ -15,6 +15,10 @@ pub struct Settings {
     secret: String,
     /// The `REVOCATION_STORE` value (default `memory`).
     pub store: String,
+    /// `DEMO_IDP_ISSUER`, `DEMO_IDP_PUBLIC_KEY` (a PEM file) and `DEMO_IDP_AUDIENCE`.
+    idp_issuer: Option<String>,
+    idp_public_key: Option<String>,
+    idp_audience: String,
 }
 
 impl Settings {
@@ -31,6 +35,16 @@ impl Settings {
             addr: std::env::var(addr_var).unwrap_or_else(|_| default_addr.to_owned()),
             secret,
             store: std::env::var("REVOCATION_STORE").unwrap_or_else(|_| "memory".to_owned()),
+            idp_issuer: std::env::var("DEMO_IDP_ISSUER")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            idp_public_key: std::env::var("DEMO_IDP_PUBLIC_KEY")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            idp_audience: std::env::var("DEMO_IDP_AUDIENCE")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| DEFAULT_IDP_AUDIENCE.to_owned()),
         }
     }
 
@@ -42,11 +56,31 @@ impl Settings {
         let listener = TcpListener::bind(&self.addr)
             .await
             .map_err(|err| format!("cannot listen on {}: {err}", self.addr))?;
-        let config = DemoConfig {
-            secret: self.secret.clone().into_bytes(),
-            store,
-        };
+        let mut config = DemoConfig::new(self.secret.clone().into_bytes(), store);
+        if let Some(idp) = self.idp()? {
+            config = config.with_idp(idp);
+        }
         Ok((listener, config))
+    }
+}
+
+impl Settings {
+    /// The identity provider, when `DEMO_IDP_ISSUER` and `DEMO_IDP_PUBLIC_KEY` are both set;
+    /// one without the other is a mistake worth stopping for.
+    fn idp(&self) -> Result<Option<IdpConfig>, String> {
+        match (&self.idp_issuer, &self.idp_public_key) {
+            (None, None) => Ok(None),
+            (Some(issuer), Some(path)) => {
+                let public_key_pem = std::fs::read(path)
+                    .map_err(|err| format!("cannot read DEMO_IDP_PUBLIC_KEY {path:?}: {err}"))?;
+                Ok(Some(IdpConfig {
+                    issuer: issuer.clone(),
+                    public_key_pem,
+                    audience: self.idp_audience.clone(),
+                }))
+            }
+            _ => Err("set both DEMO_IDP_ISSUER and DEMO_IDP_PUBLIC_KEY, or neither".to_owned()),
+        }
     }
 }
 

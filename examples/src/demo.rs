@@ -8,6 +8,8 @@
 //! | `POST /logout/all` | revokes every token of the caller issued up to now → 204 |
 //! | `POST /logout/session` | revokes the caller's session → 204 |
 //! | `GET /healthz` | 200, no token needed |
+//! | `POST /oauth/revoke` `token=...` | RFC 7009: revokes that token → 200 |
+//! | `POST /backchannel-logout` `logout_token=...` | OIDC back-channel logout from the configured IdP → 200 / 400 |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use axum::{Json, Router};
 use jwt_revoke_core::{
     Policy, RegisteredClaims, RevocationReason, RevocationStore, Revocations, Timestamp, Verdict,
 };
+use jwt_revoke_tower::events::{BackchannelLogout, EventTokenTrust, RevocationEndpoint};
 use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use jwt_revoke_tower::{
     BuildError, Claims, DecodingKeys, RevocationHandle, RevocationLayer, RevocationLayerBuilder,
@@ -43,6 +46,51 @@ pub struct DemoConfig {
     pub secret: Vec<u8>,
     /// Where revocations live.
     pub store: Arc<dyn RevocationStore>,
+    /// The identity provider whose back-channel logouts the demo accepts, if any.
+    pub idp: Option<IdpConfig>,
+}
+
+impl DemoConfig {
+    /// A demo signing with `secret`, revoking into `store`, with no identity provider.
+    pub fn new(secret: impl Into<Vec<u8>>, store: Arc<dyn RevocationStore>) -> Self {
+        DemoConfig {
+            secret: secret.into(),
+            store,
+            idp: None,
+        }
+    }
+
+    /// The same demo, accepting back-channel logouts from `idp`.
+    pub fn with_idp(mut self, idp: IdpConfig) -> Self {
+        self.idp = Some(idp);
+        self
+    }
+}
+
+/// An identity provider that sends OpenID Connect back-channel logouts, signed RS256.
+#[derive(Clone, Debug)]
+pub struct IdpConfig {
+    /// Its issuer (`DEMO_IDP_ISSUER`).
+    pub issuer: String,
+    /// Its RS256 public key, PEM (the file named by `DEMO_IDP_PUBLIC_KEY`).
+    pub public_key_pem: Vec<u8>,
+    /// The audience its logout tokens name (`DEMO_IDP_AUDIENCE`, default `jwt-revoke-demo`).
+    pub audience: String,
+}
+
+/// The audience of logout tokens when `DEMO_IDP_AUDIENCE` is not set.
+pub const DEFAULT_IDP_AUDIENCE: &str = "jwt-revoke-demo";
+
+/// Why the demo's router could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// The revocation layer or a receiver refused its configuration.
+    #[error(transparent)]
+    Layer(#[from] BuildError),
+    /// The identity provider's public key is not an RSA public key in PEM.
+    #[error("the identity provider's public key (DEMO_IDP_PUBLIC_KEY) is unusable: {0}")]
+    IdpKey(#[from] jwt_revoke_tower::jsonwebtoken::errors::Error),
 }
 
 #[derive(Clone)]
@@ -67,10 +115,30 @@ pub fn layer_builder(revocations: Revocations, secret: &[u8]) -> RevocationLayer
         .issuers([ISSUER])
 }
 
-/// The demo's router, with the revocation layer in front of the protected routes.
-pub fn router(config: DemoConfig) -> Result<Router, BuildError> {
+/// The demo's router, with the revocation layer in front of the protected routes, the RFC 7009
+/// endpoint at `POST /oauth/revoke`, and, with an identity provider configured, its
+/// back-channel logouts at `POST /backchannel-logout`.
+pub fn router(config: DemoConfig) -> Result<Router, DemoError> {
     let revocations = revocations(config.store);
     let layer = layer_builder(revocations.clone(), &config.secret).build()?;
+    let revocation_endpoint = RevocationEndpoint::new(&layer)?;
+    let backchannel_logout = match config.idp {
+        Some(idp) => {
+            let key = DecodingKey::from_rsa_pem(&idp.public_key_pem)?;
+            let trust = EventTokenTrust::new(
+                DecodingKeys::new(key),
+                &[Algorithm::RS256],
+                idp.issuer,
+                idp.audience,
+            );
+            // The IdP's `sid` and `sub` are those of the demo's own access tokens.
+            let receiver = BackchannelLogout::builder(revocations.clone(), trust)
+                .revoke_for_issuer(ISSUER)
+                .build()?;
+            Some(receiver)
+        }
+        None => None,
+    };
     let state = AppState {
         revocations,
         encoding_key: EncodingKey::from_secret(&config.secret),
@@ -82,11 +150,14 @@ pub fn router(config: DemoConfig) -> Result<Router, BuildError> {
         .route("/logout/all", post(logout_all))
         .route("/logout/session", post(logout_session))
         .layer(layer);
-    Ok(Router::new()
+    let mut app = Router::new()
         .route("/login", post(login))
         .route("/healthz", get(|| async { "ok" }))
-        .merge(protected)
-        .with_state(state))
+        .route_service("/oauth/revoke", revocation_endpoint);
+    if let Some(receiver) = backchannel_logout {
+        app = app.route_service("/backchannel-logout", receiver);
+    }
+    Ok(app.merge(protected).with_state(state))
 }
 
 #[derive(Deserialize)]

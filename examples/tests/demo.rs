@@ -16,10 +16,10 @@ use tower::ServiceExt;
 const SECRET: &[u8] = b"demo test secret";
 
 fn app() -> axum::Router {
-    demo::router(DemoConfig {
-        secret: SECRET.to_vec(),
-        store: Arc::new(MemoryStore::new()),
-    })
+    demo::router(DemoConfig::new(
+        SECRET.to_vec(),
+        Arc::new(MemoryStore::new()),
+    ))
     .expect("builds")
 }
 

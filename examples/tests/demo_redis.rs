@@ -23,11 +23,7 @@ async fn instance(url: &str) -> axum::Router {
     let store = store_from_config(url)
         .await
         .expect("the Redis store builds");
-    demo::router(DemoConfig {
-        secret: SECRET.to_vec(),
-        store,
-    })
-    .expect("the demo builds")
+    demo::router(DemoConfig::new(SECRET.to_vec(), store)).expect("the demo builds")
 }
 
 async fn send(

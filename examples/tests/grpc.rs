@@ -41,10 +41,7 @@ async fn start(store: Arc<dyn RevocationStore>) -> Demo {
         .expect("binds");
     let addr = listener.local_addr().expect("an address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = DemoConfig {
-        secret: SECRET.to_vec(),
-        store,
-    };
+    let config = DemoConfig::new(SECRET.to_vec(), store);
     tokio::spawn(grpc::serve(listener, config, async {
         let _ = stopped.await;
     }));

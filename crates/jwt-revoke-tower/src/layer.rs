@@ -9,6 +9,7 @@ use jsonwebtoken::Algorithm;
 use jwt_revoke_core::Revocations;
 use tower_layer::Layer;
 
+use crate::cache::VerifiedCache;
 use crate::extract::TokenSource;
 use crate::rejection::DefaultRejection;
 use crate::service::RevocationService;
@@ -70,6 +71,7 @@ pub struct LayerStats {
     pub(crate) rejected_revoked: AtomicU64,
     pub(crate) store_failures: AtomicU64,
     pub(crate) failed_open: AtomicU64,
+    pub(crate) verified_cache_hits: AtomicU64,
 }
 
 impl LayerStats {
@@ -92,6 +94,11 @@ impl LayerStats {
     /// Requests let through unchecked because the store failed and the layer fails open.
     pub fn failed_open(&self) -> u64 {
         self.failed_open.load(Ordering::Relaxed)
+    }
+    /// Requests whose token was found in the verified-token cache (and so not verified again;
+    /// its revocation was still checked).
+    pub fn verified_cache_hits(&self) -> u64 {
+        self.verified_cache_hits.load(Ordering::Relaxed)
     }
 
     pub(crate) fn count(counter: &AtomicU64) {
@@ -116,6 +123,7 @@ pub(crate) struct Shared {
     pub(crate) store_timeout: Duration,
     pub(crate) store_failure: StoreFailure,
     pub(crate) stats: LayerStats,
+    pub(crate) verified_cache: Option<VerifiedCache>,
 }
 
 impl Shared {
@@ -187,6 +195,7 @@ impl RevocationLayer {
             store_failure: StoreFailure::FailClosed {
                 retry_after: Duration::from_secs(1),
             },
+            verified_cache: None,
         }
     }
 }
@@ -254,6 +263,7 @@ pub struct RevocationLayerBuilder {
     bypass_prefixes: Vec<String>,
     store_timeout: Duration,
     store_failure: StoreFailure,
+    verified_cache: Option<usize>,
 }
 
 impl std::fmt::Debug for RevocationLayerBuilder {
@@ -346,6 +356,25 @@ impl RevocationLayerBuilder {
         self
     }
 
+    /// Remembers up to `capacity` verified tokens, so that a token seen before skips its
+    /// signature verification. Off by default.
+    ///
+    /// Worth it for RS256, ES256 and the like, whose verification costs tens to hundreds of
+    /// microseconds (see BENCHMARKS.md); useless for HS256, whose verification costs about what
+    /// the cache's own SHA-256 of the token does. What stays true with it:
+    /// - the revocation check runs on every request, cached or not;
+    /// - an entry is keyed by the SHA-256 of the exact token bytes that were verified, and is
+    ///   never served after the token's expiry (`exp` plus leeway);
+    /// - the cache belongs to this layer and its keys: a layer built with other keys has its
+    ///   own, empty, cache;
+    /// - time claims and the policy are judged on every request, as without the cache.
+    ///
+    /// Each entry holds the token's claims (the payload's JSON) plus about a hundred bytes.
+    pub fn cache_verified_tokens(mut self, capacity: usize) -> Self {
+        self.verified_cache = Some(capacity);
+        self
+    }
+
     /// Builds the layer, checking the configuration (and that jsonwebtoken has a crypto backend).
     pub fn build(self) -> Result<RevocationLayer, BuildError> {
         let verification = match self.verification {
@@ -361,6 +390,11 @@ impl RevocationLayerBuilder {
                 Verification::Jwt(Box::new(JwtVerifier::new(keys, &settings)?))
             }
         };
+        // Only tokens verified here are cached; claims verified upstream are not ours to keep.
+        let verified_cache = match (&verification, self.verified_cache) {
+            (Verification::Jwt(_), Some(capacity)) => Some(VerifiedCache::new(capacity)),
+            _ => None,
+        };
         Ok(RevocationLayer {
             shared: Arc::new(Shared {
                 revocations: self.revocations,
@@ -372,6 +406,7 @@ impl RevocationLayerBuilder {
                 store_timeout: self.store_timeout,
                 store_failure: self.store_failure,
                 stats: LayerStats::default(),
+                verified_cache,
             }),
             rejection: DefaultRejection,
         })

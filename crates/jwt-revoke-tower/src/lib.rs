@@ -58,6 +58,7 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+mod cache;
 mod claims;
 pub mod events;
 mod extract;

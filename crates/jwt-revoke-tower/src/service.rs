@@ -8,6 +8,7 @@ use http::{Request, Response, header};
 use jwt_revoke_core::{StoreError, TokenFacts, Verdict};
 use tower_service::Service;
 
+use crate::cache::VerifiedCache;
 use crate::claims::Claims;
 use crate::extract::find_token;
 use crate::future::{CheckFuture, ResponseFuture};
@@ -108,7 +109,24 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
     let (claims, raw) = match &shared.verification {
         Verification::Jwt(verifier) => {
             let raw = find_token(request.headers(), &shared.sources, shared.max_token_bytes)?;
-            (verifier.verify(&raw)?, raw)
+            let claims = match &shared.verified_cache {
+                None => verifier.verify(&raw)?,
+                Some(cache) => {
+                    let digest = VerifiedCache::digest(&raw);
+                    match cache.get(&digest, shared.revocations.clock().now()) {
+                        Some(claims) => {
+                            LayerStats::count(&shared.stats.verified_cache_hits);
+                            claims
+                        }
+                        None => {
+                            let claims = verifier.verify(&raw)?;
+                            cache.insert(digest, &claims, shared.revocations.policy());
+                            claims
+                        }
+                    }
+                }
+            };
+            (claims, raw)
         }
         Verification::Upstream => {
             let claims = request

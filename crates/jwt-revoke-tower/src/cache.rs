@@ -1,0 +1,69 @@
+//! The verified-token cache: a token seen before skips signature verification, never the
+//! revocation check.
+
+use jwt_revoke_core::{Policy, Timestamp};
+use sha2::{Digest, Sha256};
+
+use crate::claims::Claims;
+
+/// Verified tokens by the SHA-256 digest of their compact form, each until its own expiry.
+///
+/// Keyed by the digest of the exact bytes that were verified, so a token that differs in any
+/// byte is verified afresh. An entry is dropped when its token expires (`exp` plus leeway,
+/// or `iat` plus the policy's retention for tokens without `exp`) and never served after.
+/// The cache belongs to one layer, and so to one set of trusted keys: a layer built with other
+/// keys starts with an empty cache. When full, the least useful entries are evicted (S3-FIFO,
+/// by quick_cache): evicting a *verified token* costs one more verification, nothing else.
+pub(crate) struct VerifiedCache {
+    entries: quick_cache::sync::Cache<[u8; 32], Entry>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    claims: Claims,
+    until: Timestamp,
+}
+
+impl VerifiedCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        VerifiedCache {
+            entries: quick_cache::sync::Cache::new(capacity.max(1)),
+        }
+    }
+
+    /// The digest a token is cached under.
+    pub(crate) fn digest(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The claims of a token verified before, unless its entry has expired.
+    pub(crate) fn get(&self, digest: &[u8; 32], now: Timestamp) -> Option<Claims> {
+        let entry = self.entries.get(digest)?;
+        if entry.until <= now {
+            self.entries.remove(digest);
+            return None;
+        }
+        Some(entry.claims)
+    }
+
+    /// Remembers a verified token until it expires; a token with no expiry to go by is not
+    /// cached.
+    pub(crate) fn insert(&self, digest: [u8; 32], claims: &Claims, policy: &Policy) {
+        let registered = claims.registered();
+        let until = match (registered.exp, registered.iat, policy.tokens_without_exp()) {
+            (Some(exp), _, _) => exp.timestamp().saturating_add(policy.leeway_duration()),
+            (None, Some(iat), Some(retention)) => iat
+                .timestamp()
+                .saturating_add(retention)
+                .saturating_add(policy.leeway_duration()),
+            _ => return,
+        };
+        self.entries.insert(
+            digest,
+            Entry {
+                claims: claims.clone(),
+                until,
+            },
+        );
+    }
+}

@@ -339,7 +339,7 @@ impl Revocations {
                 // An integer `iat` may stand up to a second ahead of a sub-second clock (the
                 // documented way to issue right after a cut-off is `Cutoff::first_valid_iat`),
                 // so one second of grace is added to the leeway.
-                if iat > now.saturating_add(leeway).saturating_add(IAT_RESOLUTION) {
+                if iat > self.latest_acceptable_iat(now) {
                     return Err(TokenError::IssuedInFuture);
                 }
                 if expires_at < iat {
@@ -361,8 +361,10 @@ impl Revocations {
             }
         };
 
-        let token = match (&claims.jti, policy.identity()) {
-            (Some(jti), _) => TokenId::from_jti(issuer, jti.as_str()),
+        // An empty `jti` identifies nothing: every such token would share one identity.
+        let jti = claims.jti.as_deref().filter(|jti| !jti.is_empty());
+        let token = match (jti, policy.identity()) {
+            (Some(jti), _) => TokenId::from_jti(issuer, jti),
             (None, TokenIdentity::JtiOrDigest) => TokenId::from_raw_token(issuer, raw_token),
             (None, TokenIdentity::RequireJti) => return Err(TokenError::MissingJti),
         };
@@ -455,7 +457,9 @@ impl Revocations {
 
     /// Revokes every token of `user` issued up to `at` (for events that carry their own
     /// instant, such as a CAEP credential change). A cut-off never moves backwards: an earlier
-    /// `at` than the stored one changes nothing.
+    /// `at` than the stored one changes nothing. An `at` ahead of the clock is brought back to
+    /// the latest `iat` the engine accepts now (the clock plus leeway plus one second), so no
+    /// cut-off can kill tokens that are not issued yet.
     pub async fn revoke_user_at(&self, user: &UserId, at: Timestamp) -> Result<Cutoff, StoreError> {
         self.raise_cutoff(user.key(), at).await
     }
@@ -480,8 +484,12 @@ impl Revocations {
         key: crate::key::RecordKey,
         at: Timestamp,
     ) -> Result<Cutoff, StoreError> {
+        // A cut-off ahead of the clock would kill tokens not issued yet (a `Timestamp::MAX`
+        // would lock a user out for good): no later than the latest `iat` accepted now.
+        let now = self.inner.clock.now();
+        let at = at.min(self.latest_acceptable_iat(now));
         let expires_at = at.saturating_add(self.inner.policy.cutoff_retention());
-        if expires_at <= self.inner.clock.now() {
+        if expires_at <= now {
             // Every token this could cover has expired: nothing to keep.
             return Ok(Cutoff::new(at));
         }
@@ -489,9 +497,106 @@ impl Revocations {
         Ok(Cutoff::new(in_force))
     }
 
+    /// The latest `iat` that [`inspect`](Self::inspect) accepts at `now`.
+    fn latest_acceptable_iat(&self, now: Timestamp) -> Timestamp {
+        now.saturating_add(self.inner.policy.leeway_duration())
+            .saturating_add(IAT_RESOLUTION)
+    }
+
     fn record_expiry(&self, token: &TokenFacts) -> Timestamp {
         token
             .expires_at
             .saturating_add(self.inner.policy.leeway_duration())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::RecordKey;
+    use crate::store::CheckReply;
+    use std::sync::Mutex;
+
+    /// Remembers the last cut-off written.
+    #[derive(Debug, Default)]
+    struct LastCutoff(Mutex<Option<Timestamp>>);
+
+    #[async_trait::async_trait]
+    impl RevocationStore for LastCutoff {
+        async fn check(&self, _: &TokenKeys) -> Result<CheckReply, StoreError> {
+            Ok(CheckReply::default())
+        }
+        async fn insert_token(&self, _: &TokenKeys, _: Timestamp) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn remove_token(&self, _: &TokenKeys) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn raise_cutoff(
+            &self,
+            _: RecordKey,
+            at: Timestamp,
+            _: Timestamp,
+        ) -> Result<Timestamp, StoreError> {
+            *self.0.lock().expect("not poisoned") = Some(at);
+            Ok(at)
+        }
+    }
+
+    fn engine(store: Arc<LastCutoff>) -> Revocations {
+        let clock = crate::time::ManualClock::new(Timestamp::from_secs(1_700_000_000));
+        Revocations::new(
+            store,
+            Policy::new(Duration::from_secs(600)).leeway(Duration::from_secs(5)),
+        )
+        .with_clock(Arc::new(clock))
+    }
+
+    #[test]
+    fn a_cutoff_ahead_of_the_clock_is_brought_back_to_the_latest_acceptable_iat() {
+        let store = Arc::new(LastCutoff::default());
+        let revocations = engine(Arc::clone(&store));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let cutoff = runtime
+            .block_on(revocations.revoke_user_at(&UserId::new("i", "s"), Timestamp::MAX))
+            .expect("revokes");
+        // now + 5 s leeway + 1 s of iat resolution
+        assert_eq!(cutoff.at(), Timestamp::from_secs(1_700_000_006));
+        assert_eq!(*store.0.lock().expect("not poisoned"), Some(cutoff.at()));
+    }
+
+    #[test]
+    fn an_empty_jti_is_no_identity() {
+        let revocations = engine(Arc::new(LastCutoff::default()));
+        let claims = |jti: &str| -> RegisteredClaims {
+            serde_json::from_value(serde_json::json!({
+                "iss": "i", "sub": "s", "jti": jti, "iat": 1_700_000_000, "exp": 1_700_000_060,
+            }))
+            .expect("claims")
+        };
+        let a = revocations
+            .inspect(&claims(""), "token a")
+            .expect("accepted");
+        let b = revocations
+            .inspect(&claims(""), "token b")
+            .expect("accepted");
+        assert_ne!(
+            a.token(),
+            b.token(),
+            "two tokens with an empty jti are told apart by digest"
+        );
+        let strict = Revocations::new(
+            Arc::new(LastCutoff::default()),
+            Policy::new(Duration::from_secs(600)).require_jti(),
+        )
+        .with_clock(Arc::new(crate::time::ManualClock::new(
+            Timestamp::from_secs(1_700_000_000),
+        )));
+        assert_eq!(
+            strict.inspect(&claims(""), "t").err(),
+            Some(TokenError::MissingJti)
+        );
     }
 }

@@ -71,21 +71,35 @@ impl RevocationHandle {
     ///
     /// A token issued after this must have `iat` ≥ [`Cutoff::first_valid_iat`] (see
     /// [`Cutoff`] for the same-second rule).
+    ///
+    /// The cut-off is at least the current token's own `iat`, so that "log out everywhere"
+    /// always covers the token that asked for it, even one issued slightly ahead of this
+    /// service's clock.
     pub async fn revoke_user(&self) -> Result<Cutoff, StoreError> {
-        self.bounded(self.revocations.revoke_user(self.token.user()))
+        let at = self.at_least_issued_at();
+        self.bounded(self.revocations.revoke_user_at(self.token.user(), at))
             .await
     }
 
-    /// Revokes every token of the current session issued up to now. `Ok(None)` when the
-    /// token has no `sid`, so there is no session to end.
+    /// Revokes every token of the current session issued up to now (and at least the current
+    /// token, as for [`revoke_user`](Self::revoke_user)). `Ok(None)` when the token has no
+    /// `sid`, so there is no session to end.
     pub async fn revoke_session(&self) -> Result<Option<Cutoff>, StoreError> {
         match self.token.session() {
             Some(session) => self
-                .bounded(self.revocations.revoke_session(session))
+                .bounded(
+                    self.revocations
+                        .revoke_session_at(session, self.at_least_issued_at()),
+                )
                 .await
                 .map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Now, or the current token's `iat` when that is later (a clock ahead of ours).
+    fn at_least_issued_at(&self) -> jwt_revoke_core::Timestamp {
+        self.revocations.clock().now().max(self.token.issued_at())
     }
 
     async fn bounded<T>(

@@ -46,6 +46,13 @@ pub enum BuildError {
          jsonwebtoken::crypto::CryptoProvider::install_default() before building the layer"
     )]
     NoCryptoBackend,
+    /// A shared secret (a webhook's) is shorter than this many bytes: an empty or short
+    /// secret, say from an unset environment variable, would let anyone in.
+    #[error("the shared secret is shorter than {min_bytes} bytes")]
+    WeakSecret {
+        /// The shortest secret accepted.
+        min_bytes: usize,
+    },
 }
 
 /// What to do when the store cannot answer (unreachable, timed out).

@@ -139,6 +139,7 @@ impl Rejection {
             _ => GRPC_UNAUTHENTICATED,
         };
         headers.insert("grpc-status", HeaderValue::from_static(status));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         let message = utf8_percent_encode(&self.description(), GRPC_MESSAGE).to_string();
         if let Ok(value) = HeaderValue::from_str(&message) {
             headers.insert("grpc-message", value);

@@ -134,19 +134,38 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
                 .get::<Claims>()
                 .cloned()
                 .ok_or(RejectionKind::MissingToken)?;
-            let raw = match find_token(request.headers(), &shared.sources, shared.max_token_bytes) {
-                Ok(raw) => raw,
-                Err(RejectionKind::MissingToken) if claims.registered().jti.is_some() => {
-                    Cow::Borrowed("")
-                }
-                Err(RejectionKind::MissingToken) => {
+            let has_jti = claims
+                .registered()
+                .jti
+                .as_deref()
+                .is_some_and(|j| !j.is_empty());
+            if has_jti {
+                // Identified by (iss, jti): the raw token is not needed.
+                (claims, Cow::Borrowed(""))
+            } else {
+                // Identified by the digest of the raw token, which must then be the very token
+                // whose claims were verified: another token sent beside it (a revoked cookie
+                // verified upstream, an unrelated bearer token here) would dodge its record.
+                let raw = match find_token(
+                    request.headers(),
+                    &shared.sources,
+                    shared.max_token_bytes,
+                ) {
+                    Ok(raw) => raw,
+                    Err(RejectionKind::MissingToken) => {
+                        return Err(RejectionKind::InvalidToken(Cow::Borrowed(
+                            "the token has no jti and was not found in the request to identify it",
+                        )));
+                    }
+                    Err(other) => return Err(other),
+                };
+                if !carries_payload(&raw, claims.json()) {
                     return Err(RejectionKind::InvalidToken(Cow::Borrowed(
-                        "the token has no jti and was not found in the request to identify it",
+                        "the token in the request is not the one verified upstream",
                     )));
                 }
-                Err(other) => return Err(other),
-            };
-            (claims, raw)
+                (claims, raw)
+            }
         }
     };
     let token = shared
@@ -157,6 +176,23 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
         claims,
         token: Arc::new(token),
     })
+}
+
+/// Whether the compact JWS `token` carries exactly `payload` (its second segment).
+fn carries_payload(token: &str, payload: &str) -> bool {
+    use base64::Engine as _;
+    let mut segments = token.split('.');
+    let (Some(_), Some(encoded), Some(_), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return false;
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .is_ok_and(|decoded| decoded == payload.as_bytes())
 }
 
 /// The store call, bounded by the layer's timeout.

@@ -117,7 +117,7 @@ pub(crate) struct VerifierSettings<'a> {
     pub(crate) audiences: &'a [String],
     pub(crate) leeway: std::time::Duration,
     /// Claims that must be present (jsonwebtoken's "spec claims": `exp`, `iss`, `aud`, ...).
-    pub(crate) required: &'a [&'a str],
+    pub(crate) required: Vec<&'static str>,
 }
 
 impl<'a> VerifierSettings<'a> {
@@ -134,11 +134,16 @@ impl<'a> VerifierSettings<'a> {
             issuers,
             audiences,
             leeway: policy.leeway_duration(),
-            required: if policy.tokens_without_exp().is_some() {
-                &[]
-            } else {
-                &["exp"]
-            },
+            // jsonwebtoken checks `iss` and `aud` only when present unless they are required:
+            // an allowlist of issuers or audiences must not be escaped by leaving the claim out.
+            required: [
+                (policy.tokens_without_exp().is_none(), "exp"),
+                (!issuers.is_empty(), "iss"),
+                (!audiences.is_empty(), "aud"),
+            ]
+            .into_iter()
+            .filter_map(|(needed, claim)| needed.then_some(claim))
+            .collect(),
         }
     }
 }
@@ -188,6 +193,17 @@ impl JwtVerifier {
         if typ.as_deref().is_some_and(is_event_token_type) {
             return Err(invalid("this type of token (typ) is not an access token"));
         }
+        // Many identity providers type logout tokens `JWT` or not at all: an `events` claim
+        // still marks an event token, which is never an access token (RFC 8725 §3.11).
+        #[derive(serde::Deserialize)]
+        struct EventsOnly {
+            events: Option<serde::de::IgnoredAny>,
+        }
+        if serde_json::from_str::<EventsOnly>(payload.get()).is_ok_and(|p| p.events.is_some()) {
+            return Err(invalid(
+                "an event token (logout token or SET) is not an access token",
+            ));
+        }
         Claims::from_verified_payload(payload)
             .map_err(|_| invalid("the token's registered claims are malformed"))
     }
@@ -234,7 +250,7 @@ fn validation(algorithms: Vec<Algorithm>, settings: &VerifierSettings<'_>) -> Va
     validation.leeway = settings.leeway.as_secs();
     validation.validate_exp = false;
     validation.validate_nbf = false;
-    validation.set_required_spec_claims(settings.required);
+    validation.set_required_spec_claims(&settings.required);
     if settings.issuers.is_empty() {
         validation.iss = None;
     } else {

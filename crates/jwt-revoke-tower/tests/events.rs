@@ -577,10 +577,13 @@ fn fusionauth(revocations: &Revocations) -> FusionAuthWebhook {
         revocations.clone(),
         API,
         http::HeaderName::from_static("x-webhook-secret"),
-        "webhook secret",
+        WEBHOOK_SECRET,
     )
     .build()
+    .expect("a long enough secret")
 }
+
+const WEBHOOK_SECRET: &str = "a webhook secret for tests";
 
 fn webhook_request(secret: Option<&str>, body: &Value) -> Request<Body> {
     let mut request = Request::post("/").header("content-type", "application/json");
@@ -609,7 +612,7 @@ async fn a_fusionauth_refresh_token_revoke_cuts_off_the_user() {
     );
     let (status, _, _) = send(
         webhook.clone(),
-        webhook_request(Some("webhook secret"), &event),
+        webhook_request(Some(WEBHOOK_SECRET), &event),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -621,7 +624,7 @@ async fn a_fusionauth_refresh_token_revoke_cuts_off_the_user() {
     assert_eq!(
         send(
             webhook.clone(),
-            webhook_request(Some("webhook secret"), &other)
+            webhook_request(Some(WEBHOOK_SECRET), &other)
         )
         .await
         .0,
@@ -635,7 +638,7 @@ async fn a_fusionauth_refresh_token_revoke_cuts_off_the_user() {
     assert_eq!(
         send(
             webhook.clone(),
-            webhook_request(Some("webhook secret"), &no_user)
+            webhook_request(Some(WEBHOOK_SECRET), &no_user)
         )
         .await
         .0,
@@ -644,7 +647,7 @@ async fn a_fusionauth_refresh_token_revoke_cuts_off_the_user() {
     assert_eq!(
         send(
             webhook,
-            webhook_request(Some("webhook secret"), &json!([1, 2]))
+            webhook_request(Some(WEBHOOK_SECRET), &json!([1, 2]))
         )
         .await
         .0,
@@ -748,4 +751,66 @@ fn rfc_7009_needs_a_layer_that_verifies() {
         .build()
         .expect("builds");
     assert!(RevocationEndpoint::new(&layer).is_err());
+}
+
+#[test]
+fn a_webhook_secret_too_short_to_be_one_is_refused() {
+    let clock = clock();
+    for secret in ["", "short"] {
+        let built = FusionAuthWebhook::builder(
+            engine(&clock),
+            API,
+            http::HeaderName::from_static("x-webhook-secret"),
+            secret,
+        )
+        .build();
+        assert!(
+            matches!(built, Err(jwt_revoke_tower::BuildError::WeakSecret { .. })),
+            "{secret:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_set_may_not_revoke_the_users_of_another_issuer() {
+    let clock = clock();
+    let revocations = engine(&clock);
+    let idp = Idp::generate(Algorithm::ES256);
+    let receiver = set_receiver(&idp, &revocations);
+    let event = json!({ SESSION_REVOKED: {
+        "subject": { "format": "iss_sub", "iss": "https://other-tenant.test", "sub": "admin" },
+    }});
+    let token = idp.sign(None, &set_claims("s-9", event));
+    assert_set_refused(
+        &receiver,
+        token,
+        "invalid_request",
+        "not the one this receiver revokes for",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_logout_cuts_at_its_own_instant_so_a_later_login_survives() {
+    let clock = clock();
+    let revocations = engine(&clock);
+    let idp = Idp::generate(Algorithm::RS256);
+    let receiver = backchannel(&idp, &revocations);
+    // The IdP logged the user out at NOW; the token arrives 30 s later, after a new login.
+    clock.advance(Duration::from_secs(30));
+    let mut claims = logout_claims("l-11");
+    claims.as_object_mut().expect("object").remove("sid");
+    assert_eq!(
+        post_logout(&receiver, &idp.sign(None, &claims)).await.0,
+        StatusCode::OK
+    );
+    assert!(matches!(
+        access_verdict(&revocations, "alice", "session-1", NOW).await,
+        Verdict::Revoked(RevocationReason::User(_))
+    ));
+    assert_eq!(
+        access_verdict(&revocations, "alice", "session-2", NOW + 20).await,
+        Verdict::Valid,
+        "a login after the logout instant survives the late delivery"
+    );
 }

@@ -809,3 +809,117 @@ fn requiring_jti_refuses_tokens_without_one() {
     });
     let _ = Policy::new(Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn an_audience_or_issuer_allowlist_cannot_be_escaped_by_leaving_the_claim_out() {
+    let clock = clock();
+    let layer = hs256_builder(memory_revocations(&clock))
+        .issuers([ISSUER])
+        .audiences(["https://api.test"])
+        .build()
+        .expect("builds");
+    let app = app(layer);
+    let mut with_aud = claims("alice", "t1");
+    with_aud["aud"] = json!("https://api.test");
+    assert_eq!(
+        send(&app, request("GET", "/me", Some(&sign(&with_aud))))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_invalid_token(
+        &app,
+        &sign(&claims("alice", "t2")),
+        "the token has no aud claim",
+    )
+    .await;
+    let mut no_iss = with_aud.clone();
+    no_iss.as_object_mut().expect("object").remove("iss");
+    assert_invalid_token(&app, &sign(&no_iss), "the token has no iss claim").await;
+}
+
+#[tokio::test]
+async fn an_untyped_logout_token_is_not_an_access_token() {
+    let (app, _, _) = standard_app();
+    let mut logout = claims("alice", "t1");
+    logout["events"] = json!({ "http://schemas.openid.net/event/backchannel-logout": {} });
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some("JWT".into());
+    assert_invalid_token(
+        &app,
+        &sign_header(&header, &logout),
+        "is not an access token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn logging_out_everywhere_covers_a_token_issued_ahead_of_the_clock() {
+    let clock = clock();
+    let policy = Policy::new(Duration::from_secs(3600)).leeway(Duration::from_secs(60));
+    let store = jwt_revoke_memory::MemoryStore::builder()
+        .clock(Arc::new(clock.clone()))
+        .build();
+    let app = app(
+        hs256_builder(revocations_on(Arc::new(store), &clock, policy))
+            .build()
+            .expect("builds"),
+    );
+    // The issuer's clock runs 30 s ahead of ours.
+    let mut ahead = claims("alice", "t1");
+    ahead["iat"] = json!(NOW + 30);
+    let ahead = sign(&ahead);
+    assert_eq!(
+        send(&app, request("POST", "/logout/all", Some(&ahead)))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_invalid_token(&app, &ahead, "the tokens of this user have been revoked").await;
+}
+
+#[tokio::test]
+async fn claims_verified_upstream_without_jti_must_come_with_their_own_token() {
+    let clock = clock();
+    let layer = RevocationLayer::builder(memory_revocations(&clock))
+        .claims_verified_upstream()
+        .build()
+        .expect("builds");
+    let app = app(layer);
+    let mut no_jti = claims("alice", "unused");
+    no_jti.as_object_mut().expect("object").remove("jti");
+    let verified = sign(&no_jti);
+    let payload = no_jti.to_string();
+    let with = |token: &str| {
+        let mut request = request("GET", "/me", Some(token));
+        request
+            .extensions_mut()
+            .insert(Claims::from_verified_json(&payload).expect("claims"));
+        request
+    };
+    // A token whose payload is exactly the verified claims: its digest is looked up.
+    let response = send(&app, with(&verified)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        www_authenticate(&response)
+    );
+    assert_eq!(
+        send(&app, request("POST", "/logout", None)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Another token beside the verified claims would dodge the verified token's record.
+    let other = sign(&claims("bob", "t9"));
+    let response = send(&app, with(&other)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(www_authenticate(&response).contains("not the one verified upstream"));
+}
+
+#[tokio::test]
+async fn grpc_rejections_are_not_cached() {
+    let (app, _, _) = standard_app();
+    let response = send(&app, grpc_request(None)).await;
+    assert_eq!(response.headers()["grpc-status"], "16");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}

@@ -24,7 +24,10 @@ pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/back
 /// `typ`, when present, must be `logout+jwt` or `JWT`.
 ///
 /// Then a token with a `sid` ends that session (a session cut-off: every token of the session
-/// issued up to now is refused); without `sid`, every token of the `sub` is (a user cut-off).
+/// issued up to the logout token's `iat` is refused); without `sid`, every token of the `sub`
+/// is (a user cut-off). Cutting at the logout's own instant, not at receipt, makes a retried
+/// or replayed delivery harmless: cut-offs never move backwards. Note that a logout token with
+/// a `sid` ends only that session: access tokens without a `sid` claim are not touched by it.
 /// The answer is 200, or 400 with `{"error": "invalid_request", "error_description": …}`;
 /// always `Cache-Control: no-store`. A store that cannot record the logout gets 503 and
 /// `Retry-After`, so that the provider retries.
@@ -125,14 +128,25 @@ impl BackchannelLogout {
             Err(err) => return unavailable(&err),
         }
         let issuer = verifier.token_issuer.as_str();
+        // The logout happened when the provider issued the token: cut there, not at receipt,
+        // so that a replay or a retry can never move the cut-off past a later login.
+        let at = verifier.event_instant(&claims, revocations.clock().now());
         let revoked = match (&claims.sid, &claims.sub) {
             (Some(sid), _) => {
                 let session = SessionId::new(issuer, sid.as_str());
-                super::bounded(verifier.store_timeout, revocations.revoke_session(&session)).await
+                super::bounded(
+                    verifier.store_timeout,
+                    revocations.revoke_session_at(&session, at),
+                )
+                .await
             }
             (None, Some(sub)) => {
                 let user = UserId::new(issuer, sub.as_str());
-                super::bounded(verifier.store_timeout, revocations.revoke_user(&user)).await
+                super::bounded(
+                    verifier.store_timeout,
+                    revocations.revoke_user_at(&user, at),
+                )
+                .await
             }
             (None, None) => return refuse("the logout token has neither sub nor sid"),
         };
@@ -192,7 +206,7 @@ impl BackchannelLogoutBuilder {
         let rules = EventRules {
             typ: "logout+jwt",
             kind: "logout token",
-            required: &["iss", "aud", "iat", "exp"],
+            required: vec!["iss", "aud", "iat", "exp"],
             max_age: self.max_age,
             token_issuer: self.token_issuer,
             store_timeout: self.store_timeout,

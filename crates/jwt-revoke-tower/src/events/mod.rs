@@ -16,8 +16,15 @@
 //!
 //! Event tokens are validated by rules of their own (RFC 8725 §3.11): a logout token or a
 //! SET must carry its `events` claim and may not be typed as an access token, and the access
-//! token path refuses tokens typed `logout+jwt` or `secevent+jwt`. An event token is acted on
-//! once: its (`iss`, `jti`) is recorded until it expires, and a replay is refused.
+//! token path refuses tokens typed `logout+jwt` or `secevent+jwt`, and any token with an
+//! `events` claim (many providers type logout tokens `JWT`). An event token is acted on
+//! once: its (`iss`, `jti`) is recorded until it can no longer be accepted, and a replay is
+//! refused. Cut-offs are made at the event's own instant (its `iat`, or a CAEP
+//! `event_timestamp`), so even a replay that slips past the record (two deliveries at once; the
+//! check and the record are two store calls) cannot move a cut-off past a later login.
+//!
+//! Like the layer, the receivers bound store calls with a Tokio timer: run them on a runtime
+//! with the time driver enabled (`#[tokio::main]` does so).
 
 mod backchannel;
 mod revocation_endpoint;
@@ -42,7 +49,9 @@ pub use security_event::{
     CREDENTIAL_CHANGE, SESSION_REVOKED, SecurityEventReceiver, SecurityEventReceiverBuilder,
 };
 pub use token::EventTokenTrust;
-pub use webhook::{FusionAuthWebhook, FusionAuthWebhookBuilder, REFRESH_TOKEN_REVOKE};
+pub use webhook::{
+    FusionAuthWebhook, FusionAuthWebhookBuilder, MIN_SECRET_BYTES, REFRESH_TOKEN_REVOKE,
+};
 
 /// The body of every receiver's responses.
 pub type EventBody = Full<Bytes>;

@@ -132,7 +132,8 @@ impl SecurityEventReceiver {
             Ok(claims) => claims,
             Err(Refusal { class, description }) => return refuse(code(class), &description),
         };
-        let actions = match actions(&claims, now) {
+        let instant = verifier.event_instant(&claims, now);
+        let actions = match actions(&claims, instant, &verifier.token_issuer) {
             Ok(actions) => actions,
             Err(description) => return refuse("invalid_request", &description),
         };
@@ -175,7 +176,14 @@ impl SecurityEventReceiver {
 event_service!(SecurityEventReceiver);
 
 /// The revocations a SET asks for: one per supported event, at its instant.
-fn actions(claims: &EventClaims, now: Timestamp) -> Result<Vec<(Target, Timestamp)>, String> {
+///
+/// `instant` is the SET's own (its `iat`), used when an event carries no `event_timestamp`;
+/// `token_issuer` is the only issuer an `iss_sub` subject may name.
+fn actions(
+    claims: &EventClaims,
+    instant: Timestamp,
+    token_issuer: &str,
+) -> Result<Vec<(Target, Timestamp)>, String> {
     let mut actions = Vec::new();
     for (event_type, event) in claims.events.iter().flatten() {
         let session_revoked = event_type == SESSION_REVOKED;
@@ -187,12 +195,23 @@ fn actions(claims: &EventClaims, now: Timestamp) -> Result<Vec<(Target, Timestam
             .or(claims.sub_id.as_ref())
             .ok_or_else(|| format!("the {event_type} event has no subject"))?;
         let target = target(subject, session_revoked)?;
+        if let Target::User {
+            issuer: Some(issuer),
+            ..
+        } = &target
+            && issuer != token_issuer
+        {
+            // A transmitter trusted for one issuer must not revoke another issuer's users.
+            return Err(format!(
+                "the subject's issuer {issuer:?} is not the one this receiver revokes for"
+            ));
+        }
         let at = match event.get("event_timestamp") {
-            None => now,
+            None => instant,
             Some(value) => serde_json::from_value::<NumericDate>(value.clone())
                 .map_err(|_| "event_timestamp is not a NumericDate".to_owned())?
                 .timestamp()
-                .min(now),
+                .min(instant),
         };
         actions.push((target, at));
     }
@@ -278,7 +297,7 @@ impl SecurityEventReceiverBuilder {
         let rules = EventRules {
             typ: "secevent+jwt",
             kind: "security event token",
-            required: &["iss", "aud", "iat"],
+            required: vec!["iss", "aud", "iat"],
             max_age: self.max_age,
             token_issuer: self.token_issuer,
             store_timeout: self.store_timeout,

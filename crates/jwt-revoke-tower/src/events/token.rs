@@ -116,7 +116,7 @@ pub(crate) struct EventTokenVerifier {
 pub(crate) struct EventRules {
     pub(crate) typ: &'static str,
     pub(crate) kind: &'static str,
-    pub(crate) required: &'static [&'static str],
+    pub(crate) required: Vec<&'static str>,
     pub(crate) max_age: Duration,
     pub(crate) token_issuer: Option<String>,
     pub(crate) store_timeout: Duration,
@@ -209,6 +209,11 @@ impl EventTokenVerifier {
         bare.eq_ignore_ascii_case("JWT") || bare.eq_ignore_ascii_case(self.typ)
     }
 
+    /// The instant an event happened, for its cut-off: its `iat`, never later than `now`.
+    pub(crate) fn event_instant(&self, claims: &EventClaims, now: Timestamp) -> Timestamp {
+        claims.iat.map_or(now, |iat| iat.timestamp().min(now))
+    }
+
     /// The record that the event (`iss`, `jti`) has been acted on.
     fn ledger_keys(claims: &EventClaims) -> TokenKeys {
         let jti = claims.jti.as_deref().unwrap_or_default();
@@ -237,15 +242,15 @@ impl EventTokenVerifier {
         revocations: &Revocations,
         claims: &EventClaims,
     ) -> Result<(), StoreError> {
+        // As long as the token is accepted at all: until `exp`, and no longer than `max_age`
+        // after `iat` (a far-future `exp` must not keep the record forever).
+        let accepted_until = claims
+            .iat
+            .map(|iat| iat.timestamp().saturating_add(self.max_age))
+            .unwrap_or_else(|| revocations.clock().now().saturating_add(self.max_age));
         let lives_until = claims
             .exp
-            .map(NumericDate::timestamp)
-            .or_else(|| {
-                claims
-                    .iat
-                    .map(|iat| iat.timestamp().saturating_add(self.max_age))
-            })
-            .unwrap_or_else(|| revocations.clock().now().saturating_add(self.max_age))
+            .map_or(accepted_until, |exp| exp.timestamp().min(accepted_until))
             .saturating_add(self.leeway)
             .saturating_add(Duration::from_secs(1));
         let keys = Self::ledger_keys(claims);

@@ -11,12 +11,21 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
+use crate::layer::BuildError;
+
+/// The shortest shared secret a webhook accepts.
+pub const MIN_SECRET_BYTES: usize = 16;
 
 /// The event type this webhook acts on.
 pub const REFRESH_TOKEN_REVOKE: &str = "jwt.refresh-token.revoke";
 
 /// Receives FusionAuth webhooks and turns `jwt.refresh-token.revoke` events into user
 /// cut-offs: every access token of the user issued up to the event is refused.
+///
+/// Only user-scoped events are acted on: FusionAuth also sends this event for a whole
+/// application (with `applicationId` and no `userId`), which gets 400 here, since no user
+/// cut-off covers it; and an event for a single refresh token still carries its `userId`, so
+/// it cuts off every token of that user.
 ///
 /// FusionAuth sends this event when a user's refresh tokens are revoked (logout everywhere,
 /// a password change, a locked account); its access tokens live on until they expire unless
@@ -49,7 +58,8 @@ pub const REFRESH_TOKEN_REVOKE: &str = "jwt.refresh-token.revoke";
 ///     http::HeaderName::from_static("x-webhook-secret"),
 ///     "a long random secret shared with FusionAuth",
 /// )
-/// .build();
+/// .build()
+/// .expect("a secret of at least 16 bytes");
 /// let app: axum::Router = axum::Router::new().route_service("/webhooks/fusionauth", webhook);
 /// ```
 #[derive(Clone)]
@@ -82,6 +92,7 @@ pub struct FusionAuthWebhookBuilder {
     issuer: String,
     header: HeaderName,
     secret_digest: [u8; 32],
+    secret_len: usize,
     store_timeout: Duration,
 }
 
@@ -124,6 +135,7 @@ impl FusionAuthWebhook {
             issuer: issuer.into(),
             header,
             secret_digest: Sha256::digest(secret.as_ref()).into(),
+            secret_len: secret.as_ref().len(),
             store_timeout: Duration::from_millis(500),
         }
     }
@@ -204,9 +216,14 @@ impl FusionAuthWebhookBuilder {
         self
     }
 
-    /// Builds the webhook.
-    pub fn build(self) -> FusionAuthWebhook {
-        FusionAuthWebhook {
+    /// Builds the webhook; refuses a secret shorter than [`MIN_SECRET_BYTES`].
+    pub fn build(self) -> Result<FusionAuthWebhook, BuildError> {
+        if self.secret_len < MIN_SECRET_BYTES {
+            return Err(BuildError::WeakSecret {
+                min_bytes: MIN_SECRET_BYTES,
+            });
+        }
+        Ok(FusionAuthWebhook {
             inner: Arc::new(Inner {
                 revocations: self.revocations,
                 issuer: self.issuer,
@@ -214,6 +231,6 @@ impl FusionAuthWebhookBuilder {
                 secret_digest: self.secret_digest,
                 store_timeout: self.store_timeout,
             }),
-        }
+        })
     }
 }

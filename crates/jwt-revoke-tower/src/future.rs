@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use http::{Request, Response};
 use jwt_revoke_core::{StoreError, Verdict};
@@ -15,22 +16,46 @@ use crate::layer::Shared;
 use crate::rejection::{Rejection, RejectionResponse};
 use crate::service::{Authenticated, decide};
 
-/// The store call of one request. Boxed because the store is a trait object; named, with a
-/// `Debug`, so that it does not leak an unnameable type into signatures.
-pub struct CheckFuture(Pin<Box<dyn Future<Output = Result<Verdict, StoreError>> + Send>>);
+/// The store call of one request, bounded by the layer's store timeout. Boxed because the
+/// store is a trait object; named, with a `Debug`, so that it does not leak an unnameable type
+/// into signatures.
+///
+/// The timer is armed only if the store does not answer at the first poll: a store that
+/// answers at once (the memory store always does) costs no timer registration at all. The
+/// limit then runs from that first poll, which is when the call started.
+pub struct CheckFuture {
+    call: Pin<Box<dyn Future<Output = Result<Verdict, StoreError>> + Send>>,
+    limit: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
 
 impl CheckFuture {
     pub(crate) fn new(
-        future: impl Future<Output = Result<Verdict, StoreError>> + Send + 'static,
+        call: impl Future<Output = Result<Verdict, StoreError>> + Send + 'static,
+        limit: Duration,
     ) -> Self {
-        CheckFuture(Box::pin(future))
+        CheckFuture {
+            call: Box::pin(call),
+            limit,
+            deadline: None,
+        }
     }
 }
 
 impl Future for CheckFuture {
     type Output = Result<Verdict, StoreError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.as_mut().poll(cx)
+        if let Poll::Ready(outcome) = self.call.as_mut().poll(cx) {
+            return Poll::Ready(outcome);
+        }
+        let limit = self.limit;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(StoreError::Timeout(limit))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

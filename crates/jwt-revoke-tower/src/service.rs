@@ -199,12 +199,10 @@ fn carries_payload(token: &str, payload: &str) -> bool {
 fn check(shared: &Arc<Shared>, token: &Arc<TokenFacts>) -> CheckFuture {
     let revocations = shared.revocations.clone();
     let token = Arc::clone(token);
-    let timeout = shared.store_timeout;
-    CheckFuture::new(async move {
-        tokio::time::timeout(timeout, revocations.check(&token))
-            .await
-            .unwrap_or(Err(StoreError::Timeout(timeout)))
-    })
+    CheckFuture::new(
+        async move { revocations.check(&token).await },
+        shared.store_timeout,
+    )
 }
 
 /// What the store's answer means for the request: `Ok` to call the inner service with these

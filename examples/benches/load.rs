@@ -1,0 +1,415 @@
+//! The end-to-end load bench: what revocation costs an HTTP service, measured with `wrk` over
+//! loopback, each configuration against a JWT-verification-only baseline of the same run.
+//!
+//! ```text
+//! apt-get install wrk        # Debian's package; the bench says so if it is missing
+//! cargo bench -p jwt-revoke-examples --bench load
+//! LOAD_SECONDS=4 LOAD_ROUNDS=5 LOAD_CONNECTIONS=32 cargo bench -p jwt-revoke-examples --bench load
+//! ```
+//!
+//! Every configuration is an Axum server with one route, `GET /me`, on a Tokio runtime with
+//! ONE worker thread; `wrk` (one thread) loads it from the other core. Rounds interleave the
+//! configurations so that drift on a shared machine hits them alike; medians are reported,
+//! and each ratio is the median of the per-round ratios to the same round's baseline.
+//!
+//! | configuration | per request |
+//! |---|---|
+//! | no auth | nothing |
+//! | jwt only | `jsonwebtoken::decode` (the baseline) |
+//! | layer + memory | the revocation layer over a `MemoryStore` with 10,000 revocations |
+//! | layer + redis | the revocation layer over a `RedisStore` (a redis-server started here) |
+//! | layer + memory + cache | the same with the verified-token cache (RS256) |
+//!
+//! for HS256 and for RS256. wrk sends one token on every request: for the cache that is the
+//! best case (every request after the first is a hit); with many distinct tokens the hit rate,
+//! and so the gain, depends on how often each token comes back.
+//!
+//! Prints a table (requests/s, p50, p99, ratio to `jwt only` of the same algorithm) and writes
+//! a chart to `target/load-bench/throughput.svg`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use jwt_revoke_core::{
+    Clock, Policy, RevocationStore, Revocations, SystemClock, TokenId, TokenKeys, UserId,
+};
+use jwt_revoke_memory::MemoryStore;
+use jwt_revoke_redis::RedisStore;
+use jwt_revoke_redis::test_support::RedisServer;
+use jwt_revoke_tower::jsonwebtoken::{
+    self, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
+use jwt_revoke_tower::{DecodingKeys, RevocationLayer};
+use serde_json::json;
+
+const ISSUER: &str = "https://load.test";
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Keys {
+    alg: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+fn keys(alg: Algorithm) -> Keys {
+    if alg == Algorithm::HS256 {
+        return Keys {
+            alg,
+            encoding: EncodingKey::from_secret(b"load bench secret"),
+            decoding: DecodingKey::from_secret(b"load bench secret"),
+        };
+    }
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("a key pair");
+    Keys {
+        alg,
+        encoding: EncodingKey::from_rsa_pem(pair.serialize_pem().as_bytes()).expect("pkcs8"),
+        decoding: DecodingKey::from_rsa_pem(pair.public_key_pem().as_bytes()).expect("spki"),
+    }
+}
+
+fn token(keys: &Keys) -> String {
+    let now = SystemClock.now().as_secs_floor();
+    let claims = json!({ "iss": ISSUER, "sub": "alice", "jti": "load-1", "sid": "s-1", "iat": now, "exp": now + 3600 });
+    jsonwebtoken::encode(&Header::new(keys.alg), &claims, &keys.encoding).expect("signs")
+}
+
+async fn me() -> &'static str {
+    "ok"
+}
+
+/// The baseline: verification only, with the settings the layer gives jsonwebtoken.
+fn jwt_only(keys: &Keys) -> Router {
+    let mut validation = Validation::new(keys.alg);
+    validation.set_issuer(&[ISSUER]);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp"]);
+    let verifier = Arc::new((keys.decoding.clone(), validation));
+    Router::new()
+        .route("/me", get(me))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let verifier = Arc::clone(&verifier);
+            async move {
+                let valid = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .is_some_and(|t| {
+                        jsonwebtoken::decode::<serde_json::Value>(t, &verifier.0, &verifier.1)
+                            .is_ok()
+                    });
+                if valid {
+                    next.run(request).await
+                } else {
+                    axum::http::StatusCode::UNAUTHORIZED.into_response()
+                }
+            }
+        }))
+}
+
+async fn memory_store() -> Arc<dyn RevocationStore> {
+    let store = Arc::new(MemoryStore::new());
+    revoke_others(store.as_ref()).await;
+    store
+}
+
+/// 10,000 revocations of other tokens: the checked token is looked up among them.
+async fn revoke_others(store: &dyn RevocationStore) {
+    let until = SystemClock.now().saturating_add(Duration::from_secs(3600));
+    for n in 0..10_000 {
+        let keys = TokenKeys::new(
+            TokenId::from_jti(ISSUER, format!("revoked-{n}")).denylist_key(),
+            UserId::new(ISSUER, format!("user-{n}")).key(),
+            None,
+        );
+        store.insert_token(&keys, until).await.expect("insert");
+    }
+}
+
+fn layered(keys: &Keys, store: Arc<dyn RevocationStore>, cache: bool) -> Router {
+    let mut builder = RevocationLayer::builder(Revocations::new(
+        store,
+        Policy::new(Duration::from_secs(3600)),
+    ))
+    .verify(DecodingKeys::new(keys.decoding.clone()), &[keys.alg])
+    .issuers([ISSUER]);
+    if cache {
+        builder = builder.cache_verified_tokens(100_000);
+    }
+    Router::new()
+        .route("/me", get(me))
+        .layer(builder.build().expect("builds"))
+}
+
+struct Config {
+    name: String,
+    alg: Option<Algorithm>,
+    addr: SocketAddr,
+    token: Option<String>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+fn run_wrk(config: &Config, seconds: u64, connections: u64) -> Sample {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t1",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    if let Some(token) = &config.token {
+        command.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    command.arg(format!("http://{}/me", config.addr));
+    let output = command.output().expect("wrk runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !text.contains("Non-2xx"),
+        "{}: the server refused requests:\n{text}",
+        config.name
+    );
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines()
+            .map(str::trim)
+            .find(|line| line.starts_with(prefix))?
+            .split_whitespace()
+            .nth(1)
+    };
+    Sample {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        p50_us: field("50%").map(micros).unwrap_or(f64::NAN),
+        p99_us: field("99%").map(micros).unwrap_or(f64::NAN),
+    }
+}
+
+/// wrk's durations: `812.00us`, `1.23ms`, `2.01s`.
+fn micros(text: &str) -> f64 {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => number,
+        "ms" => number * 1_000.0,
+        "s" => number * 1_000_000.0,
+        _ => f64::NAN,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("the load bench needs wrk: apt-get install wrk (Debian/Ubuntu)");
+        std::process::exit(1);
+    }
+    let seconds = env_number("LOAD_SECONDS", 4);
+    let rounds = env_number("LOAD_ROUNDS", 5) as usize;
+    let connections = env_number("LOAD_CONNECTIONS", 32);
+
+    let redis = RedisServer::start();
+    // The servers: one runtime, one worker thread, every configuration on its own port.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let configs: Vec<Config> = server.block_on(async {
+        let mut configs = Vec::new();
+        let mut serve =
+            |name: String, alg: Option<Algorithm>, token: Option<String>, app: Router| {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+                listener.set_nonblocking(true).expect("nonblocking");
+                let addr = listener.local_addr().expect("addr");
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                tokio::spawn(async move { axum::serve(listener, app).await });
+                configs.push(Config {
+                    name,
+                    alg,
+                    addr,
+                    token,
+                });
+            };
+        serve(
+            "no auth".into(),
+            None,
+            None,
+            Router::new().route("/me", get(me)),
+        );
+        for alg in [Algorithm::HS256, Algorithm::RS256] {
+            let keys = keys(alg);
+            let token = Some(token(&keys));
+            let redis_store = RedisStore::connect(&redis.url()).await.expect("redis");
+            revoke_others(&redis_store).await;
+            serve(
+                format!("{alg:?} jwt only"),
+                Some(alg),
+                token.clone(),
+                jwt_only(&keys),
+            );
+            serve(
+                format!("{alg:?} layer + memory"),
+                Some(alg),
+                token.clone(),
+                layered(&keys, memory_store().await, false),
+            );
+            serve(
+                format!("{alg:?} layer + redis"),
+                Some(alg),
+                token.clone(),
+                layered(&keys, Arc::new(redis_store), false),
+            );
+            if alg == Algorithm::RS256 {
+                serve(
+                    format!("{alg:?} layer + memory + cache"),
+                    Some(alg),
+                    token.clone(),
+                    layered(&keys, memory_store().await, true),
+                );
+            }
+        }
+        configs
+    });
+
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
+    for round in 0..rounds {
+        for (config, samples) in configs.iter().zip(&mut samples) {
+            let sample = run_wrk(config, seconds, connections);
+            eprintln!(
+                "round {}: {:<28} {:>10.0} req/s",
+                round + 1,
+                config.name,
+                sample.rps
+            );
+            samples.push(sample);
+        }
+    }
+
+    // The machine's speed drifts between rounds (a shared VM): each configuration's ratio is
+    // taken to the baseline of the SAME round, and the median of those ratios is reported.
+    let baseline_index = |alg: Option<Algorithm>| {
+        configs
+            .iter()
+            .position(|config| config.alg == alg && config.name.ends_with("jwt only"))
+    };
+    let results: Vec<(String, Option<Algorithm>, Sample, Option<f64>)> = configs
+        .iter()
+        .zip(&samples)
+        .map(|(config, own)| {
+            let sample = Sample {
+                rps: median(own.iter().map(|s| s.rps).collect()),
+                p50_us: median(own.iter().map(|s| s.p50_us).collect()),
+                p99_us: median(own.iter().map(|s| s.p99_us).collect()),
+            };
+            let ratio = baseline_index(config.alg).map(|base| {
+                median(
+                    own.iter()
+                        .zip(&samples[base])
+                        .map(|(mine, theirs)| mine.rps / theirs.rps)
+                        .collect(),
+                )
+            });
+            (config.name.clone(), config.alg, sample, ratio)
+        })
+        .collect();
+    println!(
+        "\n{connections} connections, {rounds} rounds x {seconds} s, medians; ratios are medians of \
+         per-round ratios to the same round's jwt only; server: 1 Tokio worker; load: wrk -t1\n"
+    );
+    println!("| configuration | requests/s | p50 | p99 | × jwt only |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, _, sample, ratio) in &results {
+        let ratio = ratio.map_or("—".to_owned(), |ratio| format!("{ratio:.2}"));
+        println!(
+            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {ratio} |",
+            sample.rps, sample.p50_us, sample.p99_us
+        );
+    }
+    let results: Vec<(String, Option<Algorithm>, Sample)> = results
+        .into_iter()
+        .map(|(name, alg, sample, _)| (name, alg, sample))
+        .collect();
+    let chart = chart(&results);
+    println!("\nchart: {}", chart.display());
+    drop(redis);
+}
+
+/// A bar chart of requests per second per configuration.
+fn chart(results: &[(String, Option<Algorithm>, Sample)]) -> PathBuf {
+    use plotters::prelude::*;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/load-bench");
+    std::fs::create_dir_all(&dir).expect("the chart's directory");
+    let path = dir.join("throughput.svg");
+    let top = results.iter().map(|(_, _, s)| s.rps).fold(0.0, f64::max) * 1.15;
+    let file = path.clone();
+    let root = SVGBackend::new(&file, (960, 540)).into_drawing_area();
+    root.fill(&WHITE).expect("draws");
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "jwt-revoke: requests per second (wrk, loopback, 1 server worker)",
+            ("sans-serif", 20),
+        )
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(260)
+        .build_cartesian_2d(0.0..top, (0..results.len()).into_segmented())
+        .expect("a chart");
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(results.len())
+        .y_label_formatter(&|segment| match segment {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => results
+                .get(*i)
+                .map(|(name, _, _)| name.clone())
+                .unwrap_or_default(),
+            SegmentValue::Last => String::new(),
+        })
+        .x_desc("requests per second")
+        .draw()
+        .expect("draws");
+    chart
+        .draw_series(results.iter().enumerate().map(|(i, (_, alg, sample))| {
+            let color = match alg {
+                None => BLACK.mix(0.6),
+                Some(Algorithm::HS256) => BLUE.mix(0.7),
+                Some(_) => RED.mix(0.7),
+            };
+            Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(i)),
+                    (sample.rps, SegmentValue::Exact(i + 1)),
+                ],
+                color.filled(),
+            )
+        }))
+        .expect("draws");
+    root.present().expect("writes the chart");
+    path
+}

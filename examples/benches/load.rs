@@ -391,6 +391,7 @@ fn chart(results: &[(String, Option<Algorithm>, Sample)]) -> PathBuf {
                 .unwrap_or_default(),
             SegmentValue::Last => String::new(),
         })
+        .x_label_formatter(&|rps| format!("{:.0}k", rps / 1_000.0))
         .x_desc("requests per second")
         .draw()
         .expect("draws");
@@ -401,13 +402,15 @@ fn chart(results: &[(String, Option<Algorithm>, Sample)]) -> PathBuf {
                 Some(Algorithm::HS256) => BLUE.mix(0.7),
                 Some(_) => RED.mix(0.7),
             };
-            Rectangle::new(
+            let mut bar = Rectangle::new(
                 [
                     (0.0, SegmentValue::Exact(i)),
                     (sample.rps, SegmentValue::Exact(i + 1)),
                 ],
                 color.filled(),
-            )
+            );
+            bar.set_margin(6, 6, 0, 0);
+            bar
         }))
         .expect("draws");
     root.present().expect("writes the chart");

@@ -153,6 +153,10 @@ impl Shared {
 /// request's extensions. Rejections are responses, never errors, so the inner service's error
 /// type passes through unchanged (Axum needs `Infallible`).
 ///
+/// Store calls are bounded with Tokio's timer, so run the service on a Tokio runtime with the
+/// time driver enabled (`#[tokio::main]` and Axum's `serve` do); a store that answers at once
+/// (the memory store) never arms the timer.
+///
 /// ```
 /// use std::{sync::Arc, time::Duration};
 /// use axum::{Router, routing::get};
@@ -345,7 +349,8 @@ impl RevocationLayerBuilder {
     }
 
     /// Requests whose path starts with this skip the layer (e.g. gRPC reflection:
-    /// `/grpc.reflection.`).
+    /// `/grpc.reflection.`). It is a plain string prefix: `/health` also matches
+    /// `/healthcheck-admin`, so end a prefix with `/` or `.` where that matters.
     pub fn bypass_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.bypass_prefixes.push(prefix.into());
         self

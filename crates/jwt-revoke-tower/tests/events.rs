@@ -697,6 +697,14 @@ async fn rfc_7009_revokes_a_valid_token_and_says_200_to_anything_else() {
     assert_eq!(body["error"], "invalid_request");
     let twice = support::send(&app, revoke(format!("token={token}&token={token}"))).await;
     assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+    let refresh = support::send(
+        &app,
+        revoke("token=opaque-refresh-token&token_type_hint=refresh_token".into()),
+    )
+    .await;
+    assert_eq!(refresh.status(), StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_str(&support::body_text(refresh).await).expect("json");
+    assert_eq!(body["error"], "unsupported_token_type");
 }
 
 #[tokio::test]

@@ -20,8 +20,9 @@ type ClientCheck = dyn Fn(&http::request::Parts) -> bool + Send + Sync;
 /// 200 also for a token that is unknown, invalid or expired: there is nothing to revoke, and
 /// the caller learns nothing about the token. A request without `token` gets 400
 /// `invalid_request`; a store that cannot record the revocation gets 503 with `Retry-After`
-/// (never a 200 for a revocation that did not happen). `token_type_hint` is accepted and
-/// ignored: only JWT access tokens are revoked here.
+/// (never a 200 for a revocation that did not happen). Only JWT access tokens are revoked
+/// here: a token that does not verify as one, sent with `token_type_hint=refresh_token`, gets
+/// 400 `unsupported_token_type` (RFC 7009 §2.2.1) rather than a 200 that would read as done.
 ///
 /// Possession of a token is enough to revoke it (a public client logs out). To require
 /// client authentication as well, give a check with
@@ -134,8 +135,17 @@ impl RevocationEndpoint {
         let Some(verifier) = self.verifier() else {
             return plain(StatusCode::OK);
         };
-        // RFC 7009 §2.2: an invalid token is not an error; there is nothing to revoke.
+        // RFC 7009 §2.2: an invalid token is not an error; there is nothing to revoke. Only a
+        // client that says it sent a refresh token learns that those are not revoked here
+        // (§2.2.1 `unsupported_token_type`), so that it does not believe one was.
         let Ok(claims) = verifier.verify(&token) else {
+            if request.form_field("token_type_hint").as_deref() == Ok("refresh_token") {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_token_type",
+                    "this endpoint revokes JWT access tokens, not refresh tokens",
+                );
+            }
             return plain(StatusCode::OK);
         };
         let revocations: &Revocations = &shared.revocations;

@@ -1,5 +1,8 @@
 //! What every demo binary reads from its environment, in one place.
 
+use std::future::Future;
+use std::process::ExitCode;
+
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -99,4 +102,38 @@ pub async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// The `main` of every demo binary: logs to stderr, runs `serve` with the settings read from
+/// `addr_var` (default `default_addr`) and the common variables, and turns a failure into a
+/// message on stderr and a failing exit code.
+pub async fn run_demo<F, Fut>(name: &str, addr_var: &str, default_addr: &str, serve: F) -> ExitCode
+where
+    F: FnOnce(Settings, TcpListener, DemoConfig) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    init_tracing();
+    let settings = Settings::from_env(addr_var, default_addr);
+    let started = settings.start().await;
+    let outcome = match started {
+        Ok((listener, config)) => serve(settings, listener, config).await,
+        Err(message) => Err(message),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{name}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints where a demo listens, the line tests and users read to find it.
+pub fn announce(what: &str, listener: &TcpListener, settings: &Settings) -> Result<(), String> {
+    let local = listener.local_addr().map_err(|err| err.to_string())?;
+    println!(
+        "{what} listening on http://{local} (store: {})",
+        settings.store
+    );
+    Ok(())
 }

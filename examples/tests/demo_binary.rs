@@ -3,56 +3,33 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-/// Kills the demo when the test ends, whatever happens.
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{RunningDemo, start_binary};
 
 const SECRET: &str = "binary test secret";
 
-/// Starts `binary` listening on a free port (`addr_var`), on `store`; returns its URL.
-fn start(binary: &str, addr_var: &str, store: &str) -> (Demo, String) {
-    let mut child = Command::new(binary)
-        .env(addr_var, "127.0.0.1:0")
-        .env("REVOCATION_STORE", store)
-        .env("DEMO_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the demo binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let demo = Demo(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the demo prints where it listens");
-    let url = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (demo, url)
+/// Starts `binary` listening on a free port (`addr_var`), on `store`.
+fn start(binary: &str, addr_var: &str, store: &str) -> RunningDemo {
+    start_binary(
+        binary,
+        addr_var,
+        &[("REVOCATION_STORE", store), ("DEMO_JWT_SECRET", SECRET)],
+    )
 }
 
 #[tokio::test]
 async fn the_demo_binary_listens_where_told_and_serves_login_and_logout() {
-    let (_demo, base) = start(env!("CARGO_BIN_EXE_demo"), "DEMO_ADDR", "memory");
+    let demo = start(env!("CARGO_BIN_EXE_demo"), "DEMO_ADDR", "memory");
+    let base = demo.url.clone();
     support::login_me_logout_over_http(&base).await;
 }
 
 #[tokio::test]
 async fn the_demo_binary_runs_on_redis_from_the_store_setting_alone() {
     let server = jwt_revoke_redis::test_support::RedisServer::start();
-    let (_demo, base) = start(env!("CARGO_BIN_EXE_demo"), "DEMO_ADDR", &server.url());
+    let demo = start(env!("CARGO_BIN_EXE_demo"), "DEMO_ADDR", &server.url());
+    let base = demo.url.clone();
     support::login_me_logout_over_http(&base).await;
     let keys = server.cli(&["DBSIZE"]);
     assert_ne!(keys.trim(), "0", "the revocation went to Redis");
@@ -77,7 +54,8 @@ fn an_unknown_store_setting_stops_the_demo_with_a_clear_message() {
 async fn the_grpc_demo_binary_serves_health_behind_the_layer() {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-    let (_demo, url) = start(env!("CARGO_BIN_EXE_demo-grpc"), "DEMO_GRPC_ADDR", "memory");
+    let demo = start(env!("CARGO_BIN_EXE_demo-grpc"), "DEMO_GRPC_ADDR", "memory");
+    let url = demo.url.clone();
     let channel = tonic::transport::Channel::from_shared(url)
         .expect("a valid uri")
         .connect()
@@ -105,11 +83,12 @@ async fn the_grpc_demo_binary_serves_health_behind_the_layer() {
 
 #[tokio::test]
 async fn the_hyper_demo_binary_serves_the_layer_over_tcp() {
-    let (_demo, base) = start(
+    let demo = start(
         env!("CARGO_BIN_EXE_demo-hyper"),
         "DEMO_HYPER_ADDR",
         "memory",
     );
+    let base = demo.url.clone();
     let client = reqwest::Client::new();
     let health = client
         .get(format!("{base}/healthz"))

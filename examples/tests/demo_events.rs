@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -175,25 +173,17 @@ async fn the_demo_binary_takes_its_identity_provider_from_the_environment() {
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let key_file = dir.join("idp.pem");
     std::fs::write(&key_file, &public).expect("writes the key");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_demo"))
-        .env("DEMO_ADDR", "127.0.0.1:0")
-        .env("DEMO_JWT_SECRET", "binary events secret")
-        .env("DEMO_IDP_ISSUER", IDP)
-        .env("DEMO_IDP_PUBLIC_KEY", &key_file)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the demo starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the demo says where it listens");
-    let base = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .expect("an address")
-        .to_owned();
+    let key_path = key_file.to_string_lossy().into_owned();
+    let demo = support::start_binary(
+        env!("CARGO_BIN_EXE_demo"),
+        "DEMO_ADDR",
+        &[
+            ("DEMO_JWT_SECRET", "binary events secret"),
+            ("DEMO_IDP_ISSUER", IDP),
+            ("DEMO_IDP_PUBLIC_KEY", &key_path),
+        ],
+    );
+    let base = demo.url.clone();
     let token = support::token(b"binary events secret", "carol", "t-1");
     let client = reqwest::Client::new();
     let logout = logout_token(&private, "bcl-3", None, Some("session-t-1"));
@@ -211,7 +201,6 @@ async fn the_demo_binary_takes_its_identity_provider_from_the_environment() {
         .await
         .expect("me");
     assert_eq!(me.status(), 401);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(demo);
     let _ = std::fs::remove_dir_all(&dir);
 }

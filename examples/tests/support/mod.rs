@@ -1,6 +1,8 @@
 //! The demo's contract over HTTP, shared by the tests that reach a demo over TCP.
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jwt_revoke_examples::demo::ISSUER;
@@ -76,4 +78,44 @@ pub async fn login_me_logout_over_http(base: &str) {
         .await
         .expect("anonymous");
     assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+}
+
+/// A demo binary running for a test; killed when dropped, whatever happens.
+pub struct RunningDemo {
+    child: Child,
+    /// Where it listens: `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl Drop for RunningDemo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `binary` on a free port (`addr_var` = `127.0.0.1:0`) with `env` set, and reads the
+/// address it prints.
+pub fn start_binary(binary: &str, addr_var: &str, env: &[(&str, &str)]) -> RunningDemo {
+    let mut command = Command::new(binary);
+    command
+        .env(addr_var, "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("the demo binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the demo prints where it listens");
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    RunningDemo { child, url }
 }

@@ -5,6 +5,7 @@
 //! apt-get install wrk        # Debian's package; the bench says so if it is missing
 //! cargo bench -p jwt-revoke-examples --bench load
 //! LOAD_SECONDS=4 LOAD_ROUNDS=5 LOAD_CONNECTIONS=32 cargo bench -p jwt-revoke-examples --bench load
+//! LOAD_ONLY="HS256 layer" cargo bench -p jwt-revoke-examples --bench load   # a subset
 //! ```
 //!
 //! Every configuration is an Axum server with one route, `GET /me`, on a Tokio runtime with
@@ -297,6 +298,12 @@ fn main() {
         configs
     });
 
+    // LOAD_ONLY=<text>: run only the configurations whose name contains it (for profiling).
+    let only = std::env::var("LOAD_ONLY").unwrap_or_default();
+    let configs: Vec<Config> = configs
+        .into_iter()
+        .filter(|config| config.name.contains(only.as_str()))
+        .collect();
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
     for round in 0..rounds {
         for (config, samples) in configs.iter().zip(&mut samples) {

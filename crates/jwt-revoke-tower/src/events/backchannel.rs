@@ -7,7 +7,7 @@ use http::StatusCode;
 use jwt_revoke_core::{Revocations, SessionId, UserId};
 use serde_json::json;
 
-use super::token::{EventRules, EventTokenTrust, EventTokenVerifier, Refusal};
+use super::token::{EventRules, EventTokenTrust, Refusal, TokenReceiver};
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
 use crate::layer::BuildError;
 
@@ -56,19 +56,12 @@ pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/back
 /// ```
 #[derive(Clone)]
 pub struct BackchannelLogout {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    revocations: Revocations,
-    verifier: EventTokenVerifier,
+    inner: Arc<TokenReceiver>,
 }
 
 impl std::fmt::Debug for BackchannelLogout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackchannelLogout")
-            .field("token_issuer", &self.inner.verifier.token_issuer)
-            .finish_non_exhaustive()
+        self.inner.describe("BackchannelLogout", f)
     }
 }
 
@@ -103,7 +96,7 @@ impl BackchannelLogout {
             Ok(token) => token,
             Err(description) => return refuse(description),
         };
-        let Inner {
+        let TokenReceiver {
             revocations,
             verifier,
         } = &*self.inner;
@@ -211,12 +204,8 @@ impl BackchannelLogoutBuilder {
             token_issuer: self.token_issuer,
             store_timeout: self.store_timeout,
         };
-        let verifier = EventTokenVerifier::new(self.trust, &self.revocations, rules)?;
         Ok(BackchannelLogout {
-            inner: Arc::new(Inner {
-                revocations: self.revocations,
-                verifier,
-            }),
+            inner: Arc::new(TokenReceiver::new(self.revocations, self.trust, rules)?),
         })
     }
 }

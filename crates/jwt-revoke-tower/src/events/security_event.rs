@@ -8,7 +8,7 @@ use http::StatusCode;
 use jwt_revoke_core::{NumericDate, Revocations, SessionId, StoreError, Timestamp, UserId};
 use serde_json::{Value, json};
 
-use super::token::{EventClaims, EventRules, EventTokenTrust, EventTokenVerifier, Refusal};
+use super::token::{EventClaims, EventRules, EventTokenTrust, Refusal, TokenReceiver};
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
 use crate::layer::BuildError;
 use crate::verify::FailureClass;
@@ -65,19 +65,12 @@ pub const CREDENTIAL_CHANGE: &str =
 /// ```
 #[derive(Clone)]
 pub struct SecurityEventReceiver {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    revocations: Revocations,
-    verifier: EventTokenVerifier,
+    inner: Arc<TokenReceiver>,
 }
 
 impl std::fmt::Debug for SecurityEventReceiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecurityEventReceiver")
-            .field("token_issuer", &self.inner.verifier.token_issuer)
-            .finish_non_exhaustive()
+        self.inner.describe("SecurityEventReceiver", f)
     }
 }
 
@@ -123,7 +116,7 @@ impl SecurityEventReceiver {
         let Ok(token) = std::str::from_utf8(&request.body) else {
             return refuse("invalid_request", "the body is not a JWT");
         };
-        let Inner {
+        let TokenReceiver {
             revocations,
             verifier,
         } = &*self.inner;
@@ -302,12 +295,8 @@ impl SecurityEventReceiverBuilder {
             token_issuer: self.token_issuer,
             store_timeout: self.store_timeout,
         };
-        let verifier = EventTokenVerifier::new(self.trust, &self.revocations, rules)?;
         Ok(SecurityEventReceiver {
-            inner: Arc::new(Inner {
-                revocations: self.revocations,
-                verifier,
-            }),
+            inner: Arc::new(TokenReceiver::new(self.revocations, self.trust, rules)?),
         })
     }
 }

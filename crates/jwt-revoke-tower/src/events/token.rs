@@ -261,3 +261,32 @@ impl EventTokenVerifier {
         .await
     }
 }
+
+/// A receiver of one kind of event token: its engine and its verifier. Shared by the
+/// back-channel logout and SET receivers, whose builders gather the same settings.
+pub(crate) struct TokenReceiver {
+    pub(crate) revocations: Revocations,
+    pub(crate) verifier: EventTokenVerifier,
+}
+
+impl TokenReceiver {
+    /// Builds the verifier of `rules` for tokens `trust` describes.
+    pub(crate) fn new(
+        revocations: Revocations,
+        trust: EventTokenTrust,
+        rules: EventRules,
+    ) -> Result<Self, BuildError> {
+        let verifier = EventTokenVerifier::new(trust, &revocations, rules)?;
+        Ok(TokenReceiver {
+            revocations,
+            verifier,
+        })
+    }
+
+    /// `Debug` for a receiver named `name`: the issuer it revokes for, never keys.
+    pub(crate) fn describe(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(name)
+            .field("token_issuer", &self.verifier.token_issuer)
+            .finish_non_exhaustive()
+    }
+}

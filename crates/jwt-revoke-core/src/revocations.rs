@@ -132,6 +132,9 @@ pub struct TokenFacts {
     keys: TokenKeys,
     issued_at: Timestamp,
     expires_at: Timestamp,
+    /// The token's own `iat` and `nbf`, for [`Revocations::revalidate`].
+    iat: Option<Timestamp>,
+    not_before: Option<Timestamp>,
 }
 
 impl TokenFacts {
@@ -323,25 +326,13 @@ impl Revocations {
             (None, _, None) => return Err(TokenError::MissingClaim("exp")),
         };
 
-        if expires_at.saturating_add(leeway) <= now {
-            return Err(TokenError::Expired);
-        }
-        if let Some(nbf) = claims.nbf
-            && nbf.timestamp() > now.saturating_add(leeway)
-        {
-            return Err(TokenError::NotYetValid);
-        }
+        let not_before = claims.nbf.map(NumericDate::timestamp);
+        self.check_times(now, expires_at, not_before, iat)?;
         let longest = policy
             .max_token_lifetime()
             .max(policy.tokens_without_exp().unwrap_or(Duration::ZERO));
         let issued_at = match iat {
             Some(iat) => {
-                // An integer `iat` may stand up to a second ahead of a sub-second clock (the
-                // documented way to issue right after a cut-off is `Cutoff::first_valid_iat`),
-                // so one second of grace is added to the leeway.
-                if iat > self.latest_acceptable_iat(now) {
-                    return Err(TokenError::IssuedInFuture);
-                }
                 if expires_at < iat {
                     return Err(TokenError::ExpiresBeforeIssued);
                 }
@@ -382,7 +373,47 @@ impl Revocations {
             keys,
             issued_at,
             expires_at,
+            iat,
+            not_before,
         })
+    }
+
+    /// Runs again, at the clock's current time, the time checks of [`inspect`](Self::inspect)
+    /// on facts it returned earlier: not expired, not before `nbf`, not issued in the future.
+    ///
+    /// For callers that keep facts to skip parsing and hashing a token they have seen (the
+    /// tower layer does): everything else `inspect` judged depends on the claims alone.
+    pub fn revalidate(&self, token: &TokenFacts) -> Result<(), TokenError> {
+        self.check_times(
+            self.inner.clock.now(),
+            token.expires_at,
+            token.not_before,
+            token.iat,
+        )
+    }
+
+    /// The checks of `inspect` that depend on the time.
+    fn check_times(
+        &self,
+        now: Timestamp,
+        expires_at: Timestamp,
+        not_before: Option<Timestamp>,
+        iat: Option<Timestamp>,
+    ) -> Result<(), TokenError> {
+        let leeway = self.inner.policy.leeway_duration();
+        if expires_at.saturating_add(leeway) <= now {
+            return Err(TokenError::Expired);
+        }
+        if not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(TokenError::NotYetValid);
+        }
+        // An integer `iat` may stand up to a second ahead of a sub-second clock (the
+        // documented way to issue right after a cut-off is `Cutoff::first_valid_iat`),
+        // so one second of grace is added to the leeway.
+        if iat.is_some_and(|iat| iat > self.latest_acceptable_iat(now)) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(())
     }
 
     /// Asks the store about a token (one call) and judges the answer.
@@ -597,6 +628,53 @@ mod tests {
         assert_eq!(
             strict.inspect(&claims(""), "t").err(),
             Some(TokenError::MissingJti)
+        );
+    }
+
+    #[test]
+    fn revalidate_judges_kept_facts_by_the_time_now() {
+        let clock = Arc::new(crate::time::ManualClock::new(Timestamp::from_secs(
+            1_700_000_000,
+        )));
+        let revocations = Revocations::new(
+            Arc::new(LastCutoff::default()),
+            Policy::new(Duration::from_secs(600)).leeway(Duration::from_secs(5)),
+        )
+        .with_clock(clock.clone());
+        let claims: RegisteredClaims = serde_json::from_value(serde_json::json!({
+            "iss": "i", "sub": "s", "jti": "j",
+            "iat": 1_700_000_000, "nbf": 1_700_000_000, "exp": 1_700_000_060,
+        }))
+        .expect("claims");
+        let facts = revocations.inspect(&claims, "").expect("accepted");
+        assert_eq!(revocations.revalidate(&facts), Ok(()));
+
+        // Expiry, with the leeway: still good 4 s after `exp`, expired at 5 s.
+        clock.set(Timestamp::from_secs(1_700_000_064));
+        assert_eq!(revocations.revalidate(&facts), Ok(()));
+        clock.set(Timestamp::from_secs(1_700_000_065));
+        assert_eq!(revocations.revalidate(&facts), Err(TokenError::Expired));
+
+        // A clock that steps back: before `nbf` (beyond the leeway) the token is not valid yet,
+        // as `inspect` would say of the same claims.
+        clock.set(Timestamp::from_secs(1_699_999_990));
+        assert_eq!(revocations.revalidate(&facts), Err(TokenError::NotYetValid));
+        assert_eq!(
+            revocations.inspect(&claims, "").err(),
+            Some(TokenError::NotYetValid)
+        );
+
+        // Without `nbf`, the same step back finds the token issued in the future.
+        let no_nbf: RegisteredClaims = serde_json::from_value(serde_json::json!({
+            "iss": "i", "sub": "s", "jti": "j", "iat": 1_700_000_000, "exp": 1_700_000_060,
+        }))
+        .expect("claims");
+        clock.set(Timestamp::from_secs(1_700_000_000));
+        let facts = revocations.inspect(&no_nbf, "").expect("accepted");
+        clock.set(Timestamp::from_secs(1_699_999_990));
+        assert_eq!(
+            revocations.revalidate(&facts),
+            Err(TokenError::IssuedInFuture)
         );
     }
 }

@@ -4,7 +4,7 @@
 use jwt_revoke_core::{Policy, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::claims::Claims;
+use crate::service::Authenticated;
 
 /// Verified tokens by the SHA-256 digest of their compact form, each until its own expiry.
 ///
@@ -20,7 +20,7 @@ pub(crate) struct VerifiedCache {
 
 #[derive(Clone)]
 struct Entry {
-    claims: Claims,
+    known: Authenticated,
     until: Timestamp,
 }
 
@@ -36,20 +36,20 @@ impl VerifiedCache {
         Sha256::digest(token.as_bytes()).into()
     }
 
-    /// The claims of a token verified before, unless its entry has expired.
-    pub(crate) fn get(&self, digest: &[u8; 32], now: Timestamp) -> Option<Claims> {
+    /// The claims and facts of a token verified before, unless its entry has expired.
+    pub(crate) fn get(&self, digest: &[u8; 32], now: Timestamp) -> Option<Authenticated> {
         let entry = self.entries.get(digest)?;
         if entry.until <= now {
             self.entries.remove(digest);
             return None;
         }
-        Some(entry.claims)
+        Some(entry.known)
     }
 
     /// Remembers a verified token until it expires; a token with no expiry to go by is not
     /// cached.
-    pub(crate) fn insert(&self, digest: [u8; 32], claims: &Claims, policy: &Policy) {
-        let registered = claims.registered();
+    pub(crate) fn insert(&self, digest: [u8; 32], known: &Authenticated, policy: &Policy) {
+        let registered = known.claims.registered();
         let until = match (registered.exp, registered.iat, policy.tokens_without_exp()) {
             (Some(exp), _, _) => exp.timestamp().saturating_add(policy.leeway_duration()),
             (None, Some(iat), Some(retention)) => iat
@@ -61,7 +61,7 @@ impl VerifiedCache {
         self.entries.insert(
             digest,
             Entry {
-                claims: claims.clone(),
+                known: known.clone(),
                 until,
             },
         );

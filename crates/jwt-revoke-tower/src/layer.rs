@@ -11,9 +11,13 @@ use tower_layer::Layer;
 
 use crate::cache::VerifiedCache;
 use crate::extract::TokenSource;
+use crate::memo::ClaimsMemo;
 use crate::rejection::DefaultRejection;
 use crate::service::RevocationService;
 use crate::verify::{DecodingKeys, JwtVerifier, VerifierSettings};
+
+/// The claims memo's default size: a few thousand tokens' worth.
+const DEFAULT_CLAIMS_MEMO_BYTES: usize = 4 << 20;
 
 /// Why a layer could not be built. Every one is a configuration mistake, found at start-up
 /// rather than at the first request.
@@ -79,6 +83,7 @@ pub struct LayerStats {
     pub(crate) store_failures: AtomicU64,
     pub(crate) failed_open: AtomicU64,
     pub(crate) verified_cache_hits: AtomicU64,
+    pub(crate) claims_memo_hits: AtomicU64,
 }
 
 impl LayerStats {
@@ -108,6 +113,12 @@ impl LayerStats {
         self.verified_cache_hits.load(Ordering::Relaxed)
     }
 
+    /// Requests whose verified payload was found in the claims memo (see
+    /// [`RevocationLayerBuilder::claims_memo`]): not parsed nor hashed again.
+    pub fn claims_memo_hits(&self) -> u64 {
+        self.claims_memo_hits.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -131,6 +142,7 @@ pub(crate) struct Shared {
     pub(crate) store_failure: StoreFailure,
     pub(crate) stats: LayerStats,
     pub(crate) verified_cache: Option<VerifiedCache>,
+    pub(crate) claims_memo: Option<ClaimsMemo>,
 }
 
 impl Shared {
@@ -207,6 +219,7 @@ impl RevocationLayer {
                 retry_after: Duration::from_secs(1),
             },
             verified_cache: None,
+            claims_memo_bytes: DEFAULT_CLAIMS_MEMO_BYTES,
         }
     }
 }
@@ -275,6 +288,7 @@ pub struct RevocationLayerBuilder {
     store_timeout: Duration,
     store_failure: StoreFailure,
     verified_cache: Option<usize>,
+    claims_memo_bytes: usize,
 }
 
 impl std::fmt::Debug for RevocationLayerBuilder {
@@ -387,6 +401,21 @@ impl RevocationLayerBuilder {
         self
     }
 
+    /// How many bytes the claims memo may hold (default 4 MiB; 0 turns it off).
+    ///
+    /// The memo keeps, by the exact JSON text of a verified token's payload, what the layer
+    /// derives from it: the parsed claims, the policy's verdict and the three SHA-256 store
+    /// keys. A token seen again is still verified (signature, algorithm, issuer, audience)
+    /// and its time claims are judged again against the clock, and the store is asked as
+    /// always; only the parsing and hashing are skipped, which is most of what the layer adds
+    /// to an HS256 verification (see BENCHMARKS.md). Tokens without a `jti` (identified by
+    /// the digest of the whole token) are not kept. Each entry weighs its payload twice plus
+    /// about 512 bytes; when full, the least used entries are dropped.
+    pub fn claims_memo(mut self, max_bytes: usize) -> Self {
+        self.claims_memo_bytes = max_bytes;
+        self
+    }
+
     /// Builds the layer, checking the configuration (and that jsonwebtoken has a crypto backend).
     pub fn build(self) -> Result<RevocationLayer, BuildError> {
         let verification = match self.verification {
@@ -407,6 +436,11 @@ impl RevocationLayerBuilder {
             (Verification::Jwt(_), Some(capacity)) => Some(VerifiedCache::new(capacity)),
             _ => None,
         };
+        // Claims verified upstream arrive parsed: there is nothing to skip for them.
+        let claims_memo = match &verification {
+            Verification::Jwt(_) => ClaimsMemo::new(self.claims_memo_bytes),
+            Verification::Upstream => None,
+        };
         Ok(RevocationLayer {
             shared: Arc::new(Shared {
                 revocations: self.revocations,
@@ -419,6 +453,7 @@ impl RevocationLayerBuilder {
                 store_failure: self.store_failure,
                 stats: LayerStats::default(),
                 verified_cache,
+                claims_memo,
             }),
             rejection: DefaultRejection,
         })

@@ -65,6 +65,7 @@ mod extract;
 mod future;
 mod handle;
 mod layer;
+mod memo;
 mod rejection;
 mod service;
 mod verify;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response, header};
-use jwt_revoke_core::{StoreError, TokenFacts, Verdict};
+use jwt_revoke_core::{StoreError, TokenError, TokenFacts, Verdict};
 use tower_service::Service;
 
 use crate::cache::VerifiedCache;
@@ -15,6 +15,7 @@ use crate::future::{CheckFuture, ResponseFuture};
 use crate::handle::RevocationHandle;
 use crate::layer::{LayerStats, Shared, StoreFailure, Verification};
 use crate::rejection::{Rejection, RejectionKind, RejectionResponse};
+use crate::verify::{JwtVerifier, malformed_claims};
 
 /// The service [`RevocationLayer`](crate::RevocationLayer) wraps around yours.
 #[derive(Clone)]
@@ -48,6 +49,7 @@ impl<S: std::fmt::Debug, R> std::fmt::Debug for RevocationService<S, R> {
 }
 
 /// A token that passed verification and the policy, waiting for the store's word.
+#[derive(Clone)]
 pub(crate) struct Authenticated {
     pub(crate) claims: Claims,
     pub(crate) token: Arc<TokenFacts>,
@@ -106,27 +108,24 @@ fn is_grpc<B>(request: &Request<B>) -> bool {
 
 /// Finds, verifies and inspects the token: everything that needs no I/O.
 fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticated, RejectionKind> {
-    let (claims, raw) = match &shared.verification {
+    match &shared.verification {
         Verification::Jwt(verifier) => {
             let raw = find_token(request.headers(), &shared.sources, shared.max_token_bytes)?;
-            let claims = match &shared.verified_cache {
-                None => verifier.verify(&raw)?,
-                Some(cache) => {
-                    let digest = VerifiedCache::digest(&raw);
-                    match cache.get(&digest, shared.revocations.clock().now()) {
-                        Some(claims) => {
-                            LayerStats::count(&shared.stats.verified_cache_hits);
-                            claims
-                        }
-                        None => {
-                            let claims = verifier.verify(&raw)?;
-                            cache.insert(digest, &claims, shared.revocations.policy());
-                            claims
-                        }
-                    }
-                }
+            let Some(cache) = &shared.verified_cache else {
+                return verify_and_inspect(shared, verifier, &raw);
             };
-            (claims, raw)
+            let digest = VerifiedCache::digest(&raw);
+            if let Some(known) = cache.get(&digest, shared.revocations.clock().now()) {
+                LayerStats::count(&shared.stats.verified_cache_hits);
+                shared
+                    .revocations
+                    .revalidate(&known.token)
+                    .map_err(token_error)?;
+                return Ok(known);
+            }
+            let authenticated = verify_and_inspect(shared, verifier, &raw)?;
+            cache.insert(digest, &authenticated, shared.revocations.policy());
+            Ok(authenticated)
         }
         Verification::Upstream => {
             let claims = request
@@ -139,9 +138,9 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
                 .jti
                 .as_deref()
                 .is_some_and(|j| !j.is_empty());
-            if has_jti {
+            let raw = if has_jti {
                 // Identified by (iss, jti): the raw token is not needed.
-                (claims, Cow::Borrowed(""))
+                Cow::Borrowed("")
             } else {
                 // Identified by the digest of the raw token, which must then be the very token
                 // whose claims were verified: another token sent beside it (a revoked cookie
@@ -164,18 +163,52 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
                         "the token in the request is not the one verified upstream",
                     )));
                 }
-                (claims, raw)
-            }
+                raw
+            };
+            inspect(shared, claims, &raw)
         }
+    }
+}
+
+/// Verifies the token, then takes its facts from the claims memo or inspects its claims.
+fn verify_and_inspect(
+    shared: &Shared,
+    verifier: &JwtVerifier,
+    raw: &str,
+) -> Result<Authenticated, RejectionKind> {
+    let payload = verifier.verify_payload(raw)?;
+    let Some(memo) = &shared.claims_memo else {
+        let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
+        return inspect(shared, claims, raw);
     };
+    if let Some(known) = memo.get(payload.get()) {
+        LayerStats::count(&shared.stats.claims_memo_hits);
+        shared
+            .revocations
+            .revalidate(&known.token)
+            .map_err(token_error)?;
+        return Ok(known);
+    }
+    let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
+    let authenticated = inspect(shared, claims, raw)?;
+    memo.insert(&authenticated);
+    Ok(authenticated)
+}
+
+/// Applies the policy to verified claims and derives the token's store keys.
+fn inspect(shared: &Shared, claims: Claims, raw: &str) -> Result<Authenticated, RejectionKind> {
     let token = shared
         .revocations
-        .inspect(claims.registered(), &raw)
-        .map_err(|err| RejectionKind::InvalidToken(Cow::Owned(err.to_string())))?;
+        .inspect(claims.registered(), raw)
+        .map_err(token_error)?;
     Ok(Authenticated {
         claims,
         token: Arc::new(token),
     })
+}
+
+fn token_error(err: TokenError) -> RejectionKind {
+    RejectionKind::InvalidToken(Cow::Owned(err.to_string()))
 }
 
 /// Whether the compact JWS `token` carries exactly `payload` (its second segment).

@@ -189,6 +189,11 @@ impl JwtVerifier {
 
     /// Verifies `token` as an access token; the error is what the client is told.
     pub(crate) fn verify(&self, token: &str) -> Result<Claims, RejectionKind> {
+        Claims::from_verified_payload(self.verify_payload(token)?).map_err(|_| malformed_claims())
+    }
+
+    /// Verifies `token` as an access token and returns its payload, unparsed.
+    pub(crate) fn verify_payload(&self, token: &str) -> Result<Box<RawValue>, RejectionKind> {
         let (typ, payload) = self.verify_signature(token).map_err(RejectionKind::from)?;
         if typ.as_deref().is_some_and(is_event_token_type) {
             return Err(invalid("this type of token (typ) is not an access token"));
@@ -207,8 +212,7 @@ impl JwtVerifier {
                 "an event token (logout token or SET) is not an access token",
             ));
         }
-        Claims::from_verified_payload(payload)
-            .map_err(|_| invalid("the token's registered claims are malformed"))
+        Ok(payload)
     }
 
     /// Verifies the signature, algorithm, issuer, audience and required claims of `token`;
@@ -276,6 +280,11 @@ pub(crate) fn is_event_token_type(typ: &str) -> bool {
         .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
         .map_or(typ, |_| &typ[12..]);
     bare.eq_ignore_ascii_case("logout+jwt") || bare.eq_ignore_ascii_case("secevent+jwt")
+}
+
+/// The rejection of a verified payload whose registered claims do not parse.
+pub(crate) fn malformed_claims() -> RejectionKind {
+    invalid("the token's registered claims are malformed")
 }
 
 fn invalid(why: &'static str) -> RejectionKind {

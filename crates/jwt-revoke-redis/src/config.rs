@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, Visitor};
 use crate::connection::Connection;
 use crate::error::BuildError;
 use crate::keys::KeyPrefix;
+use crate::replica::{Replica, ReplicaConfig};
 use crate::store::{DEFAULT_TIMEOUT, RedisStore};
 
 /// How long building a store may wait for its first connection, when not configured.
@@ -71,6 +72,11 @@ pub struct RedisStoreConfig {
     /// a server is refused, because an evicted revocation is a resurrected token).
     #[serde(default)]
     pub allow_evicting_server: bool,
+    /// Keep every record in process memory too, current through Redis pub/sub, and answer
+    /// checks from there while it is provably fresh (default: none; one server only). See
+    /// [`with_local_replica`](Self::with_local_replica).
+    #[serde(default)]
+    pub local_replica: Option<ReplicaConfig>,
 }
 
 fn default_timeout() -> Duration {
@@ -91,6 +97,7 @@ impl RedisStoreConfig {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             allow_evicting_server: false,
+            local_replica: None,
         }
     }
 
@@ -131,13 +138,54 @@ impl RedisStoreConfig {
         self
     }
 
+    /// The same settings with a local replica: every record of the store also held in this
+    /// process, kept current through Redis pub/sub, so that checks cost what the memory store's
+    /// do instead of a round trip (see BENCHMARKS.md).
+    ///
+    /// What holds with it:
+    /// - **Bounded staleness.** A check answered locally sees every write that Redis confirmed
+    ///   at least [`max_staleness`](ReplicaConfig::max_staleness) before it, on any instance.
+    ///   The replica proves this continuously with heartbeats through Redis; without that
+    ///   proof (Redis down, slow or unreachable, the subscription lost) checks go to Redis as
+    ///   without a replica, with the store's timeout and the layer's failure policy.
+    /// - **Nothing missed.** After any disconnect the replica is rebuilt from a complete copy
+    ///   taken after subscribing again.
+    /// - **This instance's own writes** are seen by its next check: revocations are applied
+    ///   locally as soon as Redis confirms them, and after an allowlist registration is
+    ///   removed, checks go to Redis until the replica has caught up.
+    /// - **Full means unused, never wrong.** A replica that cannot hold every record is not
+    ///   used (logged as an error), and checks go to Redis.
+    ///
+    /// What to know:
+    /// - Writes are announced by the stores themselves. Keys written by hand or by another
+    ///   program reach replicas only at their next copy (after a reconnect).
+    /// - In allowlist mode, a token registered on another instance within the last
+    ///   `max_staleness` may be refused here until its registration arrives.
+    /// - One server only (`url`): building with `cluster_nodes` and a replica is an error.
+    pub fn with_local_replica(mut self, replica: ReplicaConfig) -> Self {
+        self.local_replica = Some(replica);
+        self
+    }
+
     /// Connects and builds the store.
     ///
     /// Fails when the configuration names no server or two, when the first connection is not
     /// made within `connect_timeout`, and when the server may evict keys (see
     /// [`allow_evicting_server`](Self::allow_evicting_server)). Once built, the store
     /// reconnects by itself after any outage.
+    ///
+    /// With a [local replica](Self::with_local_replica), also waits (within
+    /// `connect_timeout`) for its first complete copy; should that take longer, the store is
+    /// returned anyway and reads Redis until the copy is done.
     pub async fn build(&self) -> Result<RedisStore, BuildError> {
+        if let Some(replica) = &self.local_replica {
+            replica.validate().map_err(BuildError::InvalidConfig)?;
+            if self.url.is_none() {
+                return Err(BuildError::InvalidConfig(
+                    "a local replica needs one server (`url`); it is not available on a cluster",
+                ));
+            }
+        }
         let connection = match (&self.url, self.cluster_nodes.as_slice()) {
             (Some(_), [_, ..]) => {
                 return Err(BuildError::InvalidConfig(
@@ -158,7 +206,22 @@ impl RedisStoreConfig {
         if !self.allow_evicting_server {
             store.ensure_no_eviction().await?;
         }
-        Ok(store)
+        match (&self.local_replica, &self.url) {
+            (Some(replica), Some(url)) => {
+                let client = redis::Client::open(url.as_str())?;
+                let replica = Replica::start(client, store.clone(), replica.clone());
+                let store = store.with_replica(replica);
+                if let Some(replica) = store.replica()
+                    && !replica.wait_fresh(self.connect_timeout).await
+                {
+                    tracing::warn!(
+                        "the local replica has no complete copy yet; checks go to Redis until it has"
+                    );
+                }
+                Ok(store)
+            }
+            _ => Ok(store),
+        }
     }
 
     async fn connect_single(&self, url: &str) -> Result<Connection, BuildError> {
@@ -249,7 +312,7 @@ fn redact(url: &str) -> String {
 }
 
 /// A duration from milliseconds (a number) or text with a unit (`"250ms"`, `"2s"`).
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     struct DurationVisitor;
     impl Visitor<'_> for DurationVisitor {
         type Value = Duration;

@@ -8,7 +8,8 @@
 //! | a user's or a session's cut-off | `<prefix>c{<key[..8]>}<key[8..]>` | the cut-off, µs since the epoch |
 //!
 //! where `<token>`, `<user>` and `<key>` are the 32-byte [`RecordKey`] digests written in
-//! unpadded base64url (43 characters; the first 8 encode exactly the first 6 bytes).
+//! unpadded base64url (43 characters; the first 8 encode exactly the first 6 bytes; its
+//! alphabet has no `{`, `}` or `:`, so it never breaks a tag).
 //!
 //! The `{…}` part is a Redis Cluster hash tag: only it decides the slot. A token's record is
 //! tagged with the first 6 bytes of its **user's** digest, the same characters that tag the
@@ -18,11 +19,10 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_revoke_core::{RecordKey, TokenKeys};
 use serde::Deserialize;
-
-/// The unpadded base64url alphabet (RFC 4648 §5): no `{`, `}` or `:`, so it never breaks a tag.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// How many base64url characters make the hash tag: 8 characters are exactly 6 bytes.
 const TAG_LEN: usize = 8;
@@ -154,23 +154,69 @@ pub struct InvalidKeyPrefix {
 
 /// Unpadded base64url of a 32-byte digest: 43 characters.
 fn base64url(bytes: &[u8; 32]) -> String {
-    let mut out = String::with_capacity(43);
-    let sextet = |value: u32, shift: u32| char::from(ALPHABET[((value >> shift) & 0x3f) as usize]);
-    let mut chunks = bytes.chunks_exact(3);
-    for chunk in &mut chunks {
-        let value = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
-        for shift in [18, 12, 6, 0] {
-            out.push(sextet(value, shift));
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A 32-byte digest back from its 43 base64url characters.
+fn digest_from_base64url(text: &[u8]) -> Option<RecordKey> {
+    let mut bytes = [0u8; 32];
+    (text.len() == 43 && URL_SAFE_NO_PAD.decode_slice(text, &mut bytes).ok()? == 32)
+        .then_some(RecordKey::from_bytes(bytes))
+}
+
+/// What a key of this store holds, read back from the key's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// A token's record, by the token's digest.
+    Token(RecordKey),
+    /// A user's or session's cut-off, by its digest.
+    Cutoff(RecordKey),
+}
+
+impl KeyPrefix {
+    /// The record a Redis key names, or `None` for a key this store did not write.
+    pub(crate) fn parse(&self, key: &[u8]) -> Option<Record> {
+        let rest = key.strip_prefix(self.0.as_bytes())?;
+        let (&kind, rest) = rest.split_first()?;
+        let rest = rest.strip_prefix(b"{")?;
+        let (tag, rest) = rest.split_at_checked(TAG_LEN)?;
+        let rest = rest.strip_prefix(b"}")?;
+        match kind {
+            b't' => digest_from_base64url(rest).map(Record::Token),
+            b'c' => {
+                let mut whole = [0u8; 43];
+                whole.get_mut(..TAG_LEN)?.copy_from_slice(tag);
+                whole
+                    .get_mut(TAG_LEN..)?
+                    .copy_from_slice(rest.get(..43 - TAG_LEN)?);
+                (rest.len() == 43 - TAG_LEN)
+                    .then(|| digest_from_base64url(&whole))
+                    .flatten()
+                    .map(Record::Cutoff)
+            }
+            _ => None,
         }
     }
-    // 32 = 10 × 3 + 2: two bytes remain, which make three characters.
-    if let [a, b] = chunks.remainder() {
-        let value = u32::from(*a) << 16 | u32::from(*b) << 8;
-        for shift in [18, 12, 6] {
-            out.push(sextet(value, shift));
-        }
+
+    /// The channel on which writes to this prefix in database `db` are announced, for local
+    /// replicas (Redis pub/sub channels are shared by all databases, hence the number).
+    pub(crate) fn channel(&self, db: i64) -> String {
+        format!("{}changes@{db}", self.0)
     }
-    out
+
+    /// A `SCAN … MATCH` pattern for every key under this prefix: the prefix with glob
+    /// characters escaped, then `*`.
+    pub(crate) fn scan_pattern(&self) -> String {
+        let mut pattern = String::with_capacity(self.0.len() + 1);
+        for c in self.0.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        pattern
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +262,40 @@ mod tests {
             .filter(|c| *c != '{' && *c != '}')
             .collect();
         assert_eq!(digest, base64url(user.as_bytes()));
+    }
+
+    #[test]
+    fn every_key_reads_back_as_the_record_it_names() {
+        let prefix = KeyPrefix::new("svc *[x]: ").expect("valid prefix");
+        let user = UserId::new("iss", "alice").key();
+        let session = SessionId::new("iss", "s-1").key();
+        let token = TokenId::from_jti("iss", "t").denylist_key();
+        let keys = TokenKeys::new(token, user, Some(session));
+        assert_eq!(
+            prefix.parse(prefix.token_key(&keys).as_bytes()),
+            Some(Record::Token(token))
+        );
+        assert_eq!(
+            prefix.parse(prefix.cutoff_key(&user).as_bytes()),
+            Some(Record::Cutoff(user))
+        );
+        assert_eq!(
+            prefix.parse(prefix.cutoff_key(&session).as_bytes()),
+            Some(Record::Cutoff(session))
+        );
+        // Keys of other prefixes, other kinds, or cut short are not ours.
+        let token_key = prefix.token_key(&keys);
+        for foreign in [
+            KeyPrefix::default().token_key(&keys),
+            token_key.replacen(" t{", " x{", 1),
+            token_key[..token_key.len() - 1].to_owned(),
+            format!("{token_key}A"),
+            token_key.replace('}', "~"),
+            String::new(),
+        ] {
+            assert_eq!(prefix.parse(foreign.as_bytes()), None, "{foreign}");
+        }
+        assert_eq!(prefix.scan_pattern(), "svc \\*\\[x\\]: *");
     }
 
     #[test]

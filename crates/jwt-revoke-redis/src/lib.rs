@@ -6,6 +6,7 @@ mod config;
 mod connection;
 mod error;
 mod keys;
+mod replica;
 mod scripts;
 mod store;
 
@@ -16,6 +17,7 @@ pub mod test_support;
 pub use config::RedisStoreConfig;
 pub use error::BuildError;
 pub use keys::{InvalidKeyPrefix, KeyPrefix};
+pub use replica::{ReplicaConfig, ReplicaStatus};
 pub use store::RedisStore;
 
 /// The redis-rs this crate is built on: use it rather than your own to avoid version clashes.

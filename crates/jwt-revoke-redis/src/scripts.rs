@@ -1,9 +1,22 @@
-//! The two Lua scripts that make writes atomic.
+//! The Lua scripts that make writes atomic and announce them.
 //!
-//! Both run on the server in one step, so no other client can interleave between their read
-//! and their write; in a cluster each touches one key, so it runs on that key's node.
+//! Each runs on the server in one step, so no other client can interleave between its read
+//! and its write; in a cluster each touches one key, so it runs on that key's node.
 //! redis-rs sends them with `EVALSHA` and loads them on `NOSCRIPT` (after a restart or on a
 //! node that has not seen them), so the script text crosses the network only once per node.
+//!
+//! Each also publishes what it left behind on the store's change channel (its last argument;
+//! empty: publish nothing), in the same atomic step as the write, so that a subscriber sees
+//! the writes in the order Redis made them. Local replicas
+//! ([`ReplicaConfig`](crate::ReplicaConfig)) are kept current by these messages:
+//!
+//! | message | meaning |
+//! |---|---|
+//! | `t <pttl> <key>` | token record `<key>` is present and lives `<pttl>` ms more (-1: no expiry) |
+//! | `c <pttl> <cut-off> <key>` | cut-off record `<key>` holds `<cut-off>` and lives `<pttl>` ms more |
+//! | `d <key>` | token record `<key>` was deleted |
+//!
+//! The key comes last because a prefix may contain spaces.
 
 use std::sync::LazyLock;
 
@@ -17,10 +30,28 @@ pub(crate) static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 -- KEYS[1]: a token record. ARGV[1]: how long it must live from now, in ms (> 0).
+-- ARGV[2]: the change channel ('': do not announce).
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 end
+if ARGV[2] ~= '' then
+  redis.call('PUBLISH', ARGV[2], 't ' .. redis.call('PTTL', KEYS[1]) .. ' ' .. KEYS[1])
+end
 return 1
+",
+    )
+});
+
+/// Deletes a token record (an allowlist registration) and returns how many keys went.
+pub(crate) static REMOVE_TOKEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1]: a token record. ARGV[1]: the change channel ('': do not announce).
+local removed = redis.call('DEL', KEYS[1])
+if ARGV[1] ~= '' then
+  redis.call('PUBLISH', ARGV[1], 'd ' .. KEYS[1])
+end
+return removed
 ",
     )
 });
@@ -35,6 +66,7 @@ pub(crate) static RAISE_CUTOFF: LazyLock<Script> = LazyLock::new(|| {
         r"
 -- KEYS[1]: a cut-off record. ARGV[1]: the new cut-off, decimal microseconds since the epoch.
 -- ARGV[2]: how long the record must live from now, in ms (0: nothing to write).
+-- ARGV[3]: the change channel ('': do not announce).
 local function later(a, b)
   if a == b then return false end
   local a_negative, b_negative = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
@@ -44,12 +76,21 @@ local function later(a, b)
   if a_negative then return not larger end
   return larger
 end
+-- Announces the record as it now stands, if it stands at all.
+local function announce(value)
+  if ARGV[3] == '' then return end
+  local left = redis.call('PTTL', KEYS[1])
+  if left ~= -2 then
+    redis.call('PUBLISH', ARGV[3], 'c ' .. left .. ' ' .. value .. ' ' .. KEYS[1])
+  end
+end
 local current = redis.call('GET', KEYS[1])
 local at, ttl = ARGV[1], tonumber(ARGV[2])
 if current and not later(at, current) then
   if ttl > 0 and redis.call('PTTL', KEYS[1]) < ttl then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
   end
+  announce(current)
   return current
 end
 -- ARGV[1] is later than any live cut-off. A live record keeps the longer of its life and
@@ -63,6 +104,7 @@ if current then
 elseif ttl > 0 then
   redis.call('SET', KEYS[1], at, 'PX', ARGV[2])
 end
+announce(at)
 return at
 ",
     )

@@ -15,10 +15,11 @@ use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::{ErrorKind, FromRedisValue, RedisError, Value};
 
-use crate::connection::{Connection, PoolKind, Pooled};
+use crate::connection::{Connection, Handle, PoolKind, Pooled};
 use crate::error::{BuildError, store_error};
 use crate::keys::KeyPrefix;
-use crate::scripts::{INSERT_TOKEN, RAISE_CUTOFF};
+use crate::replica::{Replica, ReplicaStatus};
+use crate::scripts::{INSERT_TOKEN, RAISE_CUTOFF, REMOVE_TOKEN};
 
 /// The per-call time limit when none is configured.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -46,6 +47,7 @@ pub struct RedisStore {
     prefix: KeyPrefix,
     timeout: Duration,
     clock: Arc<dyn Clock>,
+    replica: Option<Arc<Replica>>,
 }
 
 impl RedisStore {
@@ -109,6 +111,42 @@ impl RedisStore {
             prefix: KeyPrefix::default(),
             timeout: DEFAULT_TIMEOUT,
             clock: Arc::new(SystemClock),
+            replica: None,
+        }
+    }
+
+    /// The same store answering checks from a local replica (see
+    /// [`ReplicaConfig`](crate::ReplicaConfig)).
+    pub(crate) fn with_replica(mut self, replica: Replica) -> Self {
+        self.replica = Some(Arc::new(replica));
+        self
+    }
+
+    pub(crate) fn replica(&self) -> Option<&Replica> {
+        self.replica.as_deref()
+    }
+
+    /// What the local replica is doing; `None` for a store without one.
+    ///
+    /// For health endpoints and metrics: `fresh: false` for long means checks are going to
+    /// Redis (the replica is reconnecting, or cannot hold every record; the log says which).
+    pub fn replica_status(&self) -> Option<ReplicaStatus> {
+        self.replica.as_ref().map(|replica| replica.status())
+    }
+
+    /// A connection for the replica's own calls.
+    pub(crate) async fn direct_handle(&self) -> Result<Handle, StoreError> {
+        self.connection.handle().await
+    }
+
+    /// The channel this store's writes are announced on: none on a cluster, where no replica
+    /// listens (a cluster-wide `PUBLISH` per revocation would buy nothing).
+    fn channel(&self, handle: &Handle) -> String {
+        if self.connection.is_cluster() {
+            String::new()
+        } else {
+            self.prefix
+                .channel(redis::aio::ConnectionLike::get_db(handle))
         }
     }
 
@@ -219,6 +257,7 @@ impl fmt::Debug for RedisStore {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("clock", &self.clock)
+            .field("local_replica", &self.replica.is_some())
             .finish()
     }
 }
@@ -228,6 +267,13 @@ impl RevocationStore for RedisStore {
     async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError> {
         let token_key = self.prefix.token_key(keys);
         let user_key = self.prefix.cutoff_key(&keys.user);
+        if let Some(reply) = self
+            .replica
+            .as_ref()
+            .and_then(|replica| replica.check(keys))
+        {
+            return Ok(reply);
+        }
         let session_key = keys.session.map(|session| self.prefix.cutoff_key(&session));
         self.bounded(async {
             let mut handle = self.connection.handle().await?;
@@ -277,25 +323,37 @@ impl RevocationStore for RedisStore {
             INSERT_TOKEN
                 .key(&token_key)
                 .arg(ttl)
+                .arg(self.channel(&handle))
                 .invoke_async::<()>(&mut handle)
                 .await
                 .map_err(|err| self.fail(err))
         })
-        .await
+        .await?;
+        if let Some(replica) = &self.replica {
+            replica.wrote_token(keys.token, ttl);
+        }
+        Ok(())
     }
 
     async fn remove_token(&self, keys: &TokenKeys) -> Result<bool, StoreError> {
         let token_key = self.prefix.token_key(keys);
-        self.bounded(async {
-            let mut handle = self.connection.handle().await?;
-            let removed: i64 = redis::cmd("DEL")
-                .arg(&token_key)
-                .query_async(&mut handle)
-                .await
-                .map_err(|err| self.fail(err))?;
-            Ok(removed > 0)
-        })
-        .await
+        let removed = self
+            .bounded(async {
+                let mut handle = self.connection.handle().await?;
+                let removed: i64 = REMOVE_TOKEN
+                    .key(&token_key)
+                    .arg(self.channel(&handle))
+                    .invoke_async(&mut handle)
+                    .await
+                    .map_err(|err| self.fail(err))?;
+                Ok(removed > 0)
+            })
+            .await;
+        // Even when the call failed: the deletion may have happened.
+        if let Some(replica) = &self.replica {
+            replica.deleted_token();
+        }
+        removed
     }
 
     async fn raise_cutoff(
@@ -306,18 +364,26 @@ impl RevocationStore for RedisStore {
     ) -> Result<Timestamp, StoreError> {
         let ttl = self.ttl_millis(expires_at).unwrap_or(0);
         let cutoff_key = self.prefix.cutoff_key(&key);
-        self.bounded(async {
-            let mut handle = self.connection.handle().await?;
-            let in_force: i64 = RAISE_CUTOFF
-                .key(&cutoff_key)
-                .arg(at.as_micros())
-                .arg(ttl)
-                .invoke_async(&mut handle)
-                .await
-                .map_err(|err| self.fail(err))?;
-            Ok(Timestamp::from_micros(in_force))
-        })
-        .await
+        let in_force = self
+            .bounded(async {
+                let mut handle = self.connection.handle().await?;
+                let in_force: i64 = RAISE_CUTOFF
+                    .key(&cutoff_key)
+                    .arg(at.as_micros())
+                    .arg(ttl)
+                    .arg(self.channel(&handle))
+                    .invoke_async(&mut handle)
+                    .await
+                    .map_err(|err| self.fail(err))?;
+                Ok(Timestamp::from_micros(in_force))
+            })
+            .await?;
+        if let Some(replica) = &self.replica {
+            // With a TTL of 0 the replica, like Redis, raises a live record and stores nothing
+            // new.
+            replica.wrote_cutoff(key, in_force, ttl);
+        }
+        Ok(in_force)
     }
 }
 

@@ -1,5 +1,6 @@
-//! `RedisStore` against the store contract: the core conformance suite, on one server and on a
-//! three-master Redis Cluster, each started by the test harness on free loopback ports.
+//! `RedisStore` against the store contract: the core conformance suite, on one server (with
+//! and without a local replica) and on a three-master Redis Cluster, each started by the test
+//! harness on free loopback ports.
 //!
 //! Redis expires keys by its own clock, so the suite runs in real time ([`RealTime`]): the
 //! cases that wait for an expiry sleep for a second or two.
@@ -59,6 +60,31 @@ mod single_node {
             .build()
             .await
             .expect("the test server accepts connections");
+        harness(store, vec![server.url()])
+    }
+
+    jwt_revoke_core::revocation_store_conformance!(new_harness);
+}
+
+/// One server, checks answered by the store's local replica.
+mod single_node_with_local_replica {
+    use super::*;
+    use jwt_revoke_redis::ReplicaConfig;
+    use jwt_revoke_redis::test_support::RedisServer;
+
+    async fn new_harness() -> Harness {
+        let server = RedisServer::shared();
+        let store = RedisStoreConfig::from_url(server.url())
+            .with_key_prefix(unique_prefix())
+            .with_local_replica(ReplicaConfig::default())
+            .build()
+            .await
+            .expect("the test server accepts connections");
+        assert_eq!(
+            store.replica_status().map(|status| status.fresh),
+            Some(true),
+            "the suite runs against the replica"
+        );
         harness(store, vec![server.url()])
     }
 

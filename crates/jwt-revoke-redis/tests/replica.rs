@@ -1,0 +1,334 @@
+//! The local replica: checks answered from process memory, kept current through Redis pub/sub,
+//! with a proven bound on staleness, and Redis read directly whenever that proof is missing.
+//!
+//! Every test runs its own redis-server (started here on a free port) or its own prefix, so
+//! that the channel and keys are its alone.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use jwt_revoke_core::{Clock, RevocationStore, SystemClock, TokenKeys, UserId};
+use jwt_revoke_redis::test_support::{RedisServer, unique_prefix};
+use jwt_revoke_redis::{BuildError, KeyPrefix, RedisStore, RedisStoreConfig, ReplicaConfig};
+use support::{ISSUER, from_now, keys};
+
+const STALENESS: Duration = Duration::from_millis(300);
+const HEARTBEAT: Duration = Duration::from_millis(50);
+const TIMEOUT: Duration = Duration::from_millis(200);
+/// Far more than anything here should take: a test that waits this long has failed.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn replica_config() -> ReplicaConfig {
+    ReplicaConfig::default()
+        .with_max_staleness(STALENESS)
+        .with_heartbeat(HEARTBEAT)
+}
+
+async fn replicated(server: &RedisServer, prefix: &KeyPrefix) -> RedisStore {
+    RedisStoreConfig::from_url(server.url())
+        .with_key_prefix(prefix.clone())
+        .with_timeout(TIMEOUT)
+        .with_local_replica(replica_config())
+        .build()
+        .await
+        .expect("the test server accepts connections")
+}
+
+async fn plain(server: &RedisServer, prefix: &KeyPrefix) -> RedisStore {
+    RedisStoreConfig::from_url(server.url())
+        .with_key_prefix(prefix.clone())
+        .with_timeout(TIMEOUT)
+        .build()
+        .await
+        .expect("the test server accepts connections")
+}
+
+fn local_checks(store: &RedisStore) -> u64 {
+    store.replica_status().expect("a replica").local_checks
+}
+
+fn is_fresh(store: &RedisStore) -> bool {
+    store.replica_status().expect("a replica").fresh
+}
+
+/// Polls `condition` every 10 ms until it holds; false after [`PATIENCE`].
+async fn eventually(mut condition: impl AsyncFnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < PATIENCE {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+async fn token_listed(store: &RedisStore, token: &TokenKeys) -> bool {
+    store.check(token).await.expect("check").token_listed
+}
+
+#[tokio::test]
+async fn the_first_copy_holds_what_redis_held_before() {
+    let server = RedisServer::shared();
+    let prefix = unique_prefix();
+    let writer = plain(server, &prefix).await;
+    let token = keys("alice", "t-1", Some("s-1"));
+    let until = from_now(Duration::from_secs(60));
+    writer.insert_token(&token, until).await.expect("insert");
+    let user_cutoff = writer
+        .raise_cutoff(token.user, SystemClock.now(), until)
+        .await
+        .expect("user cut-off");
+    let session_cutoff = writer
+        .raise_cutoff(token.session.expect("a session"), SystemClock.now(), until)
+        .await
+        .expect("session cut-off");
+
+    let store = replicated(server, &prefix).await;
+    let status = store.replica_status().expect("a replica");
+    assert!(status.fresh, "build waits for the first copy: {status:?}");
+    assert_eq!(status.resyncs, 1);
+    assert_eq!(status.records, 3);
+    let reply = store.check(&token).await.expect("check");
+    assert!(reply.token_listed);
+    assert_eq!(reply.user_cutoff, Some(user_cutoff));
+    assert_eq!(reply.session_cutoff, Some(session_cutoff));
+    let status = store.replica_status().expect("a replica");
+    assert_eq!((status.local_checks, status.direct_checks), (1, 0));
+}
+
+#[tokio::test]
+async fn revocations_made_elsewhere_are_seen_within_the_bound() {
+    let server = RedisServer::shared();
+    let prefix = unique_prefix();
+    let store = replicated(server, &prefix).await;
+    let elsewhere = plain(server, &prefix).await;
+    let token = keys("bob", "t-2", Some("s-2"));
+    assert!(!token_listed(&store, &token).await);
+
+    let until = from_now(Duration::from_secs(60));
+    elsewhere.insert_token(&token, until).await.expect("insert");
+    let cutoff = elsewhere
+        .raise_cutoff(token.user, SystemClock.now(), until)
+        .await
+        .expect("cut-off");
+    // The promise: a write confirmed `max_staleness` ago is seen by a local answer.
+    tokio::time::sleep(STALENESS).await;
+    let before = local_checks(&store);
+    let reply = store.check(&token).await.expect("check");
+    assert!(
+        local_checks(&store) > before,
+        "answered by the replica, which is fresh while Redis answers"
+    );
+    assert!(reply.token_listed, "the token revoked elsewhere");
+    assert_eq!(reply.user_cutoff, Some(cutoff));
+}
+
+#[tokio::test]
+async fn its_own_writes_are_seen_by_its_next_check() {
+    let server = RedisServer::shared();
+    let prefix = unique_prefix();
+    let store = replicated(server, &prefix).await;
+    let token = keys("carol", "t-3", Some("s-3"));
+    let until = from_now(Duration::from_secs(60));
+    store.insert_token(&token, until).await.expect("insert");
+    assert!(
+        token_listed(&store, &token).await,
+        "no wait for the message"
+    );
+    let session = token.session.expect("a session");
+    let at = store
+        .raise_cutoff(session, SystemClock.now(), until)
+        .await
+        .expect("cut-off");
+    assert_eq!(
+        store.check(&token).await.expect("check").session_cutoff,
+        Some(at)
+    );
+    assert_eq!(store.replica_status().expect("a replica").direct_checks, 0);
+}
+
+#[tokio::test]
+async fn a_deleted_registration_is_gone_at_once_here_and_within_the_bound_elsewhere() {
+    let server = RedisServer::shared();
+    let prefix = unique_prefix();
+    let store = replicated(server, &prefix).await;
+    let other = replicated(server, &prefix).await;
+    let token = keys("dave", "t-4", None);
+    store
+        .insert_token(&token, from_now(Duration::from_secs(60)))
+        .await
+        .expect("register");
+    assert!(token_listed(&store, &token).await);
+    assert!(eventually(async || token_listed(&other, &token).await).await);
+
+    assert!(store.remove_token(&token).await.expect("remove"));
+    // Until a heartbeat sent after the deletion has come back, the replica may still hold the
+    // record (or get it back from an older message): the deleting store asks Redis.
+    let direct = store.replica_status().expect("a replica").direct_checks;
+    assert!(
+        !token_listed(&store, &token).await,
+        "the deleting store sees its own deletion"
+    );
+    assert_eq!(
+        store.replica_status().expect("a replica").direct_checks,
+        direct + 1,
+        "the check right after the deletion went to Redis"
+    );
+    tokio::time::sleep(STALENESS).await;
+    assert!(
+        !token_listed(&other, &token).await,
+        "the other, within the bound"
+    );
+    assert!(
+        eventually(async || is_fresh(&store)).await,
+        "fresh again once a later heartbeat came back"
+    );
+    assert!(!token_listed(&store, &token).await);
+}
+
+#[tokio::test]
+async fn a_paused_redis_is_answered_locally_within_the_bound_and_directly_after_it() {
+    let server = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = replicated(&server, &prefix).await;
+    let token = keys("erin", "t-5", None);
+    store
+        .insert_token(&token, from_now(Duration::from_secs(60)))
+        .await
+        .expect("insert");
+
+    // Redis stops answering anyone for 3 s; the connection stays up.
+    server.cli(&["CLIENT", "PAUSE", "3000", "ALL"]);
+    assert!(
+        token_listed(&store, &token).await,
+        "within the bound: answered locally (Redis could not have answered)"
+    );
+    tokio::time::sleep(STALENESS + Duration::from_millis(50)).await;
+    let err = store
+        .check(&token)
+        .await
+        .expect_err("past the bound without a heartbeat, the check goes to Redis, which is paused");
+    assert!(err.is_unavailable(), "{err}");
+    assert!(!is_fresh(&store));
+
+    assert!(
+        eventually(async || is_fresh(&store)).await,
+        "a new copy once Redis answers again"
+    );
+    assert!(token_listed(&store, &token).await);
+}
+
+#[tokio::test]
+async fn what_was_missed_while_disconnected_is_in_the_next_copy() {
+    let server = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = replicated(&server, &prefix).await;
+    let user = UserId::new(ISSUER, "frank").key();
+    let token = keys("frank", "t-6", None);
+    assert_eq!(token.user, user);
+
+    // A cut-off written behind the stores' backs is announced to nobody.
+    let at = SystemClock.now();
+    server.cli(&[
+        "SET",
+        &prefix.cutoff_key(&user),
+        &at.as_micros().to_string(),
+        "PX",
+        "60000",
+    ]);
+    tokio::time::sleep(STALENESS).await;
+    assert_eq!(
+        store.check(&token).await.expect("check").user_cutoff,
+        None,
+        "the replica could not know"
+    );
+
+    // The subscription drops; whatever was missed, the new copy holds.
+    server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert!(
+        eventually(async || {
+            let status = store.replica_status().expect("a replica");
+            status.resyncs >= 2 && status.fresh
+        })
+        .await,
+        "copied again after the disconnect: {:?}",
+        store.replica_status()
+    );
+    assert_eq!(
+        store.check(&token).await.expect("check").user_cutoff,
+        Some(at)
+    );
+}
+
+#[tokio::test]
+async fn a_replica_too_small_for_the_store_is_not_used() {
+    let server = RedisServer::shared();
+    let prefix = unique_prefix();
+    let writer = plain(server, &prefix).await;
+    let until = from_now(Duration::from_secs(60));
+    for n in 0..5 {
+        writer
+            .insert_token(&keys("gina", &format!("t-{n}"), None), until)
+            .await
+            .expect("insert");
+    }
+    let store = RedisStoreConfig::from_url(server.url())
+        .with_key_prefix(prefix.clone())
+        .with_connect_timeout(Duration::from_millis(500))
+        .with_local_replica(replica_config().with_capacity(2))
+        .build()
+        .await
+        .expect("builds, and reads Redis");
+    assert!(!is_fresh(&store));
+    for n in 0..5 {
+        assert!(token_listed(&store, &keys("gina", &format!("t-{n}"), None)).await);
+    }
+    let status = store.replica_status().expect("a replica");
+    assert_eq!((status.local_checks, status.direct_checks), (0, 5));
+}
+
+#[tokio::test]
+async fn dropping_the_store_ends_its_subscription() {
+    let server = RedisServer::start();
+    let subscribers = || {
+        server
+            .cli(&["CLIENT", "LIST", "TYPE", "pubsub"])
+            .lines()
+            .filter(|line| line.contains("sub="))
+            .count()
+    };
+    let store = replicated(&server, &unique_prefix()).await;
+    let clone = store.clone();
+    assert_eq!(subscribers(), 1);
+    drop(store);
+    assert_eq!(subscribers(), 1, "a clone still uses it");
+    drop(clone);
+    assert!(eventually(async || subscribers() == 0).await);
+}
+
+#[tokio::test]
+async fn settings_that_cannot_work_are_refused() {
+    let cluster = RedisStoreConfig::from_cluster_nodes(["redis://127.0.0.1:1"])
+        .with_local_replica(ReplicaConfig::default());
+    assert!(matches!(
+        cluster.build().await,
+        Err(BuildError::InvalidConfig(why)) if why.contains("one server")
+    ));
+    let slow_heartbeat = RedisStoreConfig::from_url("redis://127.0.0.1:1").with_local_replica(
+        ReplicaConfig::default()
+            .with_max_staleness(Duration::from_millis(100))
+            .with_heartbeat(Duration::from_millis(100)),
+    );
+    assert!(matches!(
+        slow_heartbeat.build().await,
+        Err(BuildError::InvalidConfig(why)) if why.contains("shorter")
+    ));
+    let empty = RedisStoreConfig::from_url("redis://127.0.0.1:1")
+        .with_local_replica(ReplicaConfig::default().with_capacity(0));
+    assert!(matches!(
+        empty.build().await,
+        Err(BuildError::InvalidConfig(_))
+    ));
+}

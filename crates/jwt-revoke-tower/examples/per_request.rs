@@ -10,7 +10,9 @@
 //! done; done
 //! ```
 //!
-//! (count at 10,000 − count at 0) / 10,000 is the contender's instructions per request.
+//! (count at 10,000 − count at 0) / 10,000 is the contender's instructions per request. A
+//! third argument sends that many distinct tokens in turn (one by default): with more than
+//! the claims memo holds, every request misses it.
 //! Contenders: `jwt` (the baseline), `layer` (layer + memory), `layer-no-memo` (the layer
 //! with its claims memo off), all HS256. Valgrind runs SHA-256 in software, where the
 //! machine may have SHA extensions: this counts work, it does not time it.
@@ -25,7 +27,7 @@ use tower::{Layer, Service, ServiceExt};
 mod contenders;
 use contenders::*;
 
-fn run<S>(service: S, token: &str, n: usize)
+fn run<S>(service: S, tokens: &[String], n: usize)
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
 {
@@ -33,7 +35,7 @@ where
         .enable_time()
         .build()
         .expect("runtime");
-    for _ in 0..n {
+    for token in tokens.iter().cycle().take(n) {
         let response = runtime
             .block_on(service.clone().oneshot(request(token)))
             .expect("infallible");
@@ -43,15 +45,18 @@ where
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: per_request jwt|layer|layer-no-memo <requests>";
+    let usage = "usage: per_request jwt|layer|layer-no-memo <requests> [<distinct tokens>]";
     let contender = args.next().expect(usage);
     let n: usize = args.next().and_then(|n| n.parse().ok()).expect(usage);
+    let distinct: u64 = args.next().map_or(1, |d| d.parse().expect(usage));
     let keys = keys(Algorithm::HS256);
-    let token = token(&keys);
+    let tokens: Vec<String> = (1..=distinct.max(1))
+        .map(|n| numbered_token(&keys, n))
+        .collect();
     match contender.as_str() {
-        "jwt" => run(jwt_only(&keys), &token, n),
-        "layer" => run(layered(&keys, false).layer(inner()), &token, n),
-        "layer-no-memo" => run(layered_without_memo(&keys).layer(inner()), &token, n),
+        "jwt" => run(jwt_only(&keys), &tokens, n),
+        "layer" => run(layered(&keys, false).layer(inner()), &tokens, n),
+        "layer-no-memo" => run(layered_without_memo(&keys).layer(inner()), &tokens, n),
         _ => panic!("{usage}"),
     }
 }

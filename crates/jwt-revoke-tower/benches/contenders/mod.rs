@@ -53,8 +53,16 @@ pub fn keys(alg: Algorithm) -> Keys {
 }
 
 pub fn token(keys: &Keys) -> String {
+    numbered_token(keys, 1)
+}
+
+/// Token `n`: its own `jti` and session, one of a thousand users.
+pub fn numbered_token(keys: &Keys, n: u64) -> String {
     let now = SystemClock.now().as_secs_floor();
-    let claims = json!({ "iss": ISSUER, "sub": "alice", "jti": "bench-1", "sid": "s-1", "iat": now, "exp": now + 3600 });
+    let claims = json!({
+        "iss": ISSUER, "sub": format!("user-{}", n % 1_000), "jti": format!("bench-{n}"),
+        "sid": format!("s-{n}"), "iat": now, "exp": now + 3600,
+    });
     jsonwebtoken::encode(&Header::new(keys.alg), &claims, &keys.encoding).expect("signs")
 }
 

@@ -6,24 +6,28 @@
 //! cargo bench -p jwt-revoke-examples --bench load
 //! LOAD_SECONDS=4 LOAD_ROUNDS=5 LOAD_CONNECTIONS=32 cargo bench -p jwt-revoke-examples --bench load
 //! LOAD_ONLY="HS256 layer" cargo bench -p jwt-revoke-examples --bench load   # a subset
+//! LOAD_TOKENS=10000 cargo bench -p jwt-revoke-examples --bench load   # many distinct tokens
 //! ```
 //!
 //! Every configuration is an Axum server with one route, `GET /me`, on a Tokio runtime with
-//! ONE worker thread; `wrk` (one thread) loads it from the other core. Rounds interleave the
+//! ONE worker thread pinned to the first core; `wrk` (one thread) and redis-server are pinned
+//! to the second (`LOAD_PIN=0` leaves them to the scheduler). Rounds interleave the
 //! configurations so that drift on a shared machine hits them alike; medians are reported,
 //! and each ratio is the median of the per-round ratios to the same round's baseline.
 //!
 //! | configuration | per request |
 //! |---|---|
 //! | no auth | nothing |
-//! | jwt only | `jsonwebtoken::decode` (the baseline) |
+//! | jwt only | `jsonwebtoken::decode` into a claims struct, put into the request's extensions (the baseline) |
 //! | layer + memory | the revocation layer over a `MemoryStore` with 10,000 revocations |
 //! | layer + redis | the revocation layer over a `RedisStore` (a redis-server started here) |
+//! | layer + redis replica | the same store with its local replica (`ReplicaConfig::default()`) |
 //! | layer + memory + cache | the same with the verified-token cache (RS256) |
 //!
-//! for HS256 and for RS256. wrk sends one token on every request: for the cache that is the
-//! best case (every request after the first is a hit); with many distinct tokens the hit rate,
-//! and so the gain, depends on how often each token comes back.
+//! for HS256 and for RS256. By default wrk sends one token on every request: for the
+//! verified-token cache and the claims memo that is the best case (every request after the
+//! first is a hit). `LOAD_TOKENS=<n>` makes wrk send n distinct tokens in turn (n users' worth,
+//! through a Lua script), which with n larger than the cache and memo hold is their worst case.
 //!
 //! Prints a table (requests/s, p50, p99, ratio to `jwt only` of the same algorithm) and writes
 //! a chart to `target/load-bench/throughput.svg`.
@@ -43,8 +47,8 @@ use jwt_revoke_core::{
     Clock, Policy, RevocationStore, Revocations, SystemClock, TokenId, TokenKeys, UserId,
 };
 use jwt_revoke_memory::MemoryStore;
-use jwt_revoke_redis::RedisStore;
 use jwt_revoke_redis::test_support::RedisServer;
+use jwt_revoke_redis::{RedisStore, RedisStoreConfig, ReplicaConfig};
 use jwt_revoke_tower::jsonwebtoken::{
     self, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
@@ -82,10 +86,30 @@ fn keys(alg: Algorithm) -> Keys {
     }
 }
 
-fn token(keys: &Keys) -> String {
+fn token(keys: &Keys, n: u64) -> String {
     let now = SystemClock.now().as_secs_floor();
-    let claims = json!({ "iss": ISSUER, "sub": "alice", "jti": "load-1", "sid": "s-1", "iat": now, "exp": now + 3600 });
+    let claims = json!({
+        "iss": ISSUER, "sub": format!("user-{}", n % 1_000), "jti": format!("load-{n}"),
+        "sid": format!("s-{n}"), "iat": now, "exp": now + 3600,
+    });
     jsonwebtoken::encode(&Header::new(keys.alg), &claims, &keys.encoding).expect("signs")
+}
+
+/// A wrk script that sends `tokens` in turn, one per request, for LOAD_TOKENS > 1.
+fn token_script(alg: Algorithm, tokens: &[String]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/load-bench");
+    std::fs::create_dir_all(&dir).expect("creates the output directory");
+    let path = dir.join(format!("tokens-{alg:?}.lua"));
+    let mut script = String::from("local tokens = {\n");
+    for token in tokens {
+        script.push_str(&format!("  \"Bearer {token}\",\n"));
+    }
+    script.push_str(
+        "}\nlocal i = 0\nrequest = function()\n  i = i % #tokens + 1\n  \
+         return wrk.format(nil, nil, { [\"Authorization\"] = tokens[i] })\nend\n",
+    );
+    std::fs::write(&path, script).expect("writes the wrk script");
+    path
 }
 
 async fn me() -> &'static str {
@@ -93,6 +117,18 @@ async fn me() -> &'static str {
 }
 
 /// The baseline: verification only, with the settings the layer gives jsonwebtoken.
+/// What a service without revocation decodes: the registered claims it uses, as a struct.
+#[derive(Clone, serde::Deserialize)]
+#[allow(dead_code)] // read by handlers in a real service; here only decoded and stored
+struct BaselineClaims {
+    iss: String,
+    sub: String,
+    exp: u64,
+    iat: Option<u64>,
+    jti: Option<String>,
+    sid: Option<String>,
+}
+
 fn jwt_only(keys: &Keys) -> Router {
     let mut validation = Validation::new(keys.alg);
     validation.set_issuer(&[ISSUER]);
@@ -101,25 +137,29 @@ fn jwt_only(keys: &Keys) -> Router {
     let verifier = Arc::new((keys.decoding.clone(), validation));
     Router::new()
         .route("/me", get(me))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            let verifier = Arc::clone(&verifier);
-            async move {
-                let valid = request
-                    .headers()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .is_some_and(|t| {
-                        jsonwebtoken::decode::<serde_json::Value>(t, &verifier.0, &verifier.1)
-                            .is_ok()
-                    });
-                if valid {
-                    next.run(request).await
-                } else {
-                    axum::http::StatusCode::UNAUTHORIZED.into_response()
+        .layer(middleware::from_fn(
+            move |mut request: Request, next: Next| {
+                let verifier = Arc::clone(&verifier);
+                async move {
+                    let claims = request
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                        .and_then(|t| {
+                            jsonwebtoken::decode::<BaselineClaims>(t, &verifier.0, &verifier.1).ok()
+                        });
+                    match claims {
+                        Some(claims) => {
+                            // As an authentication middleware does: the claims go to the handler.
+                            request.extensions_mut().insert(claims.claims);
+                            next.run(request).await
+                        }
+                        None => axum::http::StatusCode::UNAUTHORIZED.into_response(),
+                    }
                 }
-            }
-        }))
+            },
+        ))
 }
 
 async fn memory_store() -> Arc<dyn RevocationStore> {
@@ -161,6 +201,8 @@ struct Config {
     alg: Option<Algorithm>,
     addr: SocketAddr,
     token: Option<String>,
+    /// A wrk script sending many tokens in turn (LOAD_TOKENS > 1), instead of `token`.
+    script: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -178,7 +220,9 @@ fn run_wrk(config: &Config, seconds: u64, connections: u64) -> Sample {
         &format!("-d{seconds}s"),
         "--latency",
     ]);
-    if let Some(token) = &config.token {
+    if let Some(script) = &config.script {
+        command.arg("-s").arg(script);
+    } else if let Some(token) = &config.token {
         command.args(["-H", &format!("Authorization: Bearer {token}")]);
     }
     command.arg(format!("http://{}/me", config.addr));
@@ -233,64 +277,119 @@ fn main() {
     let seconds = env_number("LOAD_SECONDS", 4);
     let rounds = env_number("LOAD_ROUNDS", 5) as usize;
     let connections = env_number("LOAD_CONNECTIONS", 32);
+    // LOAD_TOKENS=<n>: wrk sends n distinct tokens in turn (a Lua script) instead of one.
+    let token_count = env_number("LOAD_TOKENS", 1).max(1);
 
+    // Cores: the servers' worker gets one to itself; this thread, and so the processes it
+    // starts (wrk, redis-server), the other. Left to the scheduler, they wander and take
+    // turns on the server's core, and the ratios move by more than the layer costs.
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let pin = std::env::var("LOAD_PIN").map_or(true, |v| v != "0") && cores.len() >= 2;
+    let (server_core, load_core) = if pin {
+        (Some(cores[0]), Some(cores[1]))
+    } else {
+        (None, None)
+    };
+    if let Some(core) = load_core {
+        assert!(
+            core_affinity::set_for_current(core),
+            "pins the bench's thread"
+        );
+        eprintln!(
+            "server worker on core {}, wrk and redis-server on core {} (LOAD_PIN=0: unpinned)",
+            cores[0].id, core.id
+        );
+    }
     let redis = RedisServer::start();
     // The servers: one runtime, one worker thread, every configuration on its own port.
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .on_thread_start(move || {
+            if let Some(core) = server_core {
+                core_affinity::set_for_current(core);
+            }
+        })
         .enable_all()
         .build()
         .expect("runtime");
     let configs: Vec<Config> = server.block_on(async {
         let mut configs = Vec::new();
-        let mut serve =
-            |name: String, alg: Option<Algorithm>, token: Option<String>, app: Router| {
-                let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-                listener.set_nonblocking(true).expect("nonblocking");
-                let addr = listener.local_addr().expect("addr");
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                tokio::spawn(async move { axum::serve(listener, app).await });
-                configs.push(Config {
-                    name,
-                    alg,
-                    addr,
-                    token,
-                });
-            };
+        let mut serve = |name: String,
+                         alg: Option<Algorithm>,
+                         token: Option<String>,
+                         script: Option<PathBuf>,
+                         app: Router| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+            listener.set_nonblocking(true).expect("nonblocking");
+            let addr = listener.local_addr().expect("addr");
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            configs.push(Config {
+                name,
+                alg,
+                addr,
+                token,
+                script,
+            });
+        };
         serve(
             "no auth".into(),
+            None,
             None,
             None,
             Router::new().route("/me", get(me)),
         );
         for alg in [Algorithm::HS256, Algorithm::RS256] {
             let keys = keys(alg);
-            let token = Some(token(&keys));
+            let tokens: Vec<String> = (0..token_count).map(|n| token(&keys, n)).collect();
+            let script = (token_count > 1).then(|| token_script(alg, &tokens));
+            let token = Some(tokens[0].clone());
             let redis_store = RedisStore::connect(&redis.url()).await.expect("redis");
             revoke_others(&redis_store).await;
             serve(
                 format!("{alg:?} jwt only"),
                 Some(alg),
                 token.clone(),
+                script.clone(),
                 jwt_only(&keys),
             );
             serve(
                 format!("{alg:?} layer + memory"),
                 Some(alg),
                 token.clone(),
+                script.clone(),
                 layered(&keys, memory_store().await, false),
             );
             serve(
                 format!("{alg:?} layer + redis"),
                 Some(alg),
                 token.clone(),
+                script.clone(),
                 layered(&keys, Arc::new(redis_store), false),
+            );
+            let replicated = RedisStoreConfig::from_url(redis.url())
+                .with_local_replica(ReplicaConfig::default())
+                .build()
+                .await
+                .expect("redis with a local replica");
+            assert_eq!(
+                replicated.replica_status().map(|status| status.fresh),
+                Some(true),
+                "the replica has its first copy"
+            );
+            serve(
+                format!("{alg:?} layer + redis replica"),
+                Some(alg),
+                token.clone(),
+                script.clone(),
+                layered(&keys, Arc::new(replicated), false),
             );
             if alg == Algorithm::RS256 {
                 serve(
                     format!("{alg:?} layer + memory + cache"),
                     Some(alg),
                     token.clone(),
+                    script.clone(),
                     layered(&keys, memory_store().await, true),
                 );
             }
@@ -347,7 +446,9 @@ fn main() {
         .collect();
     println!(
         "\n{connections} connections, {rounds} rounds x {seconds} s, medians; ratios are medians of \
-         per-round ratios to the same round's jwt only; server: 1 Tokio worker; load: wrk -t1\n"
+         per-round ratios to the same round's jwt only; server: 1 Tokio worker; load: wrk -t1; \
+         {token_count} distinct token(s) per algorithm; cores {}\n",
+        if pin { "pinned" } else { "unpinned" }
     );
     println!("| configuration | requests/s | p50 | p99 | × jwt only |");
     println!("|---|---:|---:|---:|---:|");

@@ -16,6 +16,9 @@
 //! - `store (url)`: `RedisStore::connect`, i.e. a `ConnectionManager`, keys derived per call;
 //! - `store (pool)`: `RedisStore::from_pool` over a deadpool-redis pool;
 //! - `pool per call`: taking a deadpool connection for each `MGET`, for comparison;
+//! - `store replica`: the `store (url)` built with a local replica (`ReplicaConfig::default()`),
+//!   which answers from process memory while it is fresh (the records written below reach it
+//!   through its subscription);
 //!
 //! and then, on a three-master Redis Cluster, the store's check against the same commands sent
 //! raw (an `MGET` of the token and user keys, a `GET` of the session's, together).
@@ -35,7 +38,7 @@ use jwt_revoke_core::{
     Clock, RevocationStore, SessionId, SystemClock, Timestamp, TokenId, TokenKeys, UserId,
 };
 use jwt_revoke_redis::test_support::RedisServer;
-use jwt_revoke_redis::{RedisStore, deadpool_redis, redis};
+use jwt_revoke_redis::{RedisStore, RedisStoreConfig, ReplicaConfig, deadpool_redis, redis};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
 const IN_FLIGHT: usize = 64;
@@ -167,6 +170,13 @@ async fn run() {
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))
         .expect("pool");
     let pooled_store = Arc::new(RedisStore::from_pool(pool.clone()));
+    let replicated = Arc::new(
+        RedisStoreConfig::from_url(url.clone())
+            .with_local_replica(ReplicaConfig::default())
+            .build()
+            .await
+            .expect("a store with a local replica"),
+    );
     let client = redis::Client::open(url.as_str()).expect("url");
     let raw = client
         .get_multiplexed_async_connection()
@@ -237,6 +247,7 @@ async fn run() {
             "store (url)",
             "store (pool)",
             "pool per call",
+            "store replica",
         ];
         let mut results: Vec<Vec<Sample>> = vec![Vec::new(); names.len()];
         for _ in 0..rounds {
@@ -274,7 +285,11 @@ async fn run() {
                 })
                 .await,
             );
-            for (slot, store) in [(2, store.clone()), (3, pooled_store.clone())] {
+            for (slot, store) in [
+                (2, store.clone()),
+                (3, pooled_store.clone()),
+                (5, replicated.clone()),
+            ] {
                 results[slot].push(
                     measure(&mut admin, seconds, {
                         let tokens = tokens.clone();
@@ -329,6 +344,12 @@ async fn run() {
                 sample.rate / medians[0].rate,
                 sample.client_micros,
                 sample.server_micros,
+            );
+        }
+        if let Some(status) = replicated.replica_status() {
+            println!(
+                "  (store replica: {} checks answered locally, {} by Redis so far)",
+                status.local_checks, status.direct_checks
             );
         }
         let ratio = medians[2].rate / medians[0].rate;

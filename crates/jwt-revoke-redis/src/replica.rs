@@ -26,10 +26,11 @@
 //!   heartbeat sent after the deletion has come back.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use futures_util::StreamExt as _;
 use jwt_revoke_core::{
     CheckReply, Clock, RecordKey, RevocationStore, StoreError, SystemClock, Timestamp, TokenKeys,
@@ -158,8 +159,9 @@ struct Shared {
     nonce: u64,
     /// The origin of `fresh_until`.
     origin: Instant,
-    /// The records: replaced whole by each resync.
-    records: RwLock<Arc<MemoryStore>>,
+    /// The records: replaced whole by each copy. Read on every check without touching a
+    /// shared reference count (arc-swap), so that checks on many threads do not contend.
+    records: ArcSwap<Generation>,
     /// Nanoseconds after `origin` until which checks are answered locally; 0: not fresh.
     fresh_until: AtomicU64,
     /// Serializes changes of `fresh_until`, and holds the first heartbeat number allowed to
@@ -182,7 +184,7 @@ impl Replica {
                 .build_hasher()
                 .finish(),
             origin: Instant::now(),
-            records: RwLock::new(Arc::new(empty_records(&config))),
+            records: ArcSwap::from_pointee(Generation::new(&config)),
             fresh_until: AtomicU64::new(0),
             renewal: Mutex::new(0),
             next_heartbeat: AtomicU64::new(1),
@@ -203,24 +205,24 @@ impl Replica {
             shared.direct_checks.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let reply = shared.records().lookup(keys);
+        let reply = shared.records.load().store.lookup(keys);
         shared.local_checks.fetch_add(1, Ordering::Relaxed);
         Some(reply)
     }
 
     /// Applies a token record this store wrote, `ttl_millis` from now.
     pub(crate) fn wrote_token(&self, token: RecordKey, ttl_millis: i64) {
-        let records = self.shared.records();
-        if let Err(err) = apply_token(&records, token, ttl_millis) {
-            self.shared.overflowed(&err);
+        let records = self.shared.records.load();
+        if let Err(err) = apply_token(&records.store, token, ttl_millis) {
+            self.shared.overflowed(&records, &err);
         }
     }
 
     /// Applies a cut-off this store wrote (the one in force), `ttl_millis` from now.
     pub(crate) fn wrote_cutoff(&self, key: RecordKey, in_force: Timestamp, ttl_millis: i64) {
-        let records = self.shared.records();
-        if let Err(err) = apply_cutoff(&records, key, in_force, ttl_millis) {
-            self.shared.overflowed(&err);
+        let records = self.shared.records.load();
+        if let Err(err) = apply_cutoff(&records.store, key, in_force, ttl_millis) {
+            self.shared.overflowed(&records, &err);
         }
     }
 
@@ -239,7 +241,7 @@ impl Replica {
         let shared = &self.shared;
         ReplicaStatus {
             fresh: shared.is_fresh(),
-            records: shared.records().len(),
+            records: shared.records.load().store.len(),
             resyncs: shared.resyncs.load(Ordering::Relaxed),
             local_checks: shared.local_checks.load(Ordering::Relaxed),
             direct_checks: shared.direct_checks.load(Ordering::Relaxed),
@@ -265,10 +267,6 @@ impl Shared {
         until != 0 && nanos(self.origin.elapsed()) < until
     }
 
-    fn records(&self) -> Arc<MemoryStore> {
-        Arc::clone(&self.records.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
     fn lock_renewal(&self) -> std::sync::MutexGuard<'_, u64> {
         // Nothing panics while it is held; the number is always whole.
         self.renewal.lock().unwrap_or_else(PoisonError::into_inner)
@@ -279,16 +277,20 @@ impl Shared {
         self.fresh_until.store(0, Ordering::SeqCst);
     }
 
-    /// Heartbeat `number`, sent at `sent`, came back: every write before `sent` is applied.
+    /// Heartbeat `number`, sent at `sent`, came back: every write before `sent` is applied
+    /// (unless one did not fit).
     fn renew(&self, number: u64, sent: Instant) {
         let first_allowed = self.lock_renewal();
-        if number >= *first_allowed {
+        if number >= *first_allowed && !self.records.load().overflowed.load(Ordering::SeqCst) {
             let until = nanos(sent.duration_since(self.origin) + self.config.max_staleness);
             self.fresh_until.fetch_max(until.max(1), Ordering::SeqCst);
         }
     }
 
-    fn overflowed(&self, err: &StoreError) {
+    /// A record did not fit in `records`: they are not used again; the next copy replaces
+    /// them.
+    fn overflowed(&self, records: &Generation, err: &StoreError) {
+        records.overflowed.store(true, Ordering::SeqCst);
         self.mark_stale();
         tracing::error!(
             %err,
@@ -302,8 +304,20 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn empty_records(config: &ReplicaConfig) -> MemoryStore {
-    MemoryStore::builder().capacity(config.capacity).build()
+/// One complete copy of the store's records, and what became of it.
+struct Generation {
+    store: MemoryStore,
+    /// A record did not fit: this copy is incomplete and is never used again.
+    overflowed: AtomicBool,
+}
+
+impl Generation {
+    fn new(config: &ReplicaConfig) -> Self {
+        Generation {
+            store: MemoryStore::builder().capacity(config.capacity).build(),
+            overflowed: AtomicBool::new(false),
+        }
+    }
 }
 
 /// A TTL in milliseconds from Redis (`-1`: no expiry) as an instant of the system clock,
@@ -382,11 +396,20 @@ async fn run(shared: Arc<Shared>, client: redis::Client, direct: RedisStore) {
         if shared.resyncs.load(Ordering::Relaxed) > started {
             retry = FIRST_RETRY;
         }
-        tracing::warn!(
-            error = %end,
-            retry_in = ?retry,
-            "the local replica lost its subscription; checks go to Redis until it has a new copy"
-        );
+        if let SessionEnd::Store(_) = end {
+            tracing::error!(
+                error = %end,
+                capacity = shared.config.capacity,
+                retry_in = ?retry,
+                "the local replica cannot hold the store's records; checks go to Redis"
+            );
+        } else {
+            tracing::warn!(
+                error = %end,
+                retry_in = ?retry,
+                "the local replica stopped; checks go to Redis until it has a new copy"
+            );
+        }
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(LAST_RETRY);
     }
@@ -416,12 +439,10 @@ async fn try_session(
 
     // Everything under the prefix, into a new set of records. Messages published meanwhile
     // wait in the subscription's queue.
-    let records = Arc::new(empty_records(&shared.config));
-    copy_all(&mut connection, direct.key_prefix(), &records, limit).await?;
-    *shared
-        .records
-        .write()
-        .unwrap_or_else(PoisonError::into_inner) = Arc::clone(&records);
+    let generation = Arc::new(Generation::new(&shared.config));
+    let records = &generation.store;
+    copy_all(&mut connection, direct.key_prefix(), records, limit).await?;
+    shared.records.store(Arc::clone(&generation));
     shared.resyncs.fetch_add(1, Ordering::Relaxed);
 
     let config = &shared.config;
@@ -435,7 +456,7 @@ async fn try_session(
         let send = tokio::select! {
             message = messages.next() => {
                 let message = message.ok_or(SessionEnd::Closed)?;
-                if let Some(number) = apply(&records, direct.key_prefix(), shared.nonce, &message)? {
+                if let Some(number) = apply(records, direct.key_prefix(), shared.nonce, &message)? {
                     while let Some(&(sent_number, sent)) = in_flight.front() {
                         if sent_number > number {
                             break;

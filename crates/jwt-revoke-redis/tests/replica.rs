@@ -290,6 +290,38 @@ async fn a_replica_too_small_for_the_store_is_not_used() {
 }
 
 #[tokio::test]
+async fn a_replica_that_fills_up_stops_answering_and_every_revocation_still_holds() {
+    let server = RedisServer::shared();
+    let prefix = unique_prefix();
+    let store = RedisStoreConfig::from_url(server.url())
+        .with_key_prefix(prefix.clone())
+        .with_local_replica(replica_config().with_capacity(3))
+        .build()
+        .await
+        .expect("builds");
+    assert!(is_fresh(&store), "empty: it fits");
+    let until = from_now(Duration::from_secs(60));
+    let tokens: Vec<TokenKeys> = (0..5)
+        .map(|n| keys("hana", &format!("t-{n}"), None))
+        .collect();
+    for token in &tokens {
+        store
+            .insert_token(token, until)
+            .await
+            .expect("Redis takes them all");
+    }
+    assert!(!is_fresh(&store), "the fourth did not fit");
+    tokio::time::sleep(STALENESS * 2).await;
+    assert!(
+        !is_fresh(&store),
+        "and it stays unused: no copy fits either"
+    );
+    for token in &tokens {
+        assert!(token_listed(&store, token).await, "read from Redis");
+    }
+}
+
+#[tokio::test]
 async fn dropping_the_store_ends_its_subscription() {
     let server = RedisServer::start();
     let subscribers = || {

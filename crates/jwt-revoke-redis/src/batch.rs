@@ -1,0 +1,209 @@
+//! Coalescing concurrent checks into one pipeline, so that many checks cost one write to Redis.
+//!
+//! redis-rs's multiplexed connection writes each command as soon as its driver task sees it.
+//! On Tokio that is at once: the task that sends a command wakes the driver into the
+//! scheduler's next slot, so under load every check was its own `writev` (measured with
+//! `strace` in the load bench: one write per request, reads already batched about 12 to one).
+//! A system call per request costs more than the check itself.
+//!
+//! Here a check queues its `MGET` and waits. The batcher task, woken by the first check that
+//! finds the queue empty, yields once, so that every other request ready to run queues its
+//! check too, then sends all queued checks as one pipeline (one write, one read) and hands each
+//! its answer. Pipelines are sent concurrently, each as soon as it is formed: a slow answer
+//! holds back no later batch. Every check stays bounded by the store's timeout.
+
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use jwt_revoke_core::StoreError;
+use redis::{RedisError, Value};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::connection::Connection;
+use crate::error::is_unavailable;
+
+/// The batcher of one store (shared by its clones); its task stops when the last clone goes.
+pub(crate) struct Batcher {
+    queue: Arc<Queue>,
+    connection: Connection,
+    task: OnceLock<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Mutex<Vec<Waiting>>,
+    wake: Notify,
+}
+
+/// A check waiting for its batch.
+struct Waiting {
+    keys: Vec<String>,
+    answer: oneshot::Sender<Result<Vec<Value>, StoreError>>,
+}
+
+impl Drop for Batcher {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get() {
+            task.abort();
+        }
+    }
+}
+
+impl Batcher {
+    pub(crate) fn new(connection: Connection) -> Self {
+        Batcher {
+            queue: Arc::default(),
+            connection,
+            task: OnceLock::new(),
+        }
+    }
+
+    /// `MGET keys`, sent with the other checks waiting at the same time.
+    pub(crate) async fn mget(&self, keys: Vec<String>) -> Result<Vec<Value>, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        let first = {
+            let mut waiting = self.queue.lock();
+            waiting.push(Waiting { keys, answer });
+            waiting.len() == 1
+        };
+        if first {
+            // Started on first use, inside the caller's runtime.
+            self.task.get_or_init(|| {
+                tokio::spawn(run(Arc::clone(&self.queue), self.connection.clone()))
+            });
+            self.queue.wake.notify_one();
+        }
+        answered
+            .await
+            .unwrap_or_else(|_| Err(StoreError::backend(BatcherStopped)))
+    }
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+        // Nothing panics while it is held; a `Vec` push or take leaves it whole.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the store's batcher stopped before answering")]
+struct BatcherStopped;
+
+/// The batcher task: forms a batch each time it is woken, and sends it on its own task.
+async fn run(queue: Arc<Queue>, connection: Connection) {
+    loop {
+        queue.wake.notified().await;
+        // Let every other ready task run first: those serving requests queue their checks.
+        tokio::task::yield_now().await;
+        let batch = std::mem::take(&mut *queue.lock());
+        if !batch.is_empty() {
+            tokio::spawn(send(connection.clone(), batch));
+        }
+    }
+}
+
+/// Sends one batch as a pipeline and answers each of its checks.
+async fn send(connection: Connection, batch: Vec<Waiting>) {
+    let mut pipe = redis::pipe();
+    for waiting in &batch {
+        pipe.cmd("MGET").arg(&waiting.keys);
+    }
+    let outcome: Result<Vec<Value>, Failure> = async {
+        let mut handle = connection
+            .handle()
+            .await
+            .map_err(|err| Failure::from_store(&err))?;
+        pipe.query_async(&mut handle).await.map_err(|err| {
+            connection.report(&err);
+            Failure::from(err)
+        })
+    }
+    .await;
+    let outcome = outcome.and_then(|replies| {
+        if replies.len() == batch.len() {
+            Ok(replies)
+        } else {
+            Err(Failure::from(RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "a pipeline answered another number of replies than it had commands",
+                format!("{} commands, {} replies", batch.len(), replies.len()),
+            ))))
+        }
+    });
+    match outcome {
+        Ok(replies) => {
+            for (waiting, reply) in batch.into_iter().zip(replies) {
+                let values = match reply {
+                    Value::Array(values) => Ok(values),
+                    other => Err(StoreError::backend(UnexpectedReply(format!("{other:?}")))),
+                };
+                // A check that timed out is not waiting any more: nothing to do.
+                let _ = waiting.answer.send(values);
+            }
+        }
+        Err(failure) => {
+            for waiting in batch {
+                let _ = waiting.answer.send(Err(failure.error()));
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unexpected reply to MGET: {0}")]
+struct UnexpectedReply(String);
+
+/// One failure told to every check of a batch: each gets its own `StoreError` of the same
+/// kind, sharing the cause.
+struct Failure {
+    unavailable: bool,
+    cause: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl From<RedisError> for Failure {
+    fn from(err: RedisError) -> Self {
+        Failure {
+            unavailable: is_unavailable(&err),
+            cause: Arc::new(err),
+        }
+    }
+}
+
+impl Failure {
+    fn from_store(err: &StoreError) -> Self {
+        Failure {
+            unavailable: err.is_unavailable(),
+            cause: Arc::new(Described(err.to_string())),
+        }
+    }
+
+    fn error(&self) -> StoreError {
+        let cause = Shared(Arc::clone(&self.cause));
+        if self.unavailable {
+            StoreError::unavailable(cause)
+        } else {
+            StoreError::backend(cause)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Described(String);
+
+/// A cause shared by the errors of one batch.
+#[derive(Debug)]
+struct Shared(Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Shared {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}

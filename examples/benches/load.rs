@@ -12,8 +12,9 @@
 //! Every configuration is an Axum server with one route, `GET /me`, on a Tokio runtime with
 //! ONE worker thread pinned to the first core; `wrk` (one thread) and redis-server are pinned
 //! to the second (`LOAD_PIN=0` leaves them to the scheduler). Rounds interleave the
-//! configurations so that drift on a shared machine hits them alike; medians are reported,
-//! and each ratio is the median of the per-round ratios to the same round's baseline.
+//! configurations (every other round in reverse order) so that drift on a shared machine hits
+//! them alike; medians are reported, and each ratio is the median of the per-round ratios to
+//! the same round's baseline, with the middle half of those ratios (the noise) beside it.
 //!
 //! | configuration | per request |
 //! |---|---|
@@ -264,9 +265,19 @@ fn micros(text: &str) -> f64 {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// A configuration's ratio to its baseline: the median of the per-round ratios, then the first
+/// and third quartiles.
+type Ratio = (f64, f64, f64);
+
+fn median(values: Vec<f64>) -> f64 {
+    quantile(values, 0.5)
+}
+
+/// The value below which a fraction `q` of `values` lie (nearest rank).
+fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    let rank = ((values.len() - 1) as f64 * q).round() as usize;
+    values[rank]
 }
 
 fn main() {
@@ -405,15 +416,22 @@ fn main() {
         .collect();
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
     for round in 0..rounds {
-        for (config, samples) in configs.iter().zip(&mut samples) {
+        // Every other round in reverse order, so that drift within a round favours no one.
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..configs.len()).collect()
+        } else {
+            (0..configs.len()).rev().collect()
+        };
+        for index in order {
+            let config = &configs[index];
             let sample = run_wrk(config, seconds, connections);
             eprintln!(
-                "round {}: {:<28} {:>10.0} req/s",
+                "round {}: {:<32} {:>10.0} req/s",
                 round + 1,
                 config.name,
                 sample.rps
             );
-            samples.push(sample);
+            samples[index].push(sample);
         }
     }
 
@@ -424,7 +442,7 @@ fn main() {
             .iter()
             .position(|config| config.alg == alg && config.name.ends_with("jwt only"))
     };
-    let results: Vec<(String, Option<Algorithm>, Sample, Option<f64>)> = configs
+    let results: Vec<(String, Option<Algorithm>, Sample, Option<Ratio>)> = configs
         .iter()
         .zip(&samples)
         .map(|(config, own)| {
@@ -433,12 +451,17 @@ fn main() {
                 p50_us: median(own.iter().map(|s| s.p50_us).collect()),
                 p99_us: median(own.iter().map(|s| s.p99_us).collect()),
             };
+            // The median of the per-round ratios, and their middle half (the noise).
             let ratio = baseline_index(config.alg).map(|base| {
-                median(
-                    own.iter()
-                        .zip(&samples[base])
-                        .map(|(mine, theirs)| mine.rps / theirs.rps)
-                        .collect(),
+                let ratios: Vec<f64> = own
+                    .iter()
+                    .zip(&samples[base])
+                    .map(|(mine, theirs)| mine.rps / theirs.rps)
+                    .collect();
+                (
+                    median(ratios.clone()),
+                    quantile(ratios.clone(), 0.25),
+                    quantile(ratios, 0.75),
                 )
             });
             (config.name.clone(), config.alg, sample, ratio)
@@ -450,12 +473,15 @@ fn main() {
          {token_count} distinct token(s) per algorithm; cores {}\n",
         if pin { "pinned" } else { "unpinned" }
     );
-    println!("| configuration | requests/s | p50 | p99 | × jwt only |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| configuration | requests/s | p50 | p99 | × jwt only | middle half of the rounds |");
+    println!("|---|---:|---:|---:|---:|---:|");
     for (name, _, sample, ratio) in &results {
-        let ratio = ratio.map_or("—".to_owned(), |ratio| format!("{ratio:.2}"));
+        let (ratio, spread) = ratio
+            .map_or(("—".to_owned(), "—".to_owned()), |(m, low, high)| {
+                (format!("{m:.2}"), format!("{low:.2}–{high:.2}"))
+            });
         println!(
-            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {ratio} |",
+            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {ratio} | {spread} |",
             sample.rps, sample.p50_us, sample.p99_us
         );
     }

@@ -5,7 +5,7 @@
 //! apt-get install wrk        # Debian's package; the bench says so if it is missing
 //! cargo bench -p jwt-revoke-examples --bench load
 //! LOAD_SECONDS=4 LOAD_ROUNDS=5 LOAD_CONNECTIONS=32 cargo bench -p jwt-revoke-examples --bench load
-//! LOAD_ONLY="HS256 layer" cargo bench -p jwt-revoke-examples --bench load   # a subset
+//! LOAD_ONLY="HS256 jwt,HS256 layer + memory" cargo bench -p jwt-revoke-examples --bench load   # a subset
 //! LOAD_TOKENS=10000 cargo bench -p jwt-revoke-examples --bench load   # many distinct tokens
 //! ```
 //!
@@ -408,11 +408,14 @@ fn main() {
         configs
     });
 
-    // LOAD_ONLY=<text>: run only the configurations whose name contains it (for profiling).
+    // LOAD_ONLY=<text>[,<text>…]: run only the configurations whose name contains one of them.
     let only = std::env::var("LOAD_ONLY").unwrap_or_default();
     let configs: Vec<Config> = configs
         .into_iter()
-        .filter(|config| config.name.contains(only.as_str()))
+        .filter(|config| {
+            only.split(',')
+                .any(|part| config.name.contains(part.trim()))
+        })
         .collect();
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
     for round in 0..rounds {

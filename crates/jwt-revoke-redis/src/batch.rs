@@ -12,7 +12,8 @@
 //! its answer. Pipelines are sent concurrently, each as soon as it is formed: a slow answer
 //! holds back no later batch. Every check stays bounded by the store's timeout.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use jwt_revoke_core::StoreError;
 use redis::{RedisError, Value};
@@ -26,13 +27,15 @@ use crate::error::is_unavailable;
 pub(crate) struct Batcher {
     queue: Arc<Queue>,
     connection: Connection,
-    task: OnceLock<JoinHandle<()>>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 #[derive(Default)]
 struct Queue {
     waiting: Mutex<Vec<Waiting>>,
     wake: Notify,
+    /// Whether the task runs: set by the task, cleared when it ends (its runtime gone).
+    running: AtomicBool,
 }
 
 /// A check waiting for its batch.
@@ -43,7 +46,7 @@ struct Waiting {
 
 impl Drop for Batcher {
     fn drop(&mut self) {
-        if let Some(task) = self.task.get() {
+        if let Some(task) = self.task.get_mut().unwrap_or_else(PoisonError::into_inner) {
             task.abort();
         }
     }
@@ -54,7 +57,7 @@ impl Batcher {
         Batcher {
             queue: Arc::default(),
             connection,
-            task: OnceLock::new(),
+            task: Mutex::new(None),
         }
     }
 
@@ -66,16 +69,31 @@ impl Batcher {
             waiting.push(Waiting { keys, answer });
             waiting.len() == 1
         };
-        if first {
-            // Started on first use, inside the caller's runtime.
-            self.task.get_or_init(|| {
-                tokio::spawn(run(Arc::clone(&self.queue), self.connection.clone()))
-            });
+        if first || !self.queue.running.load(Ordering::Acquire) {
+            self.ensure_running();
             self.queue.wake.notify_one();
         }
         answered
             .await
             .unwrap_or_else(|_| Err(StoreError::backend(BatcherStopped)))
+    }
+}
+
+impl Batcher {
+    /// Starts the task on first use, inside the caller's runtime, and again if that runtime
+    /// has gone (a store kept across runtimes, as tests do): a check must never wait for a
+    /// task that no longer runs.
+    fn ensure_running(&self) {
+        let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.queue.running.load(Ordering::Acquire) {
+            // Counted as running from now, so that the checks queued meanwhile do not start
+            // tasks of their own.
+            self.queue.running.store(true, Ordering::Release);
+            *task = Some(tokio::spawn(run(
+                Arc::clone(&self.queue),
+                self.connection.clone(),
+            )));
+        }
     }
 }
 
@@ -92,6 +110,14 @@ struct BatcherStopped;
 
 /// The batcher task: forms a batch each time it is woken, and sends it on its own task.
 async fn run(queue: Arc<Queue>, connection: Connection) {
+    /// Clears `running` however the task ends.
+    struct Running<'a>(&'a AtomicBool);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Release);
+        }
+    }
+    let _running = Running(&queue.running);
     loop {
         queue.wake.notified().await;
         // Let every other ready task run first: those serving requests queue their checks.

@@ -526,3 +526,55 @@ async fn concurrent_checks_share_writes_and_each_gets_its_own_answer() {
         "200 concurrent checks took {reads} reads by the server"
     );
 }
+
+/// A store kept across runtimes (a `static` in tests, a runtime rebuilt by a framework): its
+/// batcher is started again in the runtime that uses it, so checks never wait for a task that
+/// died with its runtime.
+#[test]
+fn a_store_keeps_working_after_the_runtime_that_first_used_it_is_gone() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    let server = RedisServer::shared();
+    let token = keys("ines", "t-1", None);
+    let first = runtime();
+    let store = first.block_on(async {
+        let store = RedisStoreConfig::from_url(server.url())
+            .with_key_prefix(unique_prefix())
+            .with_timeout(Duration::from_millis(300))
+            .build()
+            .await
+            .expect("the test server accepts connections");
+        store
+            .insert_token(&token, from_now(Duration::from_secs(60)))
+            .await
+            .expect("insert");
+        assert!(store.check(&token).await.expect("check").token_listed);
+        store
+    });
+    drop(first);
+
+    let second = runtime();
+    second.block_on(async {
+        // redis-rs's connection driver died with the first runtime too; its manager reconnects
+        // on the first failure. What must not happen is every check timing out.
+        let mut answers = Vec::new();
+        for _ in 0..5 {
+            let answer = store.check(&token).await;
+            let done = answer.as_ref().is_ok_and(|reply| reply.token_listed);
+            answers.push(
+                answer
+                    .map(|reply| reply.token_listed)
+                    .map_err(|e| e.to_string()),
+            );
+            if done {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no check answered in the second runtime: {answers:?}");
+    });
+}

@@ -159,8 +159,10 @@ impl RedisStoreConfig {
     /// What to know:
     /// - Writes are announced by the stores themselves. Keys written by hand or by another
     ///   program reach replicas only at their next copy (after a reconnect).
-    /// - In allowlist mode, a token registered on another instance within the last
-    ///   `max_staleness` may be refused here until its registration arrives.
+    /// - In allowlist mode, set
+    ///   [`confirm_missing_tokens`](ReplicaConfig::confirm_missing_tokens): otherwise a token
+    ///   registered on another instance within the last `max_staleness` may be refused here
+    ///   until its registration arrives.
     /// - One server only (`url`): building with `cluster_nodes` and a replica is an error.
     pub fn with_local_replica(mut self, replica: ReplicaConfig) -> Self {
         self.local_replica = Some(replica);

@@ -79,6 +79,12 @@ pub struct ReplicaConfig {
     /// cannot hold every record of the store says so in the log and is not used: checks go
     /// to Redis.
     pub capacity: usize,
+    /// Ask Redis about a token the replica does not hold, instead of answering "not listed"
+    /// (default `false`). Set it in **allowlist** mode: there "not listed" means "refuse", and
+    /// a token registered on another instance a moment ago may not have reached the replica
+    /// yet. Refusals then cost a round trip; accepted tokens do not. In denylist mode leave it
+    /// off: "not listed" is the answer for nearly every request.
+    pub confirm_missing_tokens: bool,
 }
 
 impl Default for ReplicaConfig {
@@ -87,6 +93,7 @@ impl Default for ReplicaConfig {
             max_staleness: Duration::from_millis(500),
             heartbeat: Duration::from_millis(100),
             capacity: MemoryStore::DEFAULT_CAPACITY,
+            confirm_missing_tokens: false,
         }
     }
 }
@@ -107,6 +114,13 @@ impl ReplicaConfig {
     /// The same settings with another capacity.
     pub fn with_capacity(mut self, records: usize) -> Self {
         self.capacity = records;
+        self
+    }
+
+    /// The same settings, asking Redis (or not) about tokens the replica does not hold: set
+    /// it in allowlist mode (see [`confirm_missing_tokens`](Self::confirm_missing_tokens)).
+    pub fn with_confirm_missing_tokens(mut self, confirm: bool) -> Self {
+        self.confirm_missing_tokens = confirm;
         self
     }
 
@@ -206,6 +220,10 @@ impl Replica {
             return None;
         }
         let reply = shared.records.load().store.lookup(keys);
+        if shared.config.confirm_missing_tokens && !reply.token_listed {
+            shared.direct_checks.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         shared.local_checks.fetch_add(1, Ordering::Relaxed);
         Some(reply)
     }

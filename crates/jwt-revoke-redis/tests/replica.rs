@@ -189,6 +189,40 @@ async fn a_deleted_registration_is_gone_at_once_here_and_within_the_bound_elsewh
 }
 
 #[tokio::test]
+async fn in_allowlist_mode_a_token_the_replica_lacks_is_looked_up_in_redis() {
+    let server = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = RedisStoreConfig::from_url(server.url())
+        .with_key_prefix(prefix.clone())
+        .with_local_replica(replica_config().with_confirm_missing_tokens(true))
+        .build()
+        .await
+        .expect("builds");
+    let registered = keys("ivan", "t-1", None);
+    store
+        .insert_token(&registered, from_now(Duration::from_secs(60)))
+        .await
+        .expect("register");
+    // A registration made a moment ago on another instance, which no message has brought
+    // here: written behind the stores' backs, it is never announced.
+    let elsewhere = keys("ivan", "t-2", None);
+    server.cli(&["SET", &prefix.token_key(&elsewhere), "1", "PX", "60000"]);
+
+    let before = store.replica_status().expect("a replica");
+    assert!(
+        token_listed(&store, &registered).await,
+        "held: answered locally"
+    );
+    assert!(
+        token_listed(&store, &elsewhere).await,
+        "not held: Redis has it"
+    );
+    let after = store.replica_status().expect("a replica");
+    assert_eq!(after.local_checks - before.local_checks, 1);
+    assert_eq!(after.direct_checks - before.direct_checks, 1);
+}
+
+#[tokio::test]
 async fn a_paused_redis_is_answered_locally_within_the_bound_and_directly_after_it() {
     let server = RedisServer::start();
     let prefix = unique_prefix();

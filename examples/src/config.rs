@@ -18,6 +18,8 @@ pub struct Settings {
     secret: String,
     /// The `REVOCATION_STORE` value (default `memory`).
     pub store: String,
+    /// The `REVOCATION_LOCAL_REPLICA` value: `on` or `off` (default).
+    local_replica: String,
     /// `DEMO_IDP_ISSUER`, `DEMO_IDP_PUBLIC_KEY` (a PEM file) and `DEMO_IDP_AUDIENCE`.
     idp_issuer: Option<String>,
     idp_public_key: Option<String>,
@@ -25,7 +27,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads `addr_var` (default `default_addr`), `DEMO_JWT_SECRET` and `REVOCATION_STORE`.
+    /// Reads `addr_var` (default `default_addr`), `DEMO_JWT_SECRET`, `REVOCATION_STORE` and
+    /// `REVOCATION_LOCAL_REPLICA`.
     pub fn from_env(addr_var: &str, default_addr: &str) -> Self {
         let secret = match std::env::var("DEMO_JWT_SECRET") {
             Ok(secret) if !secret.is_empty() => secret,
@@ -38,6 +41,7 @@ impl Settings {
             addr: std::env::var(addr_var).unwrap_or_else(|_| default_addr.to_owned()),
             secret,
             store: std::env::var("REVOCATION_STORE").unwrap_or_else(|_| "memory".to_owned()),
+            local_replica: std::env::var("REVOCATION_LOCAL_REPLICA").unwrap_or_default(),
             idp_issuer: std::env::var("DEMO_IDP_ISSUER")
                 .ok()
                 .filter(|v| !v.is_empty()),
@@ -53,7 +57,16 @@ impl Settings {
 
     /// Builds the store and binds the address; the error says which failed and why.
     pub async fn start(&self) -> Result<(TcpListener, DemoConfig), String> {
-        let store = store_from_config(&self.store)
+        let local_replica = match self.local_replica.trim().to_ascii_lowercase().as_str() {
+            "" | "off" | "0" | "false" => false,
+            "on" | "1" | "true" => true,
+            other => {
+                return Err(format!(
+                    "REVOCATION_LOCAL_REPLICA must be `on` or `off`, not {other:?}"
+                ));
+            }
+        };
+        let store = store_from_config(&self.store, local_replica)
             .await
             .map_err(|err| err.to_string())?;
         let listener = TcpListener::bind(&self.addr)

@@ -51,6 +51,39 @@ fn an_unknown_store_setting_stops_the_demo_with_a_clear_message() {
 }
 
 #[tokio::test]
+async fn the_demo_binary_runs_on_redis_with_a_local_replica_from_settings_alone() {
+    let server = jwt_revoke_redis::test_support::RedisServer::start();
+    let demo = start_binary(
+        env!("CARGO_BIN_EXE_demo"),
+        "DEMO_ADDR",
+        &[
+            ("REVOCATION_STORE", &server.url()),
+            ("REVOCATION_LOCAL_REPLICA", "on"),
+            ("DEMO_JWT_SECRET", SECRET),
+        ],
+    );
+    let base = demo.url.clone();
+    support::login_me_logout_over_http(&base).await;
+    let clients = server.cli(&["CLIENT", "LIST", "TYPE", "pubsub"]);
+    assert!(
+        clients.contains("sub=1"),
+        "the replica subscribed: {clients}"
+    );
+}
+
+#[test]
+fn a_replica_setting_that_is_neither_on_nor_off_stops_the_demo() {
+    let output = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .env("DEMO_ADDR", "127.0.0.1:0")
+        .env("REVOCATION_LOCAL_REPLICA", "maybe")
+        .output()
+        .expect("the demo binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("REVOCATION_LOCAL_REPLICA"), "{stderr}");
+}
+
+#[tokio::test]
 async fn the_grpc_demo_binary_serves_health_behind_the_layer() {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 

@@ -20,7 +20,11 @@ const NO_HANG: Duration = Duration::from_millis(2_000);
 const RECOVERY: Duration = Duration::from_secs(30);
 
 async fn instance(url: &str) -> axum::Router {
-    let store = store_from_config(url)
+    instance_with(url, false).await
+}
+
+async fn instance_with(url: &str, local_replica: bool) -> axum::Router {
+    let store = store_from_config(url, local_replica)
         .await
         .expect("the Redis store builds");
     demo::router(DemoConfig::new(SECRET.to_vec(), store)).expect("the demo builds")
@@ -182,8 +186,49 @@ async fn an_unreachable_redis_stops_the_demo_at_start_up_with_a_clear_error() {
     let server = RedisServer::start();
     let url = server.url();
     drop(server);
-    let err = store_from_config(&url)
+    let err = store_from_config(&url, false)
         .await
         .expect_err("nothing listens there any more");
     assert!(err.to_string().contains("Redis"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_with_a_local_replica_see_each_others_revocations_within_half_a_second() {
+    let server = RedisServer::start();
+    let (first, second) = (
+        instance_with(&server.url(), true).await,
+        instance_with(&server.url(), true).await,
+    );
+    let token = login(&first, "alice").await;
+    assert_eq!(
+        send(&second, "GET", "/me", &token, false).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&first, "POST", "/logout", &token, false)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // The revoking instance sees it at once; the other within the replica's bound (500 ms).
+    assert_eq!(
+        send(&first, "GET", "/me", &token, false).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        send(&second, "GET", "/me", &token, false).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_local_replica_without_redis_is_a_configuration_error() {
+    let err = store_from_config("memory", true)
+        .await
+        .expect_err("nothing to replicate");
+    assert!(
+        err.to_string().contains("REVOCATION_LOCAL_REPLICA"),
+        "{err}"
+    );
 }

@@ -276,8 +276,6 @@ impl fmt::Debug for RedisStore {
 #[async_trait]
 impl RevocationStore for RedisStore {
     async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError> {
-        let token_key = self.prefix.token_key(keys);
-        let user_key = self.prefix.cutoff_key(&keys.user);
         if let Some(reply) = self
             .replica
             .as_ref()
@@ -285,6 +283,8 @@ impl RevocationStore for RedisStore {
         {
             return Ok(reply);
         }
+        let token_key = self.prefix.token_key(keys);
+        let user_key = self.prefix.cutoff_key(&keys.user);
         let session_key = keys.session.map(|session| self.prefix.cutoff_key(&session));
         if let Some(batcher) = &self.batcher {
             let with_session = session_key.is_some();
@@ -297,15 +297,15 @@ impl RevocationStore for RedisStore {
                 })
                 .await;
         }
+        // A cluster: the token and user records share a slot and are read with one MGET; the
+        // session's cut-off lives in another slot and is read concurrently.
         self.bounded(async {
             let mut handle = self.connection.handle().await?;
             let read = async {
+                let mut pair = redis::cmd("MGET");
+                pair.arg(&token_key).arg(&user_key);
                 match &session_key {
-                    // On a cluster the session's cut-off lives in another slot: read it
-                    // concurrently with the token and user pair, which share one.
-                    Some(session_key) if self.connection.is_cluster() => {
-                        let mut pair = redis::cmd("MGET");
-                        pair.arg(&token_key).arg(&user_key);
+                    Some(session_key) => {
                         let mut session = redis::cmd("GET");
                         session.arg(session_key);
                         let mut second = handle.clone();
@@ -316,14 +316,7 @@ impl RevocationStore for RedisStore {
                         .await?;
                         reply(pair.into_iter().chain([session]).collect(), true)
                     }
-                    _ => {
-                        let mut all = redis::cmd("MGET");
-                        all.arg(&token_key).arg(&user_key);
-                        if let Some(session_key) = &session_key {
-                            all.arg(session_key);
-                        }
-                        reply(all.query_async(&mut handle).await?, session_key.is_some())
-                    }
+                    None => reply(pair.query_async(&mut handle).await?, false),
                 }
             };
             read.await.map_err(|err| self.fail(err))

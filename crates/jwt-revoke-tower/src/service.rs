@@ -117,11 +117,7 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
             let digest = VerifiedCache::digest(&raw);
             if let Some(known) = cache.get(&digest, shared.revocations.clock().now()) {
                 LayerStats::count(&shared.stats.verified_cache_hits);
-                shared
-                    .revocations
-                    .revalidate(&known.token)
-                    .map_err(token_error)?;
-                return Ok(known);
+                return seen_before(shared, known);
             }
             let authenticated = verify_and_inspect(shared, verifier, &raw)?;
             cache.insert(digest, &authenticated, shared.revocations.policy());
@@ -177,22 +173,27 @@ fn verify_and_inspect(
     raw: &str,
 ) -> Result<Authenticated, RejectionKind> {
     let payload = verifier.verify_payload(raw)?;
-    let Some(memo) = &shared.claims_memo else {
-        let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
-        return inspect(shared, claims, raw);
-    };
-    if let Some(known) = memo.get(payload.get()) {
+    let memo = shared.claims_memo.as_ref();
+    if let Some(known) = memo.and_then(|memo| memo.get(payload.get())) {
         LayerStats::count(&shared.stats.claims_memo_hits);
-        shared
-            .revocations
-            .revalidate(&known.token)
-            .map_err(token_error)?;
-        return Ok(known);
+        return seen_before(shared, known);
     }
     let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
     let authenticated = inspect(shared, claims, raw)?;
-    memo.insert(&authenticated);
+    if let Some(memo) = memo {
+        memo.insert(&authenticated);
+    }
     Ok(authenticated)
+}
+
+/// A token whose facts were kept (verified-token cache, claims memo): only the time checks
+/// depend on when it is seen, so only they run again.
+fn seen_before(shared: &Shared, known: Authenticated) -> Result<Authenticated, RejectionKind> {
+    shared
+        .revocations
+        .revalidate(&known.token)
+        .map_err(token_error)?;
+    Ok(known)
 }
 
 /// Applies the policy to verified claims and derives the token's store keys.

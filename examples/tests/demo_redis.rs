@@ -50,6 +50,11 @@ async fn send(
         .expect("infallible")
 }
 
+/// The status of a plain (not gRPC) request.
+async fn status(app: &axum::Router, method: &str, path: &str, token: &str) -> StatusCode {
+    send(app, method, path, token, false).await.status()
+}
+
 async fn login(app: &axum::Router, sub: &str) -> String {
     let request = Request::post("/login")
         .header("content-type", "application/json")
@@ -70,38 +75,28 @@ async fn a_revocation_on_one_instance_holds_on_every_other() {
     let (first, second) = (instance(&server.url()).await, instance(&server.url()).await);
     let token = login(&first, "alice").await;
     let other = login(&second, "alice").await;
-    assert_eq!(
-        send(&second, "GET", "/me", &token, false).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(status(&second, "GET", "/me", &token).await, StatusCode::OK);
 
     assert_eq!(
-        send(&first, "POST", "/logout", &token, false)
-            .await
-            .status(),
+        status(&first, "POST", "/logout", &token).await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        send(&second, "GET", "/me", &token, false).await.status(),
+        status(&second, "GET", "/me", &token).await,
         StatusCode::UNAUTHORIZED
     );
 
     assert_eq!(
-        send(&second, "POST", "/logout/all", &other, false)
-            .await
-            .status(),
+        status(&second, "POST", "/logout/all", &other).await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        send(&first, "GET", "/me", &other, false).await.status(),
+        status(&first, "GET", "/me", &other).await,
         StatusCode::UNAUTHORIZED
     );
     // A new login after "log out everywhere" works at once, on any instance.
     let fresh = login(&first, "alice").await;
-    assert_eq!(
-        send(&second, "GET", "/me", &fresh, false).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(status(&second, "GET", "/me", &fresh).await, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,9 +106,7 @@ async fn an_outage_fails_closed_within_the_timeout_and_the_process_recovers() {
     let live = login(&app, "bob").await;
     let revoked = login(&app, "bob").await;
     assert_eq!(
-        send(&app, "POST", "/logout", &revoked, false)
-            .await
-            .status(),
+        status(&app, "POST", "/logout", &revoked).await,
         StatusCode::NO_CONTENT
     );
 
@@ -157,7 +150,7 @@ async fn an_outage_fails_closed_within_the_timeout_and_the_process_recovers() {
 
     let deadline = Instant::now() + RECOVERY;
     loop {
-        let status = send(&app, "GET", "/me", &live, false).await.status();
+        let status = status(&app, "GET", "/me", &live).await;
         if status == StatusCode::OK {
             break;
         }
@@ -200,24 +193,19 @@ async fn instances_with_a_local_replica_see_each_others_revocations_within_half_
         instance_with(&server.url(), true).await,
     );
     let token = login(&first, "alice").await;
+    assert_eq!(status(&second, "GET", "/me", &token).await, StatusCode::OK);
     assert_eq!(
-        send(&second, "GET", "/me", &token, false).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        send(&first, "POST", "/logout", &token, false)
-            .await
-            .status(),
+        status(&first, "POST", "/logout", &token).await,
         StatusCode::NO_CONTENT
     );
     // The revoking instance sees it at once; the other within the replica's bound (500 ms).
     assert_eq!(
-        send(&first, "GET", "/me", &token, false).await.status(),
+        status(&first, "GET", "/me", &token).await,
         StatusCode::UNAUTHORIZED
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        send(&second, "GET", "/me", &token, false).await.status(),
+        status(&second, "GET", "/me", &token).await,
         StatusCode::UNAUTHORIZED
     );
 }

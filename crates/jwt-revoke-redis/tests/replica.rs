@@ -17,7 +17,7 @@ use support::{ISSUER, from_now, keys};
 /// tests that count local answers must not see the replica lapse.
 const STALENESS: Duration = Duration::from_millis(1_000);
 const HEARTBEAT: Duration = Duration::from_millis(50);
-const TIMEOUT: Duration = Duration::from_millis(200);
+const TIMEOUT: Duration = Duration::from_millis(500);
 /// Far more than anything here should take: a test that waits this long has failed.
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -28,10 +28,18 @@ fn replica_config() -> ReplicaConfig {
 }
 
 async fn replicated(server: &RedisServer, prefix: &KeyPrefix) -> RedisStore {
+    replicated_with(server, prefix, replica_config()).await
+}
+
+async fn replicated_with(
+    server: &RedisServer,
+    prefix: &KeyPrefix,
+    replica: ReplicaConfig,
+) -> RedisStore {
     RedisStoreConfig::from_url(server.url())
         .with_key_prefix(prefix.clone())
         .with_timeout(TIMEOUT)
-        .with_local_replica(replica_config())
+        .with_local_replica(replica)
         .build()
         .await
         .expect("the test server accepts connections")
@@ -194,12 +202,12 @@ async fn a_deleted_registration_is_gone_at_once_here_and_within_the_bound_elsewh
 async fn in_allowlist_mode_a_token_the_replica_lacks_is_looked_up_in_redis() {
     let server = RedisServer::start();
     let prefix = unique_prefix();
-    let store = RedisStoreConfig::from_url(server.url())
-        .with_key_prefix(prefix.clone())
-        .with_local_replica(replica_config().with_confirm_missing_tokens(true))
-        .build()
-        .await
-        .expect("builds");
+    let store = replicated_with(
+        &server,
+        &prefix,
+        replica_config().with_confirm_missing_tokens(true),
+    )
+    .await;
     let registered = keys("ivan", "t-1", None);
     store
         .insert_token(&registered, from_now(Duration::from_secs(60)))
@@ -329,12 +337,7 @@ async fn a_replica_too_small_for_the_store_is_not_used() {
 async fn a_replica_that_fills_up_stops_answering_and_every_revocation_still_holds() {
     let server = RedisServer::shared();
     let prefix = unique_prefix();
-    let store = RedisStoreConfig::from_url(server.url())
-        .with_key_prefix(prefix.clone())
-        .with_local_replica(replica_config().with_capacity(3))
-        .build()
-        .await
-        .expect("builds");
+    let store = replicated_with(server, &prefix, replica_config().with_capacity(3)).await;
     assert!(is_fresh(&store), "empty: it fits");
     let until = from_now(Duration::from_secs(60));
     let tokens: Vec<TokenKeys> = (0..5)

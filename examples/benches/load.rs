@@ -174,7 +174,7 @@ async fn revoke_others(store: &dyn RevocationStore) {
     let until = SystemClock.now().saturating_add(Duration::from_secs(3600));
     for n in 0..10_000 {
         let keys = TokenKeys::new(
-            TokenId::from_jti(ISSUER, format!("revoked-{n}")).denylist_key(),
+            TokenId::from_jti(ISSUER, format!("user-{n}"), format!("revoked-{n}")).denylist_key(),
             UserId::new(ISSUER, format!("user-{n}")).key(),
             None,
         );

@@ -186,6 +186,7 @@ cases![
     session_cutoff_revokes_that_session_only,
     allowlist_registers_and_destroys,
     issuers_are_isolated,
+    a_jti_names_a_token_of_one_user_only,
     a_hundred_thousand_records,
 ];
 
@@ -259,6 +260,7 @@ macro_rules! revocation_store_conformance {
             session_cutoff_revokes_that_session_only,
             allowlist_registers_and_destroys,
             issuers_are_isolated,
+            a_jti_names_a_token_of_one_user_only,
             a_hundred_thousand_records,
         );
     };
@@ -298,7 +300,7 @@ const LONG: Duration = Duration::from_secs(600);
 
 fn token_keys(user: &str, jti: &str, sid: Option<&str>) -> TokenKeys {
     TokenKeys::new(
-        TokenId::from_jti(ISSUER, jti).denylist_key(),
+        TokenId::from_jti(ISSUER, user, jti).denylist_key(),
         UserId::new(ISSUER, user).key(),
         sid.map(|sid| SessionId::new(ISSUER, sid).key()),
     )
@@ -368,6 +370,25 @@ fn facts(
     claims.sid = sid.map(str::to_owned);
     claims.iat = Some(Timestamp::from_secs(iat).into());
     claims.exp = Some(Timestamp::from_secs(iat).saturating_add(lives).into());
+    engine
+        .inspect(&claims, "")
+        .expect("the fixture's claims pass the policy")
+}
+
+/// The facts of a token of `ISSUER` issued at the instant `iat` (fractional or not).
+fn facts_at(
+    engine: &Revocations,
+    sub: &str,
+    jti: &str,
+    iat: Timestamp,
+    lives: Duration,
+) -> TokenFacts {
+    let mut claims = RegisteredClaims::new();
+    claims.iss = Some(ISSUER.to_owned());
+    claims.sub = Some(sub.to_owned());
+    claims.jti = Some(jti.to_owned());
+    claims.iat = Some(iat.into());
+    claims.exp = Some(iat.saturating_add(lives).into());
     engine
         .inspect(&claims, "")
         .expect("the fixture's claims pass the policy")
@@ -775,16 +796,29 @@ async fn user_cutoff_follows_the_same_second_rule(harness: Harness) {
         verdict(&engine, &same_second).await,
         Verdict::Revoked(RevocationReason::User(_))
     ));
-    // The documented way to issue at once after a cut-off: iat = first_valid_iat.
-    let fresh = facts(
+    // The documented ways to issue after a cut-off, accepted as soon as the clock is within
+    // the skew allowance of their `iat`: a fractional `iat` just after the cut-off instant (a
+    // moment later), or `iat = first_valid_iat` (at most a second later).
+    harness.clock.advance(Duration::from_millis(2)).await;
+    let fractional = facts_at(
         &engine,
-        ISSUER,
         "alice",
         "t-3",
-        None,
-        cutoff.first_valid_iat(),
+        cutoff.at().saturating_add(Duration::from_millis(1)),
         LONG,
     );
+    assert_eq!(
+        verdict(&engine, &fractional).await,
+        Verdict::Valid,
+        "a fractional iat after the cut-off is refused"
+    );
+    let first_valid = Timestamp::from_secs(cutoff.first_valid_iat());
+    let acceptable_from = first_valid.saturating_sub(engine.policy().max_issued_at_skew());
+    harness
+        .clock
+        .advance(acceptable_from.duration_since(harness.now()))
+        .await;
+    let fresh = facts_at(&engine, "alice", "t-4", first_valid, LONG);
     assert_eq!(
         verdict(&engine, &fresh).await,
         Verdict::Valid,
@@ -882,6 +916,34 @@ async fn issuers_are_isolated(harness: Harness) {
         verdict(&engine, &theirs).await,
         Verdict::Valid,
         "the same jti, sub and sid of another issuer were revoked"
+    );
+}
+
+async fn a_jti_names_a_token_of_one_user_only(harness: Harness) {
+    // An issuer that reuses a `jti` across users: a token is (iss, sub, jti) in every store.
+    let engine = harness.engine(policy());
+    let now = harness.now().as_secs_floor();
+    let alices = facts(&engine, ISSUER, "alice", "shared-jti", None, now, LONG);
+    let bobs = facts(&engine, ISSUER, "bob", "shared-jti", None, now, LONG);
+    engine.revoke_token(&alices).await.expect("revoke");
+    assert_eq!(
+        verdict(&engine, &alices).await,
+        Verdict::Revoked(RevocationReason::Token)
+    );
+    assert_eq!(
+        verdict(&engine, &bobs).await,
+        Verdict::Valid,
+        "another user's token with the same jti was revoked"
+    );
+    let allowlist = harness.engine(policy().allowlist());
+    let alices = facts(&allowlist, ISSUER, "alice", "shared-jti", None, now, LONG);
+    let bobs = facts(&allowlist, ISSUER, "bob", "shared-jti", None, now, LONG);
+    allowlist.register_token(&alices).await.expect("register");
+    assert_eq!(verdict(&allowlist, &alices).await, Verdict::Valid);
+    assert_eq!(
+        verdict(&allowlist, &bobs).await,
+        Verdict::Revoked(RevocationReason::NotRegistered),
+        "another user's token with the same jti was registered"
     );
 }
 

@@ -1,8 +1,9 @@
 //! Who and what is revoked: identities of tokens, users and sessions, and the digests stores see.
 //!
-//! A token is identified by (`iss`, `jti`), or, without a `jti`, by the SHA-256 digest of its
-//! raw compact form. A user is (`iss`, `sub`) and a session is (`iss`, `sid`): `jti`, `sub` and
-//! `sid` are unique only per issuer, so the issuer is always part of the identity.
+//! A token is identified by (`iss`, `sub`, `jti`), or, without a `jti`, by (`iss`, `sub`) and
+//! the SHA-256 digest of its verified payload. A user is (`iss`, `sub`) and a session is
+//! (`iss`, `sid`): `jti`, `sub` and `sid` are unique only per issuer, so the issuer is always
+//! part of the identity.
 //!
 //! Stores never see these identities. They see [`RecordKey`]s: SHA-256 digests of a
 //! length-prefixed, domain-separated encoding of the identity. That keeps raw tokens and even
@@ -12,6 +13,12 @@
 use std::fmt;
 
 use sha2::{Digest, Sha256};
+
+/// The derivation of user and session keys, unchanged since the first release: cut-offs
+/// written by any version are found by every version.
+const CUTOFF_KEYS: &[u8] = b"jwt-revoke/v1/";
+/// The derivation of token keys (see [`TokenId`]).
+const TOKEN_KEYS: &[u8] = b"jwt-revoke/v2/";
 
 /// The opaque, fixed-size key of one record in a store: a SHA-256 digest.
 ///
@@ -50,9 +57,9 @@ impl RecordKey {
         u128::from_le_bytes(half)
     }
 
-    fn derive(domain: &str, parts: &[&[u8]]) -> Self {
+    fn derive(version: &[u8], domain: &str, parts: &[&[u8]]) -> Self {
         let mut hasher = Sha256::new();
-        hasher.update(b"jwt-revoke/v1/");
+        hasher.update(version);
         hasher.update(domain.as_bytes());
         for part in parts {
             // Length prefixes make the encoding unambiguous: ("a:b", "c") != ("a", "b:c").
@@ -69,56 +76,80 @@ impl fmt::Debug for RecordKey {
     }
 }
 
-/// How a token is identified within its issuer.
+/// How a token is identified within its issuer and subject.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum TokenIdentifier {
     /// The token's `jti` claim.
     Jti(String),
-    /// SHA-256 of the raw compact token, for tokens without a `jti`. The raw token is never kept.
-    Digest([u8; 32]),
+    /// SHA-256 of the token's verified payload (the JSON text its signature covers), for
+    /// tokens without a `jti`.
+    ///
+    /// Not of the whole compact token: an attacker can re-encode a token without its key
+    /// (an ECDSA signature `(r, s)` verifies as `(r, n - s)` too), but not its signed payload.
+    /// The raw token is never kept.
+    PayloadDigest([u8; 32]),
 }
 
 impl fmt::Debug for TokenIdentifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenIdentifier::Jti(jti) => f.debug_tuple("Jti").field(jti).finish(),
-            TokenIdentifier::Digest(digest) => {
-                write!(f, "Digest({})", &RecordKey(*digest).to_hex()[..16])
+            TokenIdentifier::PayloadDigest(digest) => {
+                write!(f, "PayloadDigest({})", &RecordKey(*digest).to_hex()[..16])
             }
         }
     }
 }
 
-/// The identity of one token: its issuer and its `jti` or digest.
+/// The identity of one token: its issuer, its subject and its `jti` (or, without one, the
+/// digest of its verified payload).
+///
+/// The subject is part of it because a `jti` is only promised unique per issuer by
+/// convention: an issuer that reuses a `jti` across users must not let one user's logout end
+/// another's token, whichever store answers.
 ///
 /// ```
 /// use jwt_revoke_core::TokenId;
-/// let by_jti = TokenId::from_jti("https://idp.example", "4f1c");
-/// let by_digest = TokenId::from_raw_token("https://idp.example", "eyJhbGciOi...");
-/// assert_ne!(by_jti.denylist_key(), by_digest.denylist_key());
+/// let by_jti = TokenId::from_jti("https://idp.example", "alice", "4f1c");
+/// let by_payload = TokenId::from_payload("https://idp.example", "alice", r#"{"sub":"alice"}"#);
+/// assert_ne!(by_jti.denylist_key(), by_payload.denylist_key());
+/// // The same jti of two users is two tokens.
+/// assert_ne!(by_jti.denylist_key(), TokenId::from_jti("https://idp.example", "bob", "4f1c").denylist_key());
 /// // The same token in the denylist and in the allowlist has two unrelated keys.
 /// assert_ne!(by_jti.denylist_key(), by_jti.allowlist_key());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct TokenId {
     issuer: String,
+    subject: String,
     identifier: TokenIdentifier,
 }
 
 impl TokenId {
-    /// A token identified by its `jti`.
-    pub fn from_jti(issuer: impl Into<String>, jti: impl Into<String>) -> Self {
+    /// A token of `subject` at `issuer`, identified by its `jti`.
+    pub fn from_jti(
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+        jti: impl Into<String>,
+    ) -> Self {
         TokenId {
             issuer: issuer.into(),
+            subject: subject.into(),
             identifier: TokenIdentifier::Jti(jti.into()),
         }
     }
 
-    /// A token identified by the SHA-256 digest of its raw compact form.
-    pub fn from_raw_token(issuer: impl Into<String>, raw_token: &str) -> Self {
+    /// A token of `subject` at `issuer` without `jti`, identified by the SHA-256 digest of
+    /// its **verified** payload: the exact JSON text that its signature covers.
+    pub fn from_payload(
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+        payload: &str,
+    ) -> Self {
         TokenId {
             issuer: issuer.into(),
-            identifier: TokenIdentifier::Digest(Sha256::digest(raw_token.as_bytes()).into()),
+            subject: subject.into(),
+            identifier: TokenIdentifier::PayloadDigest(Sha256::digest(payload.as_bytes()).into()),
         }
     }
 
@@ -127,7 +158,12 @@ impl TokenId {
         &self.issuer
     }
 
-    /// The `jti` or digest.
+    /// The subject (`sub`).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The `jti` or payload digest.
     pub fn identifier(&self) -> &TokenIdentifier {
         &self.identifier
     }
@@ -150,13 +186,20 @@ impl TokenId {
     }
 
     fn key(&self, domain: &str) -> RecordKey {
+        // Version 2 of token keys: (iss, sub, jti) and payload digests. Version 1 keyed
+        // (iss, jti) and the digest of the whole compact token.
+        let (issuer, subject) = (self.issuer.as_bytes(), self.subject.as_bytes());
         match &self.identifier {
-            TokenIdentifier::Jti(jti) => {
-                RecordKey::derive(domain, &[b"jti", self.issuer.as_bytes(), jti.as_bytes()])
-            }
-            TokenIdentifier::Digest(digest) => {
-                RecordKey::derive(domain, &[b"sha256", self.issuer.as_bytes(), digest])
-            }
+            TokenIdentifier::Jti(jti) => RecordKey::derive(
+                TOKEN_KEYS,
+                domain,
+                &[b"jti", issuer, subject, jti.as_bytes()],
+            ),
+            TokenIdentifier::PayloadDigest(digest) => RecordKey::derive(
+                TOKEN_KEYS,
+                domain,
+                &[b"payload-sha256", issuer, subject, digest],
+            ),
         }
     }
 }
@@ -195,7 +238,11 @@ impl UserId {
 
     /// The key of this user's cut-off record.
     pub fn key(&self) -> RecordKey {
-        RecordKey::derive("user", &[self.issuer.as_bytes(), self.subject.as_bytes()])
+        RecordKey::derive(
+            CUTOFF_KEYS,
+            "user",
+            &[self.issuer.as_bytes(), self.subject.as_bytes()],
+        )
     }
 }
 
@@ -234,6 +281,7 @@ impl SessionId {
     /// The key of this session's cut-off record.
     pub fn key(&self) -> RecordKey {
         RecordKey::derive(
+            CUTOFF_KEYS,
             "session",
             &[self.issuer.as_bytes(), self.session.as_bytes()],
         )
@@ -249,8 +297,12 @@ mod tests {
         assert_ne!(UserId::new("a:b", "c").key(), UserId::new("a", "b:c").key());
         assert_ne!(UserId::new("ab", "").key(), UserId::new("a", "b").key());
         assert_ne!(
-            TokenId::from_jti("a", "bc").denylist_key(),
-            TokenId::from_jti("ab", "c").denylist_key()
+            TokenId::from_jti("a", "s", "bc").denylist_key(),
+            TokenId::from_jti("ab", "s", "c").denylist_key()
+        );
+        assert_ne!(
+            TokenId::from_jti("i", "a", "bc").denylist_key(),
+            TokenId::from_jti("i", "ab", "c").denylist_key()
         );
     }
 
@@ -266,10 +318,28 @@ mod tests {
     }
 
     #[test]
-    fn digest_identity_never_holds_the_raw_token() {
-        let id = TokenId::from_raw_token("iss", "header.payload.signature");
+    fn token_keys_are_stable_across_releases() {
+        // SHA-256("jwt-revoke/v2/token-denied" || be64(3) "jti" || be64(1) "i" || be64(1) "s"
+        // || be64(1) "j"), computed independently of this code.
+        assert_eq!(
+            TokenId::from_jti("i", "s", "j").denylist_key().to_hex(),
+            "255ee651b804b8d26fc14de3ba130b1996c97272dda63bce64a7f3ceb4ec35f2"
+        );
+        // SHA-256("jwt-revoke/v2/token-denied" || be64(14) "payload-sha256" || be64(1) "i"
+        // || be64(1) "s" || be64(32) SHA-256("{}")).
+        assert_eq!(
+            TokenId::from_payload("i", "s", "{}")
+                .denylist_key()
+                .to_hex(),
+            "e626673a15b375648065ca0b7d9e02c9012378bd61ac7398046ad0d182a2d012"
+        );
+    }
+
+    #[test]
+    fn a_payload_identity_never_holds_the_payload() {
+        let id = TokenId::from_payload("iss", "sub", r#"{"secret":"claims"}"#);
         let debug = format!("{id:?}");
-        assert!(!debug.contains("payload"), "{debug}");
-        assert!(matches!(id.identifier(), TokenIdentifier::Digest(_)));
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(matches!(id.identifier(), TokenIdentifier::PayloadDigest(_)));
     }
 }

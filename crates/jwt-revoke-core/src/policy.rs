@@ -20,7 +20,7 @@ pub enum ListMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum TokenIdentity {
-    /// By `jti` when the token has one, else by the SHA-256 digest of the raw token.
+    /// By `jti` when the token has one, else by the SHA-256 digest of its verified payload.
     #[default]
     JtiOrDigest,
     /// By `jti` only: a token without `jti` is refused.
@@ -50,9 +50,13 @@ pub struct Policy {
     mode: ListMode,
     identity: TokenIdentity,
     tokens_without_exp: Option<Duration>,
+    issued_at_skew: Duration,
 }
 
 impl Policy {
+    /// The default of [`issued_at_skew`](Self::issued_at_skew): 2 s.
+    pub const DEFAULT_ISSUED_AT_SKEW: Duration = Duration::from_secs(2);
+
     /// A denylist policy for tokens that live at most `max_token_lifetime`, with 60 s of leeway
     /// (jsonwebtoken's default), tokens identified by `jti` or digest, tokens without `exp`
     /// refused.
@@ -63,14 +67,35 @@ impl Policy {
             mode: ListMode::Denylist,
             identity: TokenIdentity::JtiOrDigest,
             tokens_without_exp: None,
+            issued_at_skew: Self::DEFAULT_ISSUED_AT_SKEW,
         }
     }
 
-    /// Clock skew tolerated between issuer and this service. A token stays valid until
-    /// `exp + leeway`, so its revocation record is kept that long too.
+    /// Clock skew tolerated between issuer and this service for `exp` and `nbf`. A token
+    /// stays valid until `exp + leeway`, so its revocation record is kept that long too.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
+    }
+
+    /// How far ahead of this service's clock a token's `iat` may be (default
+    /// [`DEFAULT_ISSUED_AT_SKEW`](Self::DEFAULT_ISSUED_AT_SKEW), 2 s): the issuer's clock may run a little ahead, and an
+    /// integer `iat` may be rounded up.
+    ///
+    /// Kept small on purpose, and apart from the `exp` leeway: a user or session cut-off made
+    /// at instant *t* is stored as *t* plus this allowance, so that it covers every token the
+    /// service accepted before it, including one whose `iat` was ahead of the clock. The price
+    /// is paid by tokens issued in that window after the cut-off: they are covered too, unless
+    /// the issuer gives them `iat` ≥ [`Cutoff::first_valid_iat`](crate::Cutoff::first_valid_iat)
+    /// (accepted within a second) or a fractional `iat` after the cut-off.
+    pub fn issued_at_skew(mut self, skew: Duration) -> Self {
+        self.issued_at_skew = skew;
+        self
+    }
+
+    /// How far ahead of the clock an `iat` may be (see [`issued_at_skew`](Self::issued_at_skew)).
+    pub fn max_issued_at_skew(&self) -> Duration {
+        self.issued_at_skew
     }
 
     /// Allowlist mode: see [`ListMode::Allowlist`].

@@ -10,9 +10,6 @@ use crate::policy::{ListMode, Policy, TokenIdentity};
 use crate::store::{CheckReply, RevocationStore, StoreError, TokenKeys};
 use crate::time::{Clock, SystemClock, Timestamp};
 
-/// The resolution of an integer `iat`: the grace given to an `iat` ahead of the clock.
-const IAT_RESOLUTION: Duration = Duration::from_secs(1);
-
 /// A per-user or per-session cut-off: every token issued at or before this instant is dead.
 ///
 /// # The same-second rule
@@ -23,10 +20,19 @@ const IAT_RESOLUTION: Duration = Duration::from_secs(1);
 /// second, so every token with `iat <= floor(T)` is revoked**, including one issued a few
 /// milliseconds after *T* in that same second.
 ///
+/// # Coverage
+/// A cut-off made "now" must also cover the tokens the service accepted a moment ago whose
+/// `iat` was a little ahead of its clock (an issuer's clock runs ahead; an integer `iat` is
+/// rounded up). So [`Revocations::revoke_user`] and [`Revocations::revoke_session`] cut at
+/// *now + [`Policy::max_issued_at_skew`]*, the latest `iat` the engine accepts now, and a token
+/// without `iat` (which cannot tell when it was issued) is covered by every live cut-off of its
+/// user or session.
+///
 /// To issue a token that survives a cut-off you have just made (a user logs out everywhere,
-/// then logs in again at once), give it an `iat` of at least [`Cutoff::first_valid_iat`], which
-/// is at most one second ahead of the clock; or write `iat` with a fractional part (RFC 7519
-/// allows it), which jwt-revoke compares to the microsecond.
+/// then logs in again at once), give it an `iat` of at least [`Cutoff::first_valid_iat`]; the
+/// engine accepts it as soon as its clock is within the skew allowance of that second (at most
+/// a second after the cut-off). Or write `iat` with a fractional part after the cut-off's
+/// instant (RFC 7519 allows it), which jwt-revoke compares to the microsecond.
 ///
 /// ```
 /// use jwt_revoke_core::{Cutoff, Timestamp};
@@ -74,6 +80,10 @@ pub enum RevocationReason {
     User(Cutoff),
     /// The token's session ended after the token was issued.
     Session(Cutoff),
+    /// The store lost records it had acknowledged, and the token was issued before the loss
+    /// was noticed: one of the lost records may have revoked it (see
+    /// [`CheckReply::store_cutoff`]).
+    DataLoss(Cutoff),
 }
 
 impl fmt::Display for RevocationReason {
@@ -83,6 +93,9 @@ impl fmt::Display for RevocationReason {
             RevocationReason::NotRegistered => "the token is not registered",
             RevocationReason::User(_) => "the tokens of this user have been revoked",
             RevocationReason::Session(_) => "the session of this token has ended",
+            RevocationReason::DataLoss(_) => {
+                "the token was issued before the revocation store lost its records"
+            }
         })
     }
 }
@@ -112,7 +125,8 @@ pub enum TokenError {
     /// `nbf - leeway` is still ahead.
     #[error("the token is not valid yet")]
     NotYetValid,
-    /// `iat` is ahead of the clock by more than the leeway: it would escape cut-offs.
+    /// `iat` is ahead of the clock by more than [`Policy::max_issued_at_skew`]: it would
+    /// escape cut-offs.
     #[error("the token was issued in the future")]
     IssuedInFuture,
     /// `exp - iat` exceeds the policy's longest lifetime: it could outlive its cut-offs.
@@ -130,10 +144,10 @@ pub struct TokenFacts {
     user: UserId,
     session: Option<SessionId>,
     keys: TokenKeys,
-    issued_at: Timestamp,
+    /// `iat`; `None` for a token without one.
+    issued_at: Option<Timestamp>,
     expires_at: Timestamp,
-    /// The token's own `iat` and `nbf`, for [`Revocations::revalidate`].
-    iat: Option<Timestamp>,
+    /// The token's own `nbf`, for [`Revocations::revalidate`].
     not_before: Option<Timestamp>,
 }
 
@@ -158,9 +172,9 @@ impl TokenFacts {
         &self.keys
     }
 
-    /// `iat`; for a token without `iat`, the earliest instant the policy allows
-    /// (`exp` minus the longest lifetime), so that cut-offs err on the side of revoking.
-    pub fn issued_at(&self) -> Timestamp {
+    /// `iat`, or `None` for a token without one: such a token cannot tell when it was
+    /// issued, so every live cut-off of its user or session covers it.
+    pub fn issued_at(&self) -> Option<Timestamp> {
         self.issued_at
     }
 
@@ -186,6 +200,15 @@ pub enum TokenRevocation {
         /// Whether a live registration was there.
         was_registered: bool,
     },
+}
+
+/// Which time rules [`Revocations::inspect_with`] applies.
+#[derive(Clone, Copy)]
+enum TimeRules {
+    /// Every one: the token is to be accepted now.
+    Accept,
+    /// Expiry only: the token is to be revoked, also if it is not valid yet.
+    Revoke,
 }
 
 /// The revocation engine: a store, a policy and a clock.
@@ -227,7 +250,7 @@ pub enum TokenRevocation {
 ///     "iss": "https://idp.example", "sub": "alice", "jti": "t-1",
 ///     "iat": 1_700_000_000, "exp": 1_700_000_600,
 /// })).unwrap();
-/// let token = revocations.inspect(&claims, "<raw token>").unwrap();
+/// let token = revocations.inspect(&claims, "<the verified payload>").unwrap();
 /// assert_eq!(revocations.check(&token).await.unwrap(), Verdict::Valid);
 ///
 /// revocations.revoke_token(&token).await.unwrap();
@@ -296,15 +319,41 @@ impl Revocations {
     /// Takes what revocation needs from a token's **verified** claims and applies the policy's
     /// rules: `iss` and `sub` present; `exp` present unless accepted otherwise; not expired,
     /// not before `nbf`, not issued in the future, not living longer than the policy's
-    /// maximum; `jti` present if required. A token without `iat` is accepted and counted as
-    /// issued as early as its `exp` and the longest lifetime allow (see
-    /// [`TokenFacts::issued_at`]).
+    /// maximum; `jti` present if required. A token without `iat` is accepted (every live
+    /// cut-off of its user or session covers it), if its `exp` is no further ahead than the
+    /// longest lifetime allows.
     ///
-    /// `raw_token` is only hashed (for a token without `jti`), never kept.
+    /// `payload` is the verified payload, the exact JSON text the token's signature covers:
+    /// a token without `jti` is identified by its SHA-256 digest (see
+    /// [`TokenId::from_payload`]). It is only hashed, never kept.
     pub fn inspect(
         &self,
         claims: &RegisteredClaims,
-        raw_token: &str,
+        payload: &str,
+    ) -> Result<TokenFacts, TokenError> {
+        self.inspect_with(claims, payload, TimeRules::Accept)
+    }
+
+    /// [`inspect`](Self::inspect) for a token about to be revoked: the same rules, except
+    /// that a token that is not valid *yet* passes too: `nbf` or `iat` ahead of the clock, or,
+    /// without `iat`, an `exp` further ahead than the longest lifetime from now.
+    ///
+    /// Such a token will be accepted later, so a revocation endpoint that answers "revoked"
+    /// must record it now; one that judged it by [`inspect`](Self::inspect) would record
+    /// nothing and the token would work once its time came.
+    pub fn inspect_for_revocation(
+        &self,
+        claims: &RegisteredClaims,
+        payload: &str,
+    ) -> Result<TokenFacts, TokenError> {
+        self.inspect_with(claims, payload, TimeRules::Revoke)
+    }
+
+    fn inspect_with(
+        &self,
+        claims: &RegisteredClaims,
+        payload: &str,
+        rules: TimeRules,
     ) -> Result<TokenFacts, TokenError> {
         let policy = &self.inner.policy;
         let now = self.inner.clock.now();
@@ -327,11 +376,14 @@ impl Revocations {
         };
 
         let not_before = claims.nbf.map(NumericDate::timestamp);
-        self.check_times(now, expires_at, not_before, iat)?;
+        match rules {
+            TimeRules::Accept => self.check_times(now, expires_at, not_before, iat)?,
+            TimeRules::Revoke => self.check_expiry(now, expires_at)?,
+        }
         let longest = policy
             .max_token_lifetime()
             .max(policy.tokens_without_exp().unwrap_or(Duration::ZERO));
-        let issued_at = match iat {
+        match iat {
             Some(iat) => {
                 if expires_at < iat {
                     return Err(TokenError::ExpiresBeforeIssued);
@@ -339,24 +391,24 @@ impl Revocations {
                 if expires_at.duration_since(iat) > longest {
                     return Err(TokenError::LifetimeTooLong);
                 }
-                iat
             }
-            // Without `iat`, assume the token was issued as early as the policy allows: a
-            // cut-off then errs on the side of revoking, and a token that expires further
-            // ahead than the longest lifetime is refused, so none outlives its cut-off.
+            // Without `iat`, a token that expires further ahead than the longest lifetime from
+            // now could outlive any cut-off that covers it: refused. That depends on the time,
+            // so a token refused now for it may be accepted later: it is revocable.
             None => {
-                if expires_at > now.saturating_add(longest).saturating_add(leeway) {
+                if matches!(rules, TimeRules::Accept)
+                    && expires_at > now.saturating_add(longest).saturating_add(leeway)
+                {
                     return Err(TokenError::LifetimeTooLong);
                 }
-                expires_at.saturating_sub(longest)
             }
-        };
+        }
 
         // An empty `jti` identifies nothing: every such token would share one identity.
         let jti = claims.jti.as_deref().filter(|jti| !jti.is_empty());
         let token = match (jti, policy.identity()) {
-            (Some(jti), _) => TokenId::from_jti(issuer, jti),
-            (None, TokenIdentity::JtiOrDigest) => TokenId::from_raw_token(issuer, raw_token),
+            (Some(jti), _) => TokenId::from_jti(issuer, subject, jti),
+            (None, TokenIdentity::JtiOrDigest) => TokenId::from_payload(issuer, subject, payload),
             (None, TokenIdentity::RequireJti) => return Err(TokenError::MissingJti),
         };
         let user = UserId::new(issuer, subject);
@@ -371,9 +423,8 @@ impl Revocations {
             user,
             session,
             keys,
-            issued_at,
+            issued_at: iat,
             expires_at,
-            iat,
             not_before,
         })
     }
@@ -388,7 +439,7 @@ impl Revocations {
             self.inner.clock.now(),
             token.expires_at,
             token.not_before,
-            token.iat,
+            token.issued_at,
         )
     }
 
@@ -400,18 +451,21 @@ impl Revocations {
         not_before: Option<Timestamp>,
         iat: Option<Timestamp>,
     ) -> Result<(), TokenError> {
+        self.check_expiry(now, expires_at)?;
         let leeway = self.inner.policy.leeway_duration();
-        if expires_at.saturating_add(leeway) <= now {
-            return Err(TokenError::Expired);
-        }
         if not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(TokenError::NotYetValid);
         }
-        // An integer `iat` may stand up to a second ahead of a sub-second clock (the
-        // documented way to issue right after a cut-off is `Cutoff::first_valid_iat`),
-        // so one second of grace is added to the leeway.
         if iat.is_some_and(|iat| iat > self.latest_acceptable_iat(now)) {
             return Err(TokenError::IssuedInFuture);
+        }
+        Ok(())
+    }
+
+    fn check_expiry(&self, now: Timestamp, expires_at: Timestamp) -> Result<(), TokenError> {
+        let leeway = self.inner.policy.leeway_duration();
+        if expires_at.saturating_add(leeway) <= now {
+            return Err(TokenError::Expired);
         }
         Ok(())
     }
@@ -431,15 +485,32 @@ impl Revocations {
             }
             _ => {}
         }
+        // A token without `iat` cannot say it was issued after a cut-off: any live one covers it.
+        let covers = |cutoff: Cutoff| token.issued_at.is_none_or(|iat| cutoff.covers(iat));
         if let Some(cutoff) = reply.user_cutoff.map(Cutoff::new)
-            && cutoff.covers(token.issued_at)
+            && covers(cutoff)
         {
             return Verdict::Revoked(RevocationReason::User(cutoff));
         }
         if let (Some(cutoff), Some(_)) = (reply.session_cutoff.map(Cutoff::new), &token.session)
-            && cutoff.covers(token.issued_at)
+            && covers(cutoff)
         {
             return Verdict::Revoked(RevocationReason::Session(cutoff));
+        }
+        if let Some(noticed_at) = reply.store_cutoff {
+            // As for a cut-off made at that instant: it covers the tokens whose `iat` was
+            // ahead of the clock by the allowance. The store keeps it longer than any policy
+            // needs; it is live for this policy for as long as a user cut-off would be.
+            let cutoff = Cutoff::new(self.latest_acceptable_iat(noticed_at));
+            let live = || {
+                self.inner.clock.now()
+                    < cutoff
+                        .at()
+                        .saturating_add(self.inner.policy.cutoff_retention())
+            };
+            if covers(cutoff) && (token.issued_at.is_some() || live()) {
+                return Verdict::Revoked(RevocationReason::DataLoss(cutoff));
+            }
         }
         Verdict::Valid
     }
@@ -480,25 +551,36 @@ impl Revocations {
         self.inner.store.insert_token(&token.keys, until).await
     }
 
-    /// Revokes every token of `user` issued up to now ("log out everywhere"). Returns the
-    /// cut-off in force, which may be later than now if a concurrent revocation won.
+    /// Revokes every token of `user` issued up to now ("log out everywhere"): every token
+    /// this engine would accept now, so the cut-off is at now plus
+    /// [`Policy::max_issued_at_skew`] (see [`Cutoff`]). Returns the cut-off in force, which
+    /// may be later if a concurrent revocation won.
     pub async fn revoke_user(&self, user: &UserId) -> Result<Cutoff, StoreError> {
-        self.revoke_user_at(user, self.inner.clock.now()).await
+        self.raise_cutoff(
+            user.key(),
+            self.latest_acceptable_iat(self.inner.clock.now()),
+        )
+        .await
     }
 
     /// Revokes every token of `user` issued up to `at` (for events that carry their own
     /// instant, such as a CAEP credential change). A cut-off never moves backwards: an earlier
     /// `at` than the stored one changes nothing. An `at` ahead of the clock is brought back to
-    /// the latest `iat` the engine accepts now (the clock plus leeway plus one second), so no
-    /// cut-off can kill tokens that are not issued yet.
+    /// the latest `iat` the engine accepts now (the clock plus
+    /// [`Policy::max_issued_at_skew`]), so no cut-off can kill tokens that are not issued yet.
     pub async fn revoke_user_at(&self, user: &UserId, at: Timestamp) -> Result<Cutoff, StoreError> {
         self.raise_cutoff(user.key(), at).await
     }
 
-    /// Revokes every token of the session issued up to now (back-channel logout).
+    /// Revokes every token of the session issued up to now (a logout, an identity provider's
+    /// back-channel logout): like [`revoke_user`](Self::revoke_user), at now plus the skew
+    /// allowance.
     pub async fn revoke_session(&self, session: &SessionId) -> Result<Cutoff, StoreError> {
-        self.revoke_session_at(session, self.inner.clock.now())
-            .await
+        self.raise_cutoff(
+            session.key(),
+            self.latest_acceptable_iat(self.inner.clock.now()),
+        )
+        .await
     }
 
     /// Revokes every token of the session issued up to `at`.
@@ -530,8 +612,7 @@ impl Revocations {
 
     /// The latest `iat` that [`inspect`](Self::inspect) accepts at `now`.
     fn latest_acceptable_iat(&self, now: Timestamp) -> Timestamp {
-        now.saturating_add(self.inner.policy.leeway_duration())
-            .saturating_add(IAT_RESOLUTION)
+        now.saturating_add(self.inner.policy.max_issued_at_skew())
     }
 
     fn record_expiry(&self, token: &TokenFacts) -> Timestamp {
@@ -593,8 +674,8 @@ mod tests {
         let cutoff = runtime
             .block_on(revocations.revoke_user_at(&UserId::new("i", "s"), Timestamp::MAX))
             .expect("revokes");
-        // now + 5 s leeway + 1 s of iat resolution
-        assert_eq!(cutoff.at(), Timestamp::from_secs(1_700_000_006));
+        // now + the default 2 s allowance for an iat ahead (not the 5 s `exp` leeway)
+        assert_eq!(cutoff.at(), Timestamp::from_secs(1_700_000_002));
         assert_eq!(*store.0.lock().expect("not poisoned"), Some(cutoff.at()));
     }
 
@@ -676,5 +757,129 @@ mod tests {
             revocations.revalidate(&facts),
             Err(TokenError::IssuedInFuture)
         );
+    }
+
+    fn claims_of(value: serde_json::Value) -> RegisteredClaims {
+        serde_json::from_value(value).expect("claims")
+    }
+
+    #[test]
+    fn a_cutoff_made_now_covers_every_token_accepted_now() {
+        let store = Arc::new(LastCutoff::default());
+        let revocations = engine(Arc::clone(&store));
+        let now = 1_700_000_000;
+        // The latest iat accepted now, and a token without iat that expires as late as allowed.
+        let ahead = revocations
+            .inspect(
+                &claims_of(serde_json::json!({
+                    "iss": "i", "sub": "s", "jti": "a", "iat": now + 2, "exp": now + 60,
+                })),
+                "",
+            )
+            .expect("an iat within the skew allowance is accepted");
+        let no_iat = revocations
+            .inspect(
+                &claims_of(serde_json::json!({
+                    "iss": "i", "sub": "s", "jti": "b", "exp": now + 600 + 5,
+                })),
+                "",
+            )
+            .expect("accepted");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for cutoff in [
+            runtime.block_on(revocations.revoke_user(&UserId::new("i", "s"))),
+            runtime.block_on(revocations.revoke_session(&SessionId::new("i", "x"))),
+        ] {
+            let cutoff = cutoff.expect("revokes").at();
+            let reply = CheckReply::new(false, Some(cutoff), None);
+            for token in [&ahead, &no_iat] {
+                assert!(
+                    matches!(revocations.judge(token, &reply), Verdict::Revoked(_)),
+                    "{token:?} escapes a cut-off at {cutoff:?}"
+                );
+            }
+        }
+        // One past the allowance is refused outright: it was never accepted.
+        let too_far = revocations.inspect(
+            &claims_of(serde_json::json!({
+                "iss": "i", "sub": "s", "jti": "c", "iat": now + 3, "exp": now + 60,
+            })),
+            "",
+        );
+        assert_eq!(too_far.err(), Some(TokenError::IssuedInFuture));
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_can_be_inspected_for_revocation() {
+        let revocations = engine(Arc::new(LastCutoff::default()));
+        let now = 1_700_000_000;
+        for early in [
+            serde_json::json!({"iss": "i", "sub": "s", "nbf": now + 600, "exp": now + 900}),
+            serde_json::json!({"iss": "i", "sub": "s", "iat": now + 120, "exp": now + 700}),
+        ] {
+            let claims = claims_of(early);
+            assert!(revocations.inspect(&claims, "{}").is_err());
+            let facts = revocations
+                .inspect_for_revocation(&claims, "{}")
+                .expect("a token valid later is revocable now");
+            assert_eq!(
+                facts.token(),
+                &TokenId::from_payload("i", "s", "{}"),
+                "identified by its payload"
+            );
+        }
+        let expired = claims_of(serde_json::json!({"iss": "i", "sub": "s", "exp": now - 60}));
+        assert_eq!(
+            revocations.inspect_for_revocation(&expired, "{}").err(),
+            Some(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_store_cutoff_refuses_what_was_issued_before_the_loss_was_noticed() {
+        let clock = Arc::new(crate::time::ManualClock::new(Timestamp::from_secs(
+            1_700_000_000,
+        )));
+        let revocations = Revocations::new(
+            Arc::new(LastCutoff::default()),
+            Policy::new(Duration::from_secs(600)).leeway(Duration::from_secs(5)),
+        )
+        .with_clock(clock.clone());
+        let token = |value: serde_json::Value| {
+            revocations
+                .inspect(&claims_of(value), "{}")
+                .expect("accepted")
+        };
+        let noticed = Timestamp::from_secs(1_700_000_000);
+        let reply = CheckReply::default().with_store_cutoff(Some(noticed));
+        let before = token(serde_json::json!({
+            "iss": "i", "sub": "s", "jti": "1", "iat": 1_700_000_000, "exp": 1_700_000_300,
+        }));
+        let ahead = token(serde_json::json!({
+            "iss": "i", "sub": "s", "jti": "2", "iat": 1_700_000_002, "exp": 1_700_000_300,
+        }));
+        let no_iat = token(serde_json::json!({
+            "iss": "i", "sub": "s", "jti": "3", "exp": 1_700_000_300,
+        }));
+        for token in [&before, &ahead, &no_iat] {
+            assert!(matches!(
+                revocations.judge(token, &reply),
+                Verdict::Revoked(RevocationReason::DataLoss(_))
+            ));
+        }
+        // Issued after the loss was noticed: valid.
+        clock.advance(Duration::from_secs(10));
+        let after = token(serde_json::json!({
+            "iss": "i", "sub": "s", "jti": "4", "iat": 1_700_000_010, "exp": 1_700_000_300,
+        }));
+        assert_eq!(revocations.judge(&after, &reply), Verdict::Valid);
+        // Once every token it could cover has expired, a token without iat is not covered.
+        clock.advance(Duration::from_secs(700));
+        let late = token(serde_json::json!({
+            "iss": "i", "sub": "s", "jti": "5", "exp": 1_700_001_000,
+        }));
+        assert_eq!(revocations.judge(&late, &reply), Verdict::Valid);
     }
 }

@@ -49,6 +49,12 @@ pub struct CheckReply {
     pub user_cutoff: Option<Timestamp>,
     /// The session's live cut-off, if any (always `None` when the keys had no session).
     pub session_cutoff: Option<Timestamp>,
+    /// A cut-off over every token of the store: the instant at which the store noticed that
+    /// it had lost records it had acknowledged (a restarted server without persistence, a
+    /// flush, a failover to a replica that missed writes). Every token issued up to then may
+    /// have been revoked in the lost records, so the engine refuses it. `None` for stores
+    /// that cannot lose data or have not.
+    pub store_cutoff: Option<Timestamp>,
 }
 
 impl CheckReply {
@@ -62,7 +68,15 @@ impl CheckReply {
             token_listed,
             user_cutoff,
             session_cutoff,
+            store_cutoff: None,
         }
+    }
+
+    /// The same reply with a store-wide cut-off (see [`CheckReply::store_cutoff`]).
+    #[must_use]
+    pub fn with_store_cutoff(mut self, store_cutoff: Option<Timestamp>) -> Self {
+        self.store_cutoff = store_cutoff;
+        self
     }
 }
 
@@ -90,6 +104,17 @@ pub enum StoreError {
     CapacityExceeded {
         /// The configured maximum number of records.
         capacity: usize,
+    },
+    /// The store lost records it had acknowledged and was told to refuse every answer until
+    /// an operator has looked (rather than to revoke every token issued before the loss).
+    /// Not [`is_unavailable`](StoreError::is_unavailable): failing open never opens on it.
+    #[error(
+        "the revocation store lost acknowledged records (noticed at {noticed_at}) and refuses \
+         to answer until an operator clears the loss"
+    )]
+    DataLoss {
+        /// When the loss was noticed.
+        noticed_at: Timestamp,
     },
     /// Any other failure: a protocol error, a corrupt record, a script error.
     #[error("revocation store failed: {source}")]
@@ -250,6 +275,12 @@ mod tests {
         assert!(StoreError::unavailable("connection refused").is_unavailable());
         assert!(!StoreError::backend("bad script").is_unavailable());
         assert!(!StoreError::CapacityExceeded { capacity: 1 }.is_unavailable());
+        assert!(
+            !StoreError::DataLoss {
+                noticed_at: Timestamp::EPOCH
+            }
+            .is_unavailable()
+        );
     }
 
     #[test]

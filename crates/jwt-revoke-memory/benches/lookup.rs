@@ -38,7 +38,7 @@ const BASELINE_SHARDS: usize = 64;
 /// The keys of token `n`: its denylist key, its user's and its session's.
 fn keys(n: usize) -> TokenKeys {
     TokenKeys::new(
-        TokenId::from_jti(ISSUER, format!("token-{n}")).denylist_key(),
+        TokenId::from_jti(ISSUER, format!("user-{n}"), format!("token-{n}")).denylist_key(),
         UserId::new(ISSUER, format!("user-{n}")).key(),
         Some(SessionId::new(ISSUER, format!("session-{n}")).key()),
     )

@@ -67,7 +67,7 @@ fn rss_bytes() -> u64 {
 /// a check would carry alongside it.
 fn keys(n: usize) -> TokenKeys {
     TokenKeys::new(
-        TokenId::from_jti(ISSUER, format!("token-{n}")).denylist_key(),
+        TokenId::from_jti(ISSUER, "alice", format!("token-{n}")).denylist_key(),
         UserId::new(ISSUER, "alice").key(),
         Some(SessionId::new(ISSUER, "session").key()),
     )

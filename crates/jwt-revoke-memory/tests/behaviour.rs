@@ -32,7 +32,12 @@ fn store(clock: &ManualClock) -> MemoryStore {
 
 fn token(n: usize) -> TokenKeys {
     TokenKeys::new(
-        TokenId::from_jti("https://idp.example", format!("token-{n}")).denylist_key(),
+        TokenId::from_jti(
+            "https://idp.example",
+            format!("user-{n}"),
+            format!("token-{n}"),
+        )
+        .denylist_key(),
         user(n),
         Some(session(n)),
     )

@@ -204,7 +204,12 @@ async fn run() {
             (0..TOKENS)
                 .map(|n| {
                     TokenKeys::new(
-                        TokenId::from_jti("https://idp.example", format!("t-{n}")).denylist_key(),
+                        TokenId::from_jti(
+                            "https://idp.example",
+                            format!("user-{n}"),
+                            format!("t-{n}"),
+                        )
+                        .denylist_key(),
                         UserId::new("https://idp.example", format!("user-{n}")).key(),
                         with_session
                             .then(|| SessionId::new("https://idp.example", format!("s-{n}")).key()),
@@ -392,7 +397,8 @@ async fn cluster(seconds: Duration, rounds: u64) {
         (0..TOKENS)
             .map(|n| {
                 TokenKeys::new(
-                    TokenId::from_jti("https://idp.example", format!("t-{n}")).denylist_key(),
+                    TokenId::from_jti("https://idp.example", format!("user-{n}"), format!("t-{n}"))
+                        .denylist_key(),
                     UserId::new("https://idp.example", format!("user-{n}")).key(),
                     Some(SessionId::new("https://idp.example", format!("s-{n}")).key()),
                 )

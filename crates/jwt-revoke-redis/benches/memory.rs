@@ -74,7 +74,7 @@ async fn run() {
     let tokens: Vec<TokenKeys> = (0..records)
         .map(|n| {
             TokenKeys::new(
-                TokenId::from_jti(ISSUER, format!("jti-{n}")).denylist_key(),
+                TokenId::from_jti(ISSUER, format!("user-{n}"), format!("jti-{n}")).denylist_key(),
                 UserId::new(ISSUER, format!("user-{n}")).key(),
                 None,
             )
@@ -168,7 +168,7 @@ async fn warm_up(
         .clone()
         .with_key_prefix(KeyPrefix::new("warm-up:").expect("a valid prefix"));
     let keys = TokenKeys::new(
-        TokenId::from_jti(ISSUER, "warm-up").denylist_key(),
+        TokenId::from_jti(ISSUER, "warm-up", "warm-up").denylist_key(),
         UserId::new(ISSUER, "warm-up").key(),
         None,
     );

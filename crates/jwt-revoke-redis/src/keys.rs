@@ -71,7 +71,7 @@ impl KeyPrefix {
     /// use jwt_revoke_redis::KeyPrefix;
     ///
     /// let user = UserId::new("https://idp.example", "alice").key();
-    /// let keys = TokenKeys::new(TokenId::from_jti("https://idp.example", "t-1").denylist_key(), user, None);
+    /// let keys = TokenKeys::new(TokenId::from_jti("https://idp.example", "alice", "t-1").denylist_key(), user, None);
     /// let token_key = KeyPrefix::default().token_key(&keys);
     /// let user_key = KeyPrefix::default().cutoff_key(&user);
     /// assert!(token_key.starts_with("jwt-revoke:t{"));
@@ -240,7 +240,7 @@ mod tests {
         let user = UserId::new("iss", "alice").key();
         let session = SessionId::new("iss", "s-1").key();
         let keys = TokenKeys::new(
-            TokenId::from_jti("iss", "t").denylist_key(),
+            TokenId::from_jti("iss", "alice", "t").denylist_key(),
             user,
             Some(session),
         );
@@ -269,7 +269,7 @@ mod tests {
         let prefix = KeyPrefix::new("svc *[x]: ").expect("valid prefix");
         let user = UserId::new("iss", "alice").key();
         let session = SessionId::new("iss", "s-1").key();
-        let token = TokenId::from_jti("iss", "t").denylist_key();
+        let token = TokenId::from_jti("iss", "alice", "t").denylist_key();
         let keys = TokenKeys::new(token, user, Some(session));
         assert_eq!(
             prefix.parse(prefix.token_key(&keys).as_bytes()),

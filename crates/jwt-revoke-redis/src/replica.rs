@@ -676,7 +676,7 @@ mod tests {
         let prefix = KeyPrefix::new("a b:").expect("valid prefix");
         let user = UserId::new("iss", "alice").key();
         let session = SessionId::new("iss", "s").key();
-        let token = TokenId::from_jti("iss", "t").denylist_key();
+        let token = TokenId::from_jti("iss", "alice", "t").denylist_key();
         let token_key = prefix.token_key(&TokenKeys::new(token, user, None));
         let parse = |text: String| parse_change(&prefix, text.as_bytes());
         assert_eq!(

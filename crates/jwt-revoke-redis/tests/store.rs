@@ -200,7 +200,7 @@ async fn a_cutoff_never_moves_back_but_its_life_is_extended() {
     );
     let check = store
         .check(&TokenKeys::new(
-            TokenId::from_jti(ISSUER, "x").denylist_key(),
+            TokenId::from_jti(ISSUER, "x", "x").denylist_key(),
             user,
             None,
         ))

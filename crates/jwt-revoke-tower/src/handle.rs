@@ -67,39 +67,29 @@ impl RevocationHandle {
             .await
     }
 
-    /// Revokes every token of the current user issued up to now ("log out everywhere").
+    /// Revokes every token of the current user issued up to now ("log out everywhere"):
+    /// every token of the user the layer accepted before, the current one included, also those
+    /// whose `iat` was a little ahead of this service's clock (see
+    /// [`Revocations::revoke_user`]).
     ///
     /// A token issued after this must have `iat` ≥ [`Cutoff::first_valid_iat`] (see
-    /// [`Cutoff`] for the same-second rule).
-    ///
-    /// The cut-off is at least the current token's own `iat`, so that "log out everywhere"
-    /// always covers the token that asked for it, even one issued slightly ahead of this
-    /// service's clock.
+    /// [`Cutoff`] for the same-second rule and the skew allowance).
     pub async fn revoke_user(&self) -> Result<Cutoff, StoreError> {
-        let at = self.at_least_issued_at();
-        self.bounded(self.revocations.revoke_user_at(self.token.user(), at))
+        self.bounded(self.revocations.revoke_user(self.token.user()))
             .await
     }
 
-    /// Revokes every token of the current session issued up to now (and at least the current
-    /// token, as for [`revoke_user`](Self::revoke_user)). `Ok(None)` when the token has no
+    /// Revokes every token of the current session issued up to now, as
+    /// [`revoke_user`](Self::revoke_user) does for the user. `Ok(None)` when the token has no
     /// `sid`, so there is no session to end.
     pub async fn revoke_session(&self) -> Result<Option<Cutoff>, StoreError> {
         match self.token.session() {
             Some(session) => self
-                .bounded(
-                    self.revocations
-                        .revoke_session_at(session, self.at_least_issued_at()),
-                )
+                .bounded(self.revocations.revoke_session(session))
                 .await
                 .map(Some),
             None => Ok(None),
         }
-    }
-
-    /// Now, or the current token's `iat` when that is later (a clock ahead of ours).
-    fn at_least_issued_at(&self) -> jwt_revoke_core::Timestamp {
-        self.revocations.clock().now().max(self.token.issued_at())
     }
 
     async fn bounded<T>(

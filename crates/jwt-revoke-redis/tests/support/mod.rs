@@ -10,7 +10,7 @@ pub const ISSUER: &str = "https://idp.example";
 /// The keys of token `jti` of `user`, in session `sid` when given.
 pub fn keys(user: &str, jti: &str, sid: Option<&str>) -> TokenKeys {
     TokenKeys::new(
-        TokenId::from_jti(ISSUER, jti).denylist_key(),
+        TokenId::from_jti(ISSUER, user, jti).denylist_key(),
         UserId::new(ISSUER, user).key(),
         sid.map(|sid| SessionId::new(ISSUER, sid).key()),
     )

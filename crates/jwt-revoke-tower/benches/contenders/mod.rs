@@ -82,7 +82,8 @@ pub fn revocations() -> Revocations {
     runtime.block_on(async {
         for n in 0..10_000 {
             let keys = TokenKeys::new(
-                TokenId::from_jti(ISSUER, format!("revoked-{n}")).denylist_key(),
+                TokenId::from_jti(ISSUER, format!("user-{n}"), format!("revoked-{n}"))
+                    .denylist_key(),
                 UserId::new(ISSUER, format!("user-{n}")).key(),
                 None,
             );

@@ -217,7 +217,7 @@ impl EventTokenVerifier {
     /// The record that the event (`iss`, `jti`) has been acted on.
     fn ledger_keys(claims: &EventClaims) -> TokenKeys {
         let jti = claims.jti.as_deref().unwrap_or_default();
-        let id = TokenId::from_jti(claims.iss.as_str(), jti);
+        let id = TokenId::from_jti(claims.iss.as_str(), "", jti);
         TokenKeys::new(
             id.processed_event_key(),
             UserId::new(claims.iss.as_str(), "").key(),

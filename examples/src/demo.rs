@@ -212,11 +212,15 @@ async fn login(State(state): State<AppState>, Json(request): Json<LoginRequest>)
         jti: random_id(),
         sid: random_id(),
     };
-    // If the user logged out everywhere within this very second, a token with iat = now
-    // would be covered by that cut-off (see jwt_revoke_core::Cutoff): issue it at the cut-off's
-    // first valid second instead, at most one second ahead.
+    // If the user logged out everywhere a moment ago, a token with iat = now would be covered
+    // by that cut-off (it reaches a little ahead of the clock, see jwt_revoke_core::Cutoff):
+    // issue it at the cut-off's first valid second instead, and answer once that `iat` is
+    // accepted (at most about a second later), so that the token works at once.
     match covering_cutoff(&state, &claims).await {
-        Ok(Some(first_valid_iat)) => claims.iat = first_valid_iat,
+        Ok(Some(first_valid_iat)) => {
+            claims.iat = first_valid_iat;
+            wait_until_acceptable(&state.revocations, first_valid_iat).await;
+        }
         Ok(None) => {}
         Err(()) => {
             return error(
@@ -251,7 +255,19 @@ async fn login(State(state): State<AppState>, Json(request): Json<LoginRequest>)
     .into_response()
 }
 
-/// The first valid `iat` if a user cut-off covers a token issued with `claims.iat`.
+/// Waits until the engine accepts a token issued at `iat` (whole seconds): until its clock is
+/// within the policy's allowance for an `iat` ahead.
+async fn wait_until_acceptable(revocations: &Revocations, iat: i64) {
+    let acceptable_from =
+        Timestamp::from_secs(iat).saturating_sub(revocations.policy().max_issued_at_skew());
+    let wait = acceptable_from.duration_since(revocations.clock().now());
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The first valid `iat` if a user cut-off (or the store's, after it lost data) covers a token
+/// issued with `claims.iat`.
 async fn covering_cutoff(state: &AppState, claims: &AccessClaims<'_>) -> Result<Option<i64>, ()> {
     let mut registered = RegisteredClaims::new();
     registered.iss = Some(claims.iss.to_owned());
@@ -267,7 +283,9 @@ async fn covering_cutoff(state: &AppState, claims: &AccessClaims<'_>) -> Result<
         return Ok(None);
     };
     match state.revocations.check(&facts).await {
-        Ok(Verdict::Revoked(RevocationReason::User(cutoff))) => Ok(Some(cutoff.first_valid_iat())),
+        Ok(Verdict::Revoked(
+            RevocationReason::User(cutoff) | RevocationReason::DataLoss(cutoff),
+        )) => Ok(Some(cutoff.first_valid_iat())),
         Ok(_) => Ok(None),
         Err(err) => {
             tracing::warn!(%err, "revocation store unavailable at login");

@@ -42,7 +42,10 @@ async fn send(
         .uri(path)
         .header("authorization", format!("Bearer {token}"));
     if grpc {
-        request = request.header("content-type", "application/grpc");
+        // A gRPC call: HTTP/2 (over HTTP/1.x no rejection is a 200).
+        request = request
+            .version(http::Version::HTTP_2)
+            .header("content-type", "application/grpc");
     }
     app.clone()
         .oneshot(request.body(Body::empty()).expect("request"))

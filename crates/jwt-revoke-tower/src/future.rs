@@ -13,8 +13,8 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::layer::Shared;
-use crate::rejection::{Rejection, RejectionResponse};
-use crate::service::{Authenticated, decide};
+use crate::rejection::{Protocol, Rejection, RejectionResponse};
+use crate::service::{Authenticated, decide, respond};
 
 /// The store call of one request, bounded by the layer's store timeout. Boxed because the
 /// store is a trait object; named, with a `Debug`, so that it does not leak an unnameable type
@@ -72,7 +72,7 @@ struct Pending<S, ReqBody, R> {
     authenticated: Authenticated,
     shared: Arc<Shared>,
     rejection: R,
-    grpc: bool,
+    protocol: Protocol,
 }
 
 pin_project! {
@@ -123,7 +123,7 @@ where
         authenticated: Authenticated,
         shared: Arc<Shared>,
         rejection: R,
-        grpc: bool,
+        protocol: Protocol,
     ) -> Self {
         let pending = Pending {
             inner,
@@ -131,7 +131,7 @@ where
             authenticated,
             shared,
             rejection,
-            grpc,
+            protocol,
         };
         ResponseFuture {
             state: State::Checking {
@@ -167,7 +167,7 @@ where
                         authenticated,
                         shared,
                         rejection,
-                        grpc,
+                        protocol,
                     } = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
@@ -177,7 +177,7 @@ where
                             this.state.set(State::Calling { future });
                         }
                         Err(kind) => {
-                            let response = rejection.response(&Rejection::new(kind, grpc));
+                            let response = respond(&rejection, &Rejection::new(kind, protocol));
                             this.state.set(State::Rejected { response: None });
                             return Poll::Ready(Ok(response));
                         }

@@ -36,6 +36,12 @@ pub enum BuildError {
     /// No key was given.
     #[error("no decoding key was given")]
     NoKeys,
+    /// Two keys were given for one `kid`: a token naming it could be checked against either.
+    #[error("two keys were given for the kid {kid:?}")]
+    DuplicateKid {
+        /// The repeated `kid`.
+        kid: String,
+    },
     /// A key can verify none of the allowed algorithms (an HMAC secret with only RS256, say).
     #[error("the {key} key can verify none of the allowed algorithms")]
     KeyAlgorithmMismatch {
@@ -135,6 +141,8 @@ pub(crate) struct Shared {
     pub(crate) revocations: Revocations,
     pub(crate) verification: Verification,
     pub(crate) sources: Vec<TokenSource>,
+    /// Who the tokens must come from and be for, checked on their parsed claims.
+    pub(crate) claim_rules: ClaimRules,
     pub(crate) max_token_bytes: usize,
     pub(crate) bypass_exact: Vec<String>,
     pub(crate) bypass_prefixes: Vec<String>,
@@ -153,6 +161,48 @@ impl Shared {
                 .bypass_prefixes
                 .iter()
                 .any(|p| path.starts_with(p.as_str()))
+    }
+}
+
+/// The issuer and audience rules of a layer, applied to the parsed claims of every token, in
+/// both verification modes.
+pub(crate) struct ClaimRules {
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    /// Accept any `aud` (only with no audiences configured).
+    pub(crate) any_audience: bool,
+}
+
+impl ClaimRules {
+    /// Why `claims` are not for this layer, if they are not.
+    pub(crate) fn check(
+        &self,
+        claims: &jwt_revoke_core::RegisteredClaims,
+    ) -> Result<(), &'static str> {
+        if !self.issuers.is_empty()
+            && !claims
+                .iss
+                .as_deref()
+                .is_some_and(|iss| self.issuers.iter().any(|ours| ours == iss))
+        {
+            return Err("the token's issuer is not accepted");
+        }
+        match (&claims.aud, self.audiences.is_empty()) {
+            // RFC 7519 §4.1.3: a token whose `aud` does not name us is refused, also when we
+            // name no audience at all (unless told to accept any).
+            (Some(_), true) if !self.any_audience => {
+                Err("the token is meant for an audience (aud) this service does not accept")
+            }
+            (Some(_), true) | (None, true) => Ok(()),
+            (None, false) => Err("the token has no aud claim"),
+            (Some(aud), false) => {
+                if self.audiences.iter().any(|ours| aud.contains(ours)) {
+                    Ok(())
+                } else {
+                    Err("the token's audience is not accepted")
+                }
+            }
+        }
     }
 }
 
@@ -210,6 +260,7 @@ impl RevocationLayer {
             algorithms: Vec::new(),
             issuers: Vec::new(),
             audiences: Vec::new(),
+            any_audience: false,
             sources: vec![TokenSource::AuthorizationBearer],
             max_token_bytes: 8 * 1024,
             bypass_exact: Vec::new(),
@@ -281,6 +332,7 @@ pub struct RevocationLayerBuilder {
     algorithms: Vec<Algorithm>,
     issuers: Vec<String>,
     audiences: Vec<String>,
+    any_audience: bool,
     sources: Vec<TokenSource>,
     max_token_bytes: usize,
     bypass_exact: Vec<String>,
@@ -313,8 +365,15 @@ impl RevocationLayerBuilder {
 
     /// Do not verify signatures here: an upstream layer has, and has put
     /// [`Claims`](crate::Claims) into the request's extensions. A request without them is
-    /// refused as unauthenticated. The token itself is still read from the request when it
-    /// has no `jti` (to identify it by digest).
+    /// refused as unauthenticated. The issuer and audience rules still apply to them.
+    ///
+    /// A token without `jti` is identified by the digest of its payload, which must then be
+    /// exactly the text the `Claims` hold ([`Claims::from_verified_json`] of the token's
+    /// decoded payload): the layer finds the token in the request (through its token sources,
+    /// which should include wherever the upstream layer reads it) and refuses the request when
+    /// the token there does not carry that payload.
+    ///
+    /// [`Claims::from_verified_json`]: crate::Claims::from_verified_json
     pub fn claims_verified_upstream(mut self) -> Self {
         self.verification = Some(ChosenVerification::Upstream);
         self
@@ -326,9 +385,22 @@ impl RevocationLayerBuilder {
         self
     }
 
-    /// Accept only tokens whose `aud` includes one of these.
+    /// Accept only tokens whose `aud` includes one of these (and refuse tokens without `aud`).
+    ///
+    /// Without audiences, a token that has an `aud` claim is refused: it names the services it
+    /// is meant for, and this one is not among them (RFC 7519 §4.1.3). Tokens without `aud`
+    /// are accepted. To accept tokens whatever their audience, say so with
+    /// [`accept_any_audience`](Self::accept_any_audience).
     pub fn audiences<I: IntoIterator<Item = T>, T: Into<String>>(mut self, audiences: I) -> Self {
         self.audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Accept tokens whatever their `aud` says, when no [`audiences`](Self::audiences) are
+    /// configured. Only for a service that truly is the audience of every token its issuers
+    /// sign; otherwise a token meant for another service works here too.
+    pub fn accept_any_audience(mut self) -> Self {
+        self.any_audience = true;
         self
     }
 
@@ -408,8 +480,7 @@ impl RevocationLayerBuilder {
     /// keys. A token seen again is still verified (signature, algorithm, issuer, audience)
     /// and its time claims are judged again against the clock, and the store is asked as
     /// always; only the parsing and hashing are skipped, which is most of what the layer adds
-    /// to an HS256 verification (see BENCHMARKS.md). Tokens without a `jti` (identified by
-    /// the digest of the whole token) are not kept. Each entry weighs its payload twice plus
+    /// to an HS256 verification (see BENCHMARKS.md). Each entry weighs its payload twice plus
     /// about 512 bytes; when full, the least used entries are dropped.
     pub fn claims_memo(mut self, max_bytes: usize) -> Self {
         self.claims_memo_bytes = max_bytes;
@@ -446,6 +517,11 @@ impl RevocationLayerBuilder {
                 revocations: self.revocations,
                 verification,
                 sources: self.sources,
+                claim_rules: ClaimRules {
+                    issuers: self.issuers,
+                    audiences: self.audiences,
+                    any_audience: self.any_audience,
+                },
                 max_token_bytes: self.max_token_bytes,
                 bypass_exact: self.bypass_exact,
                 bypass_prefixes: self.bypass_prefixes,

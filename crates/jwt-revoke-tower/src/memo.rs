@@ -1,8 +1,6 @@
 //! The claims memo: a token seen before skips parsing its claims and hashing its identities,
 //! never its verification, its time checks or the revocation check.
 
-use jwt_revoke_core::TokenIdentifier;
-
 use crate::service::Authenticated;
 
 /// What the layer learned from a verified payload, by the payload's exact JSON text.
@@ -11,8 +9,8 @@ use crate::service::Authenticated;
 /// token's claims — the parsed registered claims, the policy's verdict on them, the SHA-256
 /// store keys — is a function of the payload alone, except the time checks, which
 /// [`Revocations::revalidate`](jwt_revoke_core::Revocations::revalidate) runs again on every
-/// hit. Tokens identified by the digest of the raw token (no `jti`) are not kept: their
-/// identity is not in the payload. Entries are looked up by full text equality (the hash only
+/// hit (a token without `jti` is identified by the digest of its payload, so by the payload
+/// too). Entries are looked up by full text equality (the hash only
 /// finds the slot), so two payloads never share an entry. The payload of a token is not a
 /// credential: without the signature it authenticates nothing.
 ///
@@ -61,13 +59,11 @@ impl ClaimsMemo {
         self.entries.get(payload)
     }
 
-    /// Keeps what was learned from a payload, unless the token's identity is not in it.
+    /// Keeps what was learned from a payload.
     pub(crate) fn insert(&self, authenticated: &Authenticated) {
-        if let TokenIdentifier::Jti(_) = authenticated.token.token().identifier() {
-            self.entries.insert(
-                Box::from(authenticated.claims.json()),
-                authenticated.clone(),
-            );
-        }
+        self.entries.insert(
+            Box::from(authenticated.claims.json()),
+            authenticated.clone(),
+        );
     }
 }

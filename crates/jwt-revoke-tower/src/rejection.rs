@@ -36,20 +36,73 @@ pub enum RejectionKind {
     },
 }
 
+/// Which protocol a refused request speaks, and so which form its rejection takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// Plain HTTP: RFC 6750.
+    Http,
+    /// gRPC: an HTTP/2 request whose content-type is `application/grpc` or
+    /// `application/grpc+…`. Only here does a rejection travel in an HTTP 200.
+    Grpc,
+    /// gRPC-Web (`application/grpc-web…`), over any HTTP version: the HTTP form, whose status
+    /// gRPC-Web clients map to a gRPC code, with `grpc-status` and `grpc-message` beside it.
+    GrpcWeb,
+}
+
+impl Protocol {
+    /// The protocol of a request, from its HTTP version and content-type.
+    ///
+    /// The gRPC form is an HTTP 200: it is used only where a gRPC client can be talking,
+    /// HTTP/2. Over HTTP/1.x any client could send `content-type: application/grpc`, and a
+    /// proxy that allows on 2xx (nginx `auth_request`, Traefik ForwardAuth) would let the
+    /// request in.
+    pub(crate) fn of<B>(request: &http::Request<B>) -> Self {
+        let Some(content_type) = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(HeaderValue::as_bytes)
+        else {
+            return Protocol::Http;
+        };
+        let starts = |prefix: &[u8]| {
+            content_type
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        if starts(b"application/grpc-web") {
+            return Protocol::GrpcWeb;
+        }
+        let grpc = starts(b"application/grpc")
+            && matches!(
+                content_type.get(b"application/grpc".len()),
+                None | Some(b'+' | b';')
+            );
+        if grpc && request.version() == http::Version::HTTP_2 {
+            Protocol::Grpc
+        } else {
+            Protocol::Http
+        }
+    }
+}
+
 /// A refused request: what is wrong and which protocol the caller speaks.
 ///
 /// Handed to a [`RejectionResponse`] to build the response. The default one,
-/// [`DefaultRejection`], follows RFC 6750 for HTTP and the gRPC status conventions for
-/// requests whose content-type starts with `application/grpc`.
+/// [`DefaultRejection`], follows RFC 6750 for HTTP and the gRPC status conventions for gRPC
+/// calls (HTTP/2 with a content-type of `application/grpc` or `application/grpc+…`).
+///
+/// Whatever a custom [`RejectionResponse`] answers, a rejection of a request that is not a
+/// gRPC call never leaves the layer as a 2xx: an HTTP proxy that allows on success would let
+/// the request through. A 2xx is replaced by [`status`](Self::status) (and logged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     kind: RejectionKind,
-    grpc: bool,
+    protocol: Protocol,
 }
 
 impl Rejection {
-    pub(crate) fn new(kind: RejectionKind, grpc: bool) -> Self {
-        Rejection { kind, grpc }
+    pub(crate) fn new(kind: RejectionKind, protocol: Protocol) -> Self {
+        Rejection { kind, protocol }
     }
 
     /// What is wrong.
@@ -57,9 +110,16 @@ impl Rejection {
         &self.kind
     }
 
-    /// Whether the request was a gRPC call.
+    /// Whether the request was a gRPC call (HTTP/2, `application/grpc…`), whose rejection is
+    /// an HTTP 200 with a `grpc-status`.
     pub fn is_grpc(&self) -> bool {
-        self.grpc
+        self.protocol == Protocol::Grpc
+    }
+
+    /// Whether the request was a gRPC-Web call (`application/grpc-web…`), whose rejection is
+    /// an HTTP error with `grpc-status` and `grpc-message` beside it.
+    pub fn is_grpc_web(&self) -> bool {
+        self.protocol == Protocol::GrpcWeb
     }
 
     /// The HTTP status of the default response (gRPC answers travel in an HTTP 200).
@@ -88,10 +148,27 @@ impl Rejection {
     /// The default response for this rejection, for any body type with a `Default` (empty)
     /// value: what [`DefaultRejection`] returns. Custom rejections can fall back on it.
     pub fn default_response<B: Default>(&self) -> Response<B> {
-        if self.grpc {
-            self.grpc_response()
-        } else {
-            self.http_response()
+        match self.protocol {
+            Protocol::Grpc => self.grpc_response(),
+            Protocol::Http => self.http_response(),
+            Protocol::GrpcWeb => {
+                let mut response = self.http_response();
+                self.insert_grpc_status(response.headers_mut());
+                response
+            }
+        }
+    }
+
+    /// Makes sure a rejection is not a success to anyone but a gRPC client (see the type's
+    /// docs): a 2xx answer to another request gets this rejection's status instead.
+    pub(crate) fn enforce_failure_status<B>(&self, response: &mut Response<B>) {
+        if self.protocol != Protocol::Grpc && response.status().is_success() {
+            tracing::warn!(
+                status = %response.status(),
+                "a custom rejection answered with a success status; sending {} instead",
+                self.status()
+            );
+            *response.status_mut() = self.status();
         }
     }
 
@@ -134,17 +211,22 @@ impl Rejection {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
         );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        self.insert_grpc_status(headers);
+        response
+    }
+
+    /// `grpc-status` and `grpc-message`.
+    fn insert_grpc_status(&self, headers: &mut http::HeaderMap) {
         let status = match self.kind {
             RejectionKind::StoreUnavailable { .. } => GRPC_UNAVAILABLE,
             _ => GRPC_UNAUTHENTICATED,
         };
         headers.insert("grpc-status", HeaderValue::from_static(status));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         let message = utf8_percent_encode(&self.description(), GRPC_MESSAGE).to_string();
         if let Ok(value) = HeaderValue::from_str(&message) {
             headers.insert("grpc-message", value);
         }
-        response
     }
 }
 
@@ -206,12 +288,16 @@ where
 
 /// The default rejection: RFC 6750 for HTTP, trailers-only status for gRPC, an empty body.
 ///
-/// | what | HTTP | gRPC (HTTP 200) |
+/// | what | HTTP | gRPC (HTTP/2, HTTP 200) |
 /// |---|---|---|
 /// | no token | 401, `WWW-Authenticate: Bearer` | `grpc-status: 16` |
 /// | malformed request | 400, `Bearer error="invalid_request", error_description="…"` | `16` |
 /// | bad or revoked token | 401, `Bearer error="invalid_token", error_description="…"` | `16` |
 /// | store unavailable (fail closed) | 503, `Retry-After` | `14` |
+///
+/// gRPC-Web requests get the HTTP column, with the gRPC column's `grpc-status` and
+/// `grpc-message` as headers too. Over HTTP/1.x every rejection is a 4xx or 5xx, whatever the
+/// content-type says.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultRejection;
 
@@ -238,7 +324,7 @@ mod tests {
     fn grpc_messages_are_percent_encoded() {
         let rejection = Rejection::new(
             RejectionKind::InvalidToken(Cow::Borrowed("100% bad\n")),
-            true,
+            Protocol::Grpc,
         );
         let response: Response<()> = rejection.default_response();
         assert_eq!(response.status(), StatusCode::OK);

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response, header};
+use http::{Request, Response};
 use jwt_revoke_core::{StoreError, TokenError, TokenFacts, Verdict};
 use tower_service::Service;
 
@@ -14,7 +14,7 @@ use crate::extract::find_token;
 use crate::future::{CheckFuture, ResponseFuture};
 use crate::handle::RevocationHandle;
 use crate::layer::{LayerStats, Shared, StoreFailure, Verification};
-use crate::rejection::{Rejection, RejectionKind, RejectionResponse};
+use crate::rejection::{Protocol, Rejection, RejectionKind, RejectionResponse};
 use crate::verify::{JwtVerifier, malformed_claims};
 
 /// The service [`RevocationLayer`](crate::RevocationLayer) wraps around yours.
@@ -72,15 +72,14 @@ where
         if self.shared.bypasses(&request) {
             return ResponseFuture::call(self.inner.call(request));
         }
-        let grpc = is_grpc(&request);
+        let protocol = Protocol::of(&request);
         let authenticated = match authenticate(&self.shared, &request) {
             Ok(authenticated) => authenticated,
             Err(kind) => {
                 LayerStats::count(&self.shared.stats.rejected_invalid);
-                tracing::debug!(reason = %Rejection::new(kind.clone(), grpc).description(), "token refused");
-                return ResponseFuture::reject(
-                    self.rejection.response(&Rejection::new(kind, grpc)),
-                );
+                let rejection = Rejection::new(kind, protocol);
+                tracing::debug!(reason = %rejection.description(), "token refused");
+                return ResponseFuture::reject(respond(&self.rejection, &rejection));
             }
         };
         let check = check(&self.shared, &authenticated.token);
@@ -94,16 +93,19 @@ where
             authenticated,
             Arc::clone(&self.shared),
             self.rejection.clone(),
-            grpc,
+            protocol,
         )
     }
 }
 
-fn is_grpc<B>(request: &Request<B>) -> bool {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+/// The response to a rejection, never a 2xx to anyone but a gRPC client.
+pub(crate) fn respond<B, R: RejectionResponse<B>>(
+    rejection_response: &R,
+    rejection: &Rejection,
+) -> Response<B> {
+    let mut response = rejection_response.response(rejection);
+    rejection.enforce_failure_status(&mut response);
+    response
 }
 
 /// Finds, verifies and inspects the token: everything that needs no I/O.
@@ -124,6 +126,14 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
             Ok(authenticated)
         }
         Verification::Upstream => {
+            // The token sources are read even though the upstream layer verified the token: a
+            // request that carries two different tokens is ambiguous for every reader of it.
+            let found = match find_token(request.headers(), &shared.sources, shared.max_token_bytes)
+            {
+                Ok(raw) => Some(raw),
+                Err(RejectionKind::MissingToken) => None,
+                Err(other) => return Err(other),
+            };
             let claims = request
                 .extensions()
                 .get::<Claims>()
@@ -134,34 +144,22 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
                 .jti
                 .as_deref()
                 .is_some_and(|j| !j.is_empty());
-            let raw = if has_jti {
-                // Identified by (iss, jti): the raw token is not needed.
-                Cow::Borrowed("")
-            } else {
-                // Identified by the digest of the raw token, which must then be the very token
-                // whose claims were verified: another token sent beside it (a revoked cookie
-                // verified upstream, an unrelated bearer token here) would dodge its record.
-                let raw = match find_token(
-                    request.headers(),
-                    &shared.sources,
-                    shared.max_token_bytes,
-                ) {
-                    Ok(raw) => raw,
-                    Err(RejectionKind::MissingToken) => {
-                        return Err(RejectionKind::InvalidToken(Cow::Borrowed(
-                            "the token has no jti and was not found in the request to identify it",
-                        )));
-                    }
-                    Err(other) => return Err(other),
+            if !has_jti {
+                // Identified by the digest of its payload, which must then be the payload of
+                // the token itself, or a verifying layer (the RFC 7009 endpoint) and this one
+                // would know the token by two identities.
+                let Some(raw) = found else {
+                    return Err(RejectionKind::InvalidToken(Cow::Borrowed(
+                        "the token has no jti and was not found in the request to identify it",
+                    )));
                 };
                 if !carries_payload(&raw, claims.json()) {
                     return Err(RejectionKind::InvalidToken(Cow::Borrowed(
                         "the token in the request is not the one verified upstream",
                     )));
                 }
-                raw
-            };
-            inspect(shared, claims, &raw)
+            }
+            inspect(shared, claims)
         }
     }
 }
@@ -179,7 +177,7 @@ fn verify_and_inspect(
         return seen_before(shared, known);
     }
     let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
-    let authenticated = inspect(shared, claims, raw)?;
+    let authenticated = inspect(shared, claims)?;
     if let Some(memo) = memo {
         memo.insert(&authenticated);
     }
@@ -196,11 +194,16 @@ fn seen_before(shared: &Shared, known: Authenticated) -> Result<Authenticated, R
     Ok(known)
 }
 
-/// Applies the policy to verified claims and derives the token's store keys.
-fn inspect(shared: &Shared, claims: Claims, raw: &str) -> Result<Authenticated, RejectionKind> {
+/// Applies the issuer and audience rules and the policy to verified claims, and derives the
+/// token's identity (from its payload when it has no `jti`) and store keys.
+fn inspect(shared: &Shared, claims: Claims) -> Result<Authenticated, RejectionKind> {
+    shared
+        .claim_rules
+        .check(claims.registered())
+        .map_err(|why| RejectionKind::InvalidToken(Cow::Borrowed(why)))?;
     let token = shared
         .revocations
-        .inspect(claims.registered(), raw)
+        .inspect(claims.registered(), claims.json())
         .map_err(token_error)?;
     Ok(Authenticated {
         claims,
@@ -257,13 +260,22 @@ pub(crate) fn decide<B>(
         Err(error) => {
             LayerStats::count(&shared.stats.store_failures);
             match shared.store_failure {
+                // Only a store that could not be asked may be failed open: an answer that is an
+                // error (a corrupt record, a script error, lost data) is never a reason to let a
+                // token through.
+                StoreFailure::FailOpen if error.is_unavailable() => {
+                    LayerStats::count(&shared.stats.failed_open);
+                    tracing::warn!(%error, "revocation store unavailable; letting the request through (fail open)");
+                }
+                StoreFailure::FailOpen => {
+                    tracing::error!(%error, "revocation store failed; refusing the request (failing open is only for unavailability)");
+                    return Err(RejectionKind::StoreUnavailable {
+                        retry_after: std::time::Duration::from_secs(1),
+                    });
+                }
                 StoreFailure::FailClosed { retry_after } => {
                     tracing::warn!(%error, "revocation store failed; refusing the request (fail closed)");
                     return Err(RejectionKind::StoreUnavailable { retry_after });
-                }
-                StoreFailure::FailOpen => {
-                    LayerStats::count(&shared.stats.failed_open);
-                    tracing::warn!(%error, "revocation store failed; letting the request through (fail open)");
                 }
             }
         }

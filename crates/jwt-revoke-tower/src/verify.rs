@@ -15,7 +15,9 @@ use crate::rejection::RejectionKind;
 ///
 /// A token whose header names a `kid` is checked with that key only; a token without `kid`
 /// with the default key only. Each key accepts only the layer's algorithms of its own family
-/// (an HMAC secret never verifies an `RS256` token: no algorithm confusion).
+/// (an HMAC secret never verifies an `RS256` token: no algorithm confusion), and a key from a
+/// JWKS that states its `alg` only that one. Two keys with one `kid` are refused when the
+/// layer is built ([`BuildError::DuplicateKid`]).
 ///
 /// ```
 /// use jsonwebtoken::DecodingKey;
@@ -27,15 +29,58 @@ use crate::rejection::RejectionKind;
 /// ```
 #[derive(Clone)]
 pub struct DecodingKeys {
-    default: Option<DecodingKey>,
-    by_kid: Vec<(String, DecodingKey)>,
+    default: Option<KeyEntry>,
+    by_kid: Vec<(String, KeyEntry)>,
+}
+
+/// One key and what it may be used for.
+#[derive(Clone)]
+struct KeyEntry {
+    key: DecodingKey,
+    /// The one algorithm the key may verify, when its JWK states it.
+    algorithm: Option<Algorithm>,
+    /// From a key set: a key that fits none of the layer's algorithms is left out rather than
+    /// refused (an identity provider publishes keys for other clients too).
+    from_key_set: bool,
+}
+
+impl KeyEntry {
+    fn configured(key: DecodingKey) -> Self {
+        KeyEntry {
+            key,
+            algorithm: None,
+            from_key_set: false,
+        }
+    }
+}
+
+/// Why a JSON Web Key Set cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// Two signature keys of the set have the same `kid`: a token naming it could be checked
+    /// against either, and whoever added the second key would choose.
+    #[error("the key set has two signature keys with the kid {kid:?}")]
+    DuplicateKid {
+        /// The repeated `kid`.
+        kid: String,
+    },
+    /// jsonwebtoken cannot read a key of the set.
+    #[error("the key {kid:?} of the key set is unusable: {source}")]
+    UnreadableKey {
+        /// The key's `kid`.
+        kid: String,
+        /// What jsonwebtoken said.
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
 }
 
 impl DecodingKeys {
     /// Keys with one default key, for tokens without `kid`.
     pub fn new(default: DecodingKey) -> Self {
         DecodingKeys {
-            default: Some(default),
+            default: Some(KeyEntry::configured(default)),
             by_kid: Vec::new(),
         }
     }
@@ -48,9 +93,14 @@ impl DecodingKeys {
         }
     }
 
-    /// The keys of a JSON Web Key Set (RFC 7517), by `kid`: what an identity provider
-    /// publishes at its `jwks_uri`. Keys without a `kid`, or for encryption (`use: enc`), are
-    /// left out; a key jsonwebtoken cannot read is an error.
+    /// The signature keys of a JSON Web Key Set (RFC 7517), by `kid`: what an identity
+    /// provider publishes at its `jwks_uri`.
+    ///
+    /// - A key is used only for signatures: one whose `use` is present and not `sig`, or whose
+    ///   `key_ops` do not include `verify`, is left out, as is one without `kid`.
+    /// - A key that states its `alg` verifies that algorithm only (when the layer allows it);
+    ///   one whose `alg` is not a signature algorithm is left out.
+    /// - Two signature keys with one `kid` are an error, as is a key jsonwebtoken cannot read.
     ///
     /// ```
     /// use jwt_revoke_tower::DecodingKeys;
@@ -62,25 +112,50 @@ impl DecodingKeys {
     /// let keys = DecodingKeys::from_jwks(&jwks).unwrap();
     /// assert!(format!("{keys:?}").contains("2026-11"));
     /// ```
-    pub fn from_jwks(
-        jwks: &jsonwebtoken::jwk::JwkSet,
-    ) -> Result<Self, jsonwebtoken::errors::Error> {
+    pub fn from_jwks(jwks: &jsonwebtoken::jwk::JwkSet) -> Result<Self, JwksError> {
+        use jsonwebtoken::jwk::{KeyOperations, PublicKeyUse};
         let mut keys = DecodingKeys::by_kid_only();
         for jwk in &jwks.keys {
-            let encryption = matches!(
-                jwk.common.public_key_use,
-                Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-            );
-            if let (Some(kid), false) = (&jwk.common.key_id, encryption) {
-                keys = keys.with_kid(kid.clone(), DecodingKey::from_jwk(jwk)?);
+            let common = &jwk.common;
+            let for_signatures =
+                matches!(common.public_key_use, None | Some(PublicKeyUse::Signature))
+                    && common
+                        .key_operations
+                        .as_ref()
+                        .is_none_or(|ops| ops.contains(&KeyOperations::Verify));
+            let Some(kid) = common.key_id.as_ref().filter(|_| for_signatures) else {
+                continue;
+            };
+            let algorithm = match &common.key_algorithm {
+                None => None,
+                Some(stated) => match stated.to_string().parse::<Algorithm>() {
+                    Ok(algorithm) => Some(algorithm),
+                    // An encryption algorithm (RSA-OAEP, ...) or one jsonwebtoken cannot verify.
+                    Err(_) => continue,
+                },
+            };
+            if keys.by_kid.iter().any(|(known, _)| known == kid) {
+                return Err(JwksError::DuplicateKid { kid: kid.clone() });
             }
+            let key = DecodingKey::from_jwk(jwk).map_err(|source| JwksError::UnreadableKey {
+                kid: kid.clone(),
+                source,
+            })?;
+            keys.by_kid.push((
+                kid.clone(),
+                KeyEntry {
+                    key,
+                    algorithm,
+                    from_key_set: true,
+                },
+            ));
         }
         Ok(keys)
     }
 
     /// Adds a key for tokens whose header says `kid`.
     pub fn with_kid(mut self, kid: impl Into<String>, key: DecodingKey) -> Self {
-        self.by_kid.push((kid.into(), key));
+        self.by_kid.push((kid.into(), KeyEntry::configured(key)));
         self
     }
 }
@@ -89,7 +164,10 @@ impl std::fmt::Debug for DecodingKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
         f.debug_struct("DecodingKeys")
-            .field("default", &self.default.as_ref().map(DecodingKey::family))
+            .field(
+                "default",
+                &self.default.as_ref().map(|entry| entry.key.family()),
+            )
             .field(
                 "kids",
                 &self.by_kid.iter().map(|(kid, _)| kid).collect::<Vec<_>>(),
@@ -160,30 +238,54 @@ impl JwtVerifier {
             return Err(BuildError::NoKeys);
         }
         crypto_backend_usable()?;
-        let make = |key: DecodingKey, name: &str| -> Result<VerifyingKey, BuildError> {
-            let family = key.family();
+        // The key for `name`, or `None` for a key-set key that fits none of the algorithms.
+        let make = |entry: KeyEntry, name: &str| -> Result<Option<VerifyingKey>, BuildError> {
+            let family = entry.key.family();
             let algorithms: Vec<Algorithm> = settings
                 .algorithms
                 .iter()
                 .copied()
                 .filter(|alg| alg.family() == family)
+                .filter(|alg| entry.algorithm.is_none_or(|only| only == *alg))
                 .collect();
             if algorithms.is_empty() {
+                if entry.from_key_set {
+                    tracing::debug!(
+                        kid = name,
+                        "a key of the key set fits none of the allowed algorithms; left out"
+                    );
+                    return Ok(None);
+                }
                 return Err(BuildError::KeyAlgorithmMismatch {
                     key: name.to_owned(),
                 });
             }
-            Ok(VerifyingKey {
-                key,
+            Ok(Some(VerifyingKey {
+                key: entry.key,
                 validation: validation(algorithms, settings),
-            })
+            }))
         };
-        let default = keys.default.map(|key| make(key, "default")).transpose()?;
-        let by_kid = keys
-            .by_kid
-            .into_iter()
-            .map(|(kid, key)| make(key, &kid).map(|verifying| (kid, verifying)))
-            .collect::<Result<_, _>>()?;
+        for (index, (kid, _)) in keys.by_kid.iter().enumerate() {
+            if keys.by_kid[..index]
+                .iter()
+                .any(|(earlier, _)| earlier == kid)
+            {
+                return Err(BuildError::DuplicateKid { kid: kid.clone() });
+            }
+        }
+        let default = match keys.default {
+            Some(entry) => make(entry, "default")?,
+            None => None,
+        };
+        let mut by_kid = Vec::with_capacity(keys.by_kid.len());
+        for (kid, entry) in keys.by_kid {
+            if let Some(verifying) = make(entry, &kid)? {
+                by_kid.push((kid, verifying));
+            }
+        }
+        if default.is_none() && by_kid.is_empty() {
+            return Err(BuildError::NoKeys);
+        }
         Ok(JwtVerifier { default, by_kid })
     }
 
@@ -198,16 +300,7 @@ impl JwtVerifier {
         if typ.as_deref().is_some_and(is_event_token_type) {
             return Err(invalid("this type of token (typ) is not an access token"));
         }
-        // Many identity providers type logout tokens `JWT` or not at all: an `events` claim
-        // still marks an event token, which is never an access token (RFC 8725 §3.11).
-        #[derive(serde::Deserialize)]
-        struct EventsOnly {
-            events: Option<serde::de::IgnoredAny>,
-        }
-        // The substring test keeps the second parse off the path of ordinary access tokens.
-        if payload.get().contains("events")
-            && serde_json::from_str::<EventsOnly>(payload.get()).is_ok_and(|p| p.events.is_some())
-        {
+        if carries_events_claim(payload.get())? {
             return Err(invalid(
                 "an event token (logout token or SET) is not an access token",
             ));
@@ -280,6 +373,26 @@ pub(crate) fn is_event_token_type(typ: &str) -> bool {
         .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
         .map_or(typ, |_| &typ[12..]);
     bare.eq_ignore_ascii_case("logout+jwt") || bare.eq_ignore_ascii_case("secevent+jwt")
+}
+
+/// Whether a verified payload has an `events` claim: many identity providers type logout
+/// tokens `JWT` or not at all, and the claim still marks an event token, which is never an
+/// access token (RFC 8725 §3.11). Decided on the parsed claims, as every JSON reader sees them
+/// (`"\u0065vents"` is `events` too); a payload that does not parse (a repeated member, say)
+/// is refused rather than given the benefit of the doubt.
+fn carries_events_claim(payload: &str) -> Result<bool, RejectionKind> {
+    #[derive(serde::Deserialize)]
+    struct EventsOnly {
+        events: Option<serde::de::IgnoredAny>,
+    }
+    // A member name can spell `events` only literally or with escapes, which need a
+    // backslash: without either, no parse can find one, and ordinary access tokens skip it.
+    if !payload.contains("events") && !payload.contains('\\') {
+        return Ok(false);
+    }
+    serde_json::from_str::<EventsOnly>(payload)
+        .map(|parsed| parsed.events.is_some())
+        .map_err(|_| malformed_claims())
 }
 
 /// The rejection of a verified payload whose registered claims do not parse.
@@ -424,6 +537,31 @@ mod tests {
         for typ in ["JWT", "at+jwt", "application/at+jwt", "", "application/"] {
             assert!(!is_event_token_type(typ), "{typ}");
         }
+    }
+
+    #[test]
+    fn an_events_claim_is_found_however_it_is_written() {
+        for payload in [
+            r#"{"events":{}}"#,
+            r#"{"\u0065vents":{}}"#,
+            r#"{"ev\u0065nts":1}"#,
+        ] {
+            assert!(
+                matches!(carries_events_claim(payload), Ok(true)),
+                "{payload}"
+            );
+        }
+        for payload in [
+            r#"{"sub":"a"}"#,
+            r#"{"sub":"\u0061","eventsx":1}"#,
+            r#"{"events":null}"#,
+        ] {
+            assert!(
+                matches!(carries_events_claim(payload), Ok(false)),
+                "{payload}"
+            );
+        }
+        assert!(carries_events_claim(r#"{"events":1,"events":2}"#).is_err());
     }
 
     #[test]

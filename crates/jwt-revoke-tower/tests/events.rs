@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use jwt_revoke_core::{
     ManualClock, RegisteredClaims, RevocationReason, Revocations, Timestamp, Verdict,
 };
@@ -30,38 +30,14 @@ const CLIENT: &str = "our-client-id";
 const API: &str = "https://api.test";
 
 /// A key pair of an identity provider, generated for this test run.
-struct Idp {
-    alg: Algorithm,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+use support::KeyPair as Idp;
+
+/// What the receivers are told to trust of an identity provider's key pair.
+trait Trusted {
+    fn trust(&self) -> EventTokenTrust;
 }
 
-impl Idp {
-    fn generate(alg: Algorithm) -> Self {
-        let rcgen_alg = match alg {
-            Algorithm::RS256 => &rcgen::PKCS_RSA_SHA256,
-            Algorithm::ES256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-            other => panic!("no key generation for {other:?}"),
-        };
-        let pair = rcgen::KeyPair::generate_for(rcgen_alg).expect("a fresh key pair");
-        let (private, public) = (pair.serialize_pem(), pair.public_key_pem());
-        let (encoding, decoding) = match alg {
-            Algorithm::RS256 => (
-                EncodingKey::from_rsa_pem(private.as_bytes()).expect("pkcs8"),
-                DecodingKey::from_rsa_pem(public.as_bytes()).expect("spki"),
-            ),
-            _ => (
-                EncodingKey::from_ec_pem(private.as_bytes()).expect("pkcs8"),
-                DecodingKey::from_ec_pem(public.as_bytes()).expect("spki"),
-            ),
-        };
-        Idp {
-            alg,
-            encoding,
-            decoding,
-        }
-    }
-
+impl Trusted for Idp {
     fn trust(&self) -> EventTokenTrust {
         EventTokenTrust::new(
             DecodingKeys::new(self.decoding.clone()),
@@ -69,12 +45,6 @@ impl Idp {
             IDP,
             CLIENT,
         )
-    }
-
-    fn sign(&self, typ: Option<&str>, claims: &Value) -> String {
-        let mut header = Header::new(self.alg);
-        header.typ = typ.map(str::to_owned);
-        jsonwebtoken::encode(&header, claims, &self.encoding).expect("signs")
     }
 }
 
@@ -821,4 +791,55 @@ async fn a_logout_cuts_at_its_own_instant_so_a_later_login_survives() {
         Verdict::Valid,
         "a login after the logout instant survives the late delivery"
     );
+}
+
+#[tokio::test]
+async fn an_ended_session_ends_its_tokens_minted_after_a_late_logout_token_was_issued() {
+    let clock = clock();
+    let revocations = engine(&clock);
+    let idp = Idp::generate(Algorithm::RS256);
+    let receiver = backchannel(&idp, &revocations);
+    // The provider ended session-1 at NOW - 60; the delivery arrives now (retried, or the
+    // provider's clock is behind ours), after a token of the session was minted at NOW - 30.
+    let mut claims = logout_claims("l-late");
+    claims["iat"] = json!(NOW - 60);
+    assert_eq!(
+        post_logout(&receiver, &idp.sign(None, &claims)).await.0,
+        StatusCode::OK
+    );
+    for iat in [NOW - 30, NOW, NOW + 1] {
+        assert!(
+            matches!(
+                access_verdict(&revocations, "alice", "session-1", iat).await,
+                Verdict::Revoked(RevocationReason::Session(_))
+            ),
+            "a token of the ended session issued at {iat} survived"
+        );
+    }
+    assert_eq!(
+        access_verdict(&revocations, "alice", "session-2", NOW - 30).await,
+        Verdict::Valid,
+        "another session of the user lives on"
+    );
+}
+
+#[tokio::test]
+async fn a_caep_session_revoked_ends_the_session_up_to_now_whatever_its_timestamp() {
+    let clock = clock();
+    let revocations = engine(&clock);
+    let idp = Idp::generate(Algorithm::ES256);
+    let receiver = set_receiver(&idp, &revocations);
+    let event = json!({ SESSION_REVOKED: {
+        "subject": { "format": "opaque", "id": "session-1" },
+        "event_timestamp": NOW - 300,
+    }});
+    let token = idp.sign(Some("secevent+jwt"), &set_claims("s-late", event));
+    assert_eq!(
+        send(receiver, set_request(token)).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert!(matches!(
+        access_verdict(&revocations, "alice", "session-1", NOW - 100).await,
+        Verdict::Revoked(RevocationReason::Session(_))
+    ));
 }

@@ -23,11 +23,14 @@ pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/back
 /// (an object), a `sub` or a `sid`, and no `nonce` (which would make it an ID token). Its
 /// `typ`, when present, must be `logout+jwt` or `JWT`.
 ///
-/// Then a token with a `sid` ends that session (a session cut-off: every token of the session
-/// issued up to the logout token's `iat` is refused); without `sid`, every token of the `sub`
-/// is (a user cut-off). Cutting at the logout's own instant, not at receipt, makes a retried
-/// or replayed delivery harmless: cut-offs never move backwards. Note that a logout token with
-/// a `sid` ends only that session: access tokens without a `sid` claim are not touched by it.
+/// Then a token with a `sid` ends that session: every token of the session issued up to now
+/// is refused (a session cut-off, as [`Revocations::revoke_session`] makes), also one minted
+/// after the logout token's `iat` by a delivery that came late or a provider whose clock is
+/// behind ours; a session id is not reused, so this harms no later login. Without `sid`, every
+/// token of the `sub` issued up to the logout token's `iat` is refused (a user cut-off): cutting
+/// at the logout's own instant, not at receipt, makes a retried or replayed delivery harmless
+/// to the logins made after it. Note that a logout token with a `sid` ends only that session:
+/// access tokens without a `sid` claim are not touched by it.
 /// The answer is 200, or 400 with `{"error": "invalid_request", "error_description": …}`;
 /// always `Cache-Control: no-store`. A store that cannot record the logout gets 503 and
 /// `Retry-After`, so that the provider retries.
@@ -121,19 +124,20 @@ impl BackchannelLogout {
             Err(err) => return unavailable(&err),
         }
         let issuer = verifier.token_issuer.as_str();
-        // The logout happened when the provider issued the token: cut there, not at receipt,
-        // so that a replay or a retry can never move the cut-off past a later login.
-        let at = verifier.event_instant(&claims, revocations.clock().now());
         let revoked = match (&claims.sid, &claims.sub) {
+            // A session that ended is over: every token of it up to now dies, also those
+            // minted after the logout token's `iat` (a late or retried delivery, a provider
+            // whose clock is behind ours). A session id is never reused, so a replay harms no
+            // later login.
             (Some(sid), _) => {
                 let session = SessionId::new(issuer, sid.as_str());
-                super::bounded(
-                    verifier.store_timeout,
-                    revocations.revoke_session_at(&session, at),
-                )
-                .await
+                super::bounded(verifier.store_timeout, revocations.revoke_session(&session)).await
             }
+            // A user logged out at the provider when it issued the token: cut there, not at
+            // receipt, so that a replay or a retry can never move the cut-off past a later
+            // login.
             (None, Some(sub)) => {
+                let at = verifier.event_instant(&claims, revocations.clock().now());
                 let user = UserId::new(issuer, sub.as_str());
                 super::bounded(
                     verifier.store_timeout,

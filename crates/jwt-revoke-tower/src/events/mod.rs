@@ -19,9 +19,11 @@
 //! token path refuses tokens typed `logout+jwt` or `secevent+jwt`, and any token with an
 //! `events` claim (many providers type logout tokens `JWT`). An event token is acted on
 //! once: its (`iss`, `jti`) is recorded until it can no longer be accepted, and a replay is
-//! refused. Cut-offs are made at the event's own instant (its `iat`, or a CAEP
+//! refused. A user's cut-off is made at the event's own instant (its `iat`, or a CAEP
 //! `event_timestamp`), so even a replay that slips past the record (two deliveries at once; the
-//! check and the record are two store calls) cannot move a cut-off past a later login.
+//! check and the record are two store calls) cannot move it past a later login. An ended
+//! session ends every token of that session up to now, whatever the event's instant: a late
+//! delivery must not spare tokens of a session that is over.
 //!
 //! Like the layer, the receivers bound store calls with a Tokio timer: run them on a runtime
 //! with the time driver enabled (`#[tokio::main]` does so).

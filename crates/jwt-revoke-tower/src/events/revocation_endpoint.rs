@@ -7,6 +7,7 @@ use jwt_revoke_core::Revocations;
 use serde_json::json;
 
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
+use crate::extract::normalize;
 use crate::layer::{BuildError, RevocationLayer, Verification};
 use crate::verify::JwtVerifier;
 
@@ -16,9 +17,14 @@ type ClientCheck = dyn Fn(&http::request::Parts) -> bool + Send + Sync;
 /// `token_type_hint`), and that token is refused from then on.
 ///
 /// The token is checked with the very rules of the [`RevocationLayer`] it is built from
-/// (keys, algorithms, issuers, policy), then revoked. As RFC 7009 §2.2 requires, the answer is
+/// (keys, algorithms, policy), then revoked. As RFC 7009 §2.2 requires, the answer is
 /// 200 also for a token that is unknown, invalid or expired: there is nothing to revoke, and
-/// the caller learns nothing about the token. A request without `token` gets 400
+/// the caller learns nothing about the token.
+///
+/// A 200 means that the layer will never accept this token again: either it was recorded,
+/// or the layer refuses it for good anyway (a bad signature, an expired token, claims its
+/// policy never accepts). A token that is valid only later (`nbf` or `iat` ahead of the clock)
+/// is recorded, and whitespace around the token is trimmed as the layer trims it. A request without `token` gets 400
 /// `invalid_request`; a store that cannot record the revocation gets 503 with `Retry-After`
 /// (never a 200 for a revocation that did not happen). Only JWT access tokens are revoked
 /// here: a token that does not verify as one, sent with `token_type_hint=refresh_token`, gets
@@ -128,8 +134,11 @@ impl RevocationEndpoint {
                 return error(StatusCode::BAD_REQUEST, "invalid_request", &description);
             }
         };
+        // The token as the layer reads it from a request: without the whitespace around it.
+        let token = normalize(&token);
         let shared = &self.inner.layer;
         if token.len() > shared.max_token_bytes {
+            // The layer refuses it whatever the store says: there is nothing to revoke.
             return plain(StatusCode::OK);
         }
         let Some(verifier) = self.verifier() else {
@@ -138,7 +147,7 @@ impl RevocationEndpoint {
         // RFC 7009 §2.2: an invalid token is not an error; there is nothing to revoke. Only a
         // client that says it sent a refresh token learns that those are not revoked here
         // (§2.2.1 `unsupported_token_type`), so that it does not believe one was.
-        let Ok(claims) = verifier.verify(&token) else {
+        let Ok(claims) = verifier.verify(token) else {
             if request.form_field("token_type_hint").as_deref() == Ok("refresh_token") {
                 return error(
                     StatusCode::BAD_REQUEST,
@@ -149,7 +158,11 @@ impl RevocationEndpoint {
             return plain(StatusCode::OK);
         };
         let revocations: &Revocations = &shared.revocations;
-        let Ok(facts) = revocations.inspect(claims.registered(), &token) else {
+        // A token that is merely not valid yet is revoked too: it would be accepted later.
+        // Whatever `inspect_for_revocation` refuses, the layer refuses for good (an expired
+        // token, claims the policy never accepts), so 200 without a record is the truth.
+        let Ok(facts) = revocations.inspect_for_revocation(claims.registered(), claims.json())
+        else {
             return plain(StatusCode::OK);
         };
         match super::bounded(shared.store_timeout, revocations.revoke_token(&facts)).await {

@@ -25,14 +25,18 @@ pub const CREDENTIAL_CHANGE: &str =
 ///
 /// | event | subject | revocation |
 /// |---|---|---|
-/// | `session-revoked` | a session (`opaque` id, or `complex` with a `session`) | session cut-off |
-/// | `session-revoked` | a user (`iss_sub`, or `complex` with only a `user`) | user cut-off |
-/// | `credential-change` | a user (`iss_sub`, `opaque` sub, `complex` with a `user`) | user cut-off |
+/// | `session-revoked` | a session (`opaque` id, or `complex` with a `session`) | session cut-off, up to now |
+/// | `session-revoked` | a user (`iss_sub`, or `complex` with only a `user`) | user cut-off at the event's instant |
+/// | `credential-change` | a user (`iss_sub`, `opaque` sub, `complex` with a `user`) | user cut-off at the event's instant |
 ///
 /// The subject is read from the event's `subject` member or, as the Shared Signals Framework
-/// puts it, from the SET's top-level `sub_id`. A cut-off is made at the event's
-/// `event_timestamp` (never later than now), or now. Events of other types are accepted and
-/// ignored, as RFC 8935 lets a receiver do.
+/// puts it, from the SET's top-level `sub_id`. An ended session ends every token of that
+/// session up to now (as [`Revocations::revoke_session`] does), whatever instant the event
+/// names: a delayed or retried delivery, or a transmitter whose clock is behind ours, must not
+/// spare tokens of a session that is over. A user's cut-off is made at the event's instant,
+/// its `event_timestamp` (never later than now) or else its `iat`: a credential changed at *T*
+/// must not end the logins made after *T* when the event arrives late or again. Events of
+/// other types are accepted and ignored, as RFC 8935 lets a receiver do.
 ///
 /// The request is `POST` with `Content-Type: application/secevent+jwt` and the SET as body.
 /// The SET is validated: signature by a trusted key under the algorithm allowlist, `iss`,
@@ -137,13 +141,12 @@ impl SecurityEventReceiver {
         }
         for (target, at) in actions {
             let revoked = match target {
+                // An ended session ends every token of it up to now, whatever instant the event
+                // names: a late delivery must not spare tokens of a session that is over.
                 Target::Session(sid) => {
                     let session = SessionId::new(verifier.token_issuer.as_str(), sid);
-                    super::bounded(
-                        verifier.store_timeout,
-                        revocations.revoke_session_at(&session, at),
-                    )
-                    .await
+                    super::bounded(verifier.store_timeout, revocations.revoke_session(&session))
+                        .await
                 }
                 Target::User { issuer, sub } => {
                     let issuer = issuer.unwrap_or_else(|| verifier.token_issuer.clone());

@@ -229,6 +229,49 @@ impl RevocationStore for HangingStore {
     }
 }
 
+/// A signing key pair generated for this test run: what an identity provider (or our own
+/// issuer with asymmetric keys) signs with.
+pub struct KeyPair {
+    pub alg: Algorithm,
+    pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+}
+
+impl KeyPair {
+    /// A fresh RS256 or ES256 key pair.
+    pub fn generate(alg: Algorithm) -> Self {
+        let rcgen_alg = match alg {
+            Algorithm::RS256 => &rcgen::PKCS_RSA_SHA256,
+            Algorithm::ES256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            other => panic!("no key generation for {other:?}"),
+        };
+        let pair = rcgen::KeyPair::generate_for(rcgen_alg).expect("a fresh key pair");
+        let (private, public) = (pair.serialize_pem(), pair.public_key_pem());
+        let (encoding, decoding) = match alg {
+            Algorithm::RS256 => (
+                EncodingKey::from_rsa_pem(private.as_bytes()).expect("pkcs8"),
+                DecodingKey::from_rsa_pem(public.as_bytes()).expect("spki"),
+            ),
+            _ => (
+                EncodingKey::from_ec_pem(private.as_bytes()).expect("pkcs8"),
+                DecodingKey::from_ec_pem(public.as_bytes()).expect("spki"),
+            ),
+        };
+        KeyPair {
+            alg,
+            encoding,
+            decoding,
+        }
+    }
+
+    /// `claims` signed with this key, typed `typ` (no `typ` header when `None`).
+    pub fn sign(&self, typ: Option<&str>, claims: &Value) -> String {
+        let mut header = Header::new(self.alg);
+        header.typ = typ.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("signs")
+    }
+}
+
 /// Keeps `Clock` in scope for tests that read it.
 pub fn now(clock: &ManualClock) -> Timestamp {
     clock.now()

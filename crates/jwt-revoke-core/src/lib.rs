@@ -3,8 +3,9 @@
 //! A JWT is valid until its `exp`, whoever holds it. This crate holds what it takes to end
 //! that early, independent of any web framework or storage backend:
 //!
-//! - identities: a token is (`iss`, `jti`) or (`iss`, SHA-256 of the raw token), a user is
-//!   (`iss`, `sub`), a session is (`iss`, `sid`) — see [`TokenId`], [`UserId`], [`SessionId`];
+//! - identities: a token is (`iss`, `sub`, `jti`) or (`iss`, `sub`, SHA-256 of its verified
+//!   payload), a user is (`iss`, `sub`), a session is (`iss`, `sid`) — see [`TokenId`],
+//!   [`UserId`], [`SessionId`];
 //! - the [`RevocationStore`] trait that backends implement (jwt-revoke-memory, jwt-revoke-redis,
 //!   or yours), with one error type, [`StoreError`];
 //! - the [`Policy`] of a service and the engine, [`Revocations`], that applies it: per-token
@@ -45,5 +46,5 @@ pub use policy::{ListMode, Policy, TokenIdentity};
 pub use revocations::{
     Cutoff, RevocationReason, Revocations, TokenError, TokenFacts, TokenRevocation, Verdict,
 };
-pub use store::{BoxError, CheckReply, RevocationStore, StoreError, TokenKeys};
+pub use store::{BoxError, CheckReply, RevocationStore, StoreError, StoreUsage, TokenKeys};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -80,6 +80,40 @@ impl CheckReply {
     }
 }
 
+/// How full a store is: for operators' health checks and dashboards.
+///
+/// A store with a capacity refuses new records once it holds that many
+/// ([`StoreError::CapacityExceeded`]); anyone who can log in and out adds one record per
+/// logout, which lives as long as the token it revokes. So a store of capacity *C* whose
+/// tokens live *L* seconds sustains about *C / L* revocations a second before it refuses them
+/// (one million records and 15-minute tokens: about 1,100 a second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreUsage {
+    /// Records held, counting expired ones not freed yet.
+    pub records: u64,
+    /// The most records the store holds, when it has a limit.
+    pub capacity: Option<u64>,
+}
+
+impl StoreUsage {
+    /// A store holding `records` of at most `capacity`.
+    pub fn new(records: u64, capacity: Option<u64>) -> Self {
+        StoreUsage { records, capacity }
+    }
+
+    /// How full the store is, from 0 to 1; `None` without a limit.
+    pub fn fill_ratio(&self) -> Option<f64> {
+        self.capacity.map(|capacity| {
+            if capacity == 0 {
+                1.0
+            } else {
+                self.records as f64 / capacity as f64
+            }
+        })
+    }
+}
+
 /// Why a store call failed.
 ///
 /// The one distinction callers act on is [`StoreError::is_unavailable`]: the store could not be
@@ -235,6 +269,12 @@ pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    /// How many records the store holds and may hold, when it can tell cheaply (no I/O); the
+    /// default says nothing. See [`StoreUsage`] for what a full store means.
+    fn usage(&self) -> Option<StoreUsage> {
+        None
+    }
 }
 
 #[async_trait]
@@ -262,6 +302,9 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
     }
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         (**self).delete_expired().await
+    }
+    fn usage(&self) -> Option<StoreUsage> {
+        (**self).usage()
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 use hashbrown::DefaultHashBuilder;
 use jwt_revoke_core::{
-    CheckReply, Clock, RecordKey, RevocationStore, StoreError, Timestamp, TokenKeys,
+    CheckReply, Clock, RecordKey, RevocationStore, StoreError, StoreUsage, Timestamp, TokenKeys,
 };
 
 use crate::builder::MemoryStoreBuilder;
@@ -16,6 +16,11 @@ use crate::shard::{CutoffRecord, Key, Shard};
 
 /// How often, at most, a refusal for lack of room is logged; the others are counted.
 const REFUSAL_LOG_INTERVAL_MICROS: i64 = 1_000_000;
+
+/// How full the store may get, in percent, before each warning.
+const FILL_WARNINGS: [usize; 2] = [80, 95];
+/// How often, at most, a fill warning is logged.
+const FILL_LOG_INTERVAL_MICROS: i64 = 60 * 1_000_000;
 
 /// A revocation store in this process's memory: fast, bounded, and self-cleaning.
 ///
@@ -37,7 +42,14 @@ const REFUSAL_LOG_INTERVAL_MICROS: i64 = 1_000_000;
 ///   every expired record; if the store is still full, the write fails with
 ///   [`StoreError::CapacityExceeded`] and a rate-limited `tracing` warning. A live record is
 ///   never evicted to make room: an evicted revocation is a token back from the dead.
-///   Updates of records the store already holds are never refused.
+///   Updates of records the store already holds are never refused, and checks of a full
+///   store are answered as always.
+/// - **Filling up**: anyone who can log in and out adds a record per logout, which lives as
+///   long as the token it revokes, so a store of capacity *C* whose tokens live *L* seconds
+///   sustains about *C / L* revocations a second (the default million and 15-minute tokens:
+///   about 1,100 a second; 24-hour tokens: about 11). The store warns when it reaches 80% and
+///   95% of its capacity (at most once a minute), and reports its fill level through
+///   [`RevocationStore::usage`] for health checks.
 /// - **Memory**: about 54 bytes of process memory per token record at one million records
 ///   (see the crate's `examples/memory_per_record.rs`); tables shrink after mass expiry.
 ///
@@ -53,6 +65,9 @@ pub struct MemoryStore {
     len: AtomicUsize,
     sweep_interval_micros: i64,
     refusals: RefusalLog,
+    /// The record counts at which the store warns that it is filling up (see
+    /// [`FILL_WARNINGS`]), each with when it last did.
+    fill_warnings: Vec<(usize, AtomicI64)>,
 }
 
 /// Keeps each shard's lock on cache lines of its own: checks on neighbouring shards would
@@ -101,6 +116,16 @@ impl MemoryStore {
             len: AtomicUsize::new(0),
             sweep_interval_micros,
             refusals: RefusalLog::default(),
+            fill_warnings: capacity
+                .map(|capacity| {
+                    FILL_WARNINGS
+                        .iter()
+                        .map(|percent| capacity / 100 * percent + capacity % 100 * percent / 100)
+                        .filter(|&records| records > 0)
+                        .map(|records| (records, AtomicI64::new(i64::MIN)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -220,18 +245,48 @@ impl MemoryStore {
 
     /// Counts one more record if there is room. Called under the lock of the shard that will
     /// hold it, so a reservation is always followed by its insertion.
-    fn reserve(&self) -> bool {
+    fn reserve(&self, now: i64) -> bool {
         match self.capacity {
             None => {
                 self.len.fetch_add(1, Ordering::AcqRel);
                 true
             }
-            Some(capacity) => self
-                .len
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |len| {
-                    (len < capacity).then_some(len + 1)
-                })
-                .is_ok(),
+            Some(capacity) => {
+                let reserved = self
+                    .len
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |len| {
+                        (len < capacity).then_some(len + 1)
+                    });
+                match reserved {
+                    Ok(before) => {
+                        self.warn_when_filling_up(before + 1, capacity, now);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+        }
+    }
+
+    /// Warns (at most once a minute) when `records` just reached one of the fill levels: a
+    /// full store refuses revocations, and operators should hear of it before.
+    fn warn_when_filling_up(&self, records: usize, capacity: usize, now: i64) {
+        let Some((_, warned)) = self.fill_warnings.iter().find(|(at, _)| *at == records) else {
+            return;
+        };
+        let last = warned.load(Ordering::Acquire);
+        let due = last == i64::MIN || now >= last.saturating_add(FILL_LOG_INTERVAL_MICROS);
+        if due
+            && warned
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            tracing::warn!(
+                records,
+                capacity,
+                "the revocation store is filling up: once full it refuses new revocations \
+                 (live records are never evicted); raise the capacity or shorten token lifetimes"
+            );
         }
     }
 
@@ -272,7 +327,7 @@ impl MemoryStore {
                 shard.note_expiry(expires_at);
                 return Some(());
             }
-            if !self.reserve() {
+            if !self.reserve(now) {
                 return None;
             }
             shard.insert_token(key, expires_at);
@@ -318,7 +373,7 @@ impl MemoryStore {
                 // Covers only expired tokens: nothing to keep, nothing in force but `at`.
                 return Some(at);
             }
-            if !self.reserve() {
+            if !self.reserve(now) {
                 return None;
             }
             shard.insert_cutoff(key, CutoffRecord { at, expires_at });
@@ -378,6 +433,11 @@ impl RevocationStore for MemoryStore {
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         Ok(u64::try_from(self.sweep_expired()).unwrap_or(u64::MAX))
+    }
+
+    fn usage(&self) -> Option<StoreUsage> {
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        Some(StoreUsage::new(count(self.len()), self.capacity.map(count)))
     }
 }
 

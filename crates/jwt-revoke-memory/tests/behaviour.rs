@@ -232,6 +232,57 @@ fn a_full_store_refuses_new_records_and_keeps_every_live_one() {
     assert_eq!(store.lookup(&token(3)).user_cutoff, Some(at(0)));
     assert!(!listed(&store, &token(4)));
     assert_eq!(store.lookup(&token(5)).user_cutoff, None);
+    // Checks of a full store are answered as always, through the trait too.
+    let reply = ready(store.check(&token(1))).expect("a full store still answers");
+    assert!(reply.token_listed);
+    let reply = ready(store.check(&token(9))).expect("a full store still answers");
+    assert!(!reply.token_listed);
+    assert_eq!(
+        store.usage(),
+        Some(jwt_revoke_core::StoreUsage::new(3, Some(3)))
+    );
+    assert_eq!(
+        store.usage().and_then(|usage| usage.fill_ratio()),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn a_store_filling_up_warns_before_it_refuses() {
+    let warnings = Arc::new(AtomicUsize::new(0));
+    let clock = clock();
+    let store = MemoryStore::builder()
+        .clock(Arc::new(clock.clone()))
+        .capacity(20)
+        .build();
+    tracing::subscriber::with_default(WarnCounter(Arc::clone(&warnings)), || {
+        for n in 0..15 {
+            ready(store.insert_token(&token(n), at(100))).expect("room");
+        }
+        assert_eq!(
+            warnings.load(Ordering::SeqCst),
+            0,
+            "75% full: no warning yet"
+        );
+        ready(store.insert_token(&token(15), at(100))).expect("room");
+        assert_eq!(warnings.load(Ordering::SeqCst), 1, "80% full");
+        for n in 16..19 {
+            ready(store.insert_token(&token(n), at(100))).expect("room");
+        }
+        assert_eq!(warnings.load(Ordering::SeqCst), 2, "95% full");
+        ready(store.insert_token(&token(19), at(100))).expect("room");
+        assert_eq!(
+            warnings.load(Ordering::SeqCst),
+            2,
+            "full, nothing refused yet"
+        );
+        assert!(ready(store.insert_token(&token(20), at(100))).is_err());
+        assert_eq!(warnings.load(Ordering::SeqCst), 3, "the refusal");
+    });
+    assert_eq!(
+        MemoryStore::builder().unbounded().build().usage(),
+        Some(jwt_revoke_core::StoreUsage::new(0, None))
+    );
 }
 
 #[test]

@@ -333,6 +333,50 @@ mod tests {
     }
 
     #[test]
+    fn the_grpc_form_is_only_for_grpc_over_http_2() {
+        let protocol = |version: http::Version, content_type: &str| {
+            let request = http::Request::builder()
+                .version(version)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(())
+                .expect("request");
+            Protocol::of(&request)
+        };
+        use http::Version;
+        for grpc in [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/GRPC;x=1",
+        ] {
+            assert_eq!(protocol(Version::HTTP_2, grpc), Protocol::Grpc, "{grpc}");
+            assert_eq!(protocol(Version::HTTP_11, grpc), Protocol::Http, "{grpc}");
+            assert_eq!(protocol(Version::HTTP_10, grpc), Protocol::Http, "{grpc}");
+        }
+        for web in ["application/grpc-web", "application/grpc-web-text+proto"] {
+            assert_eq!(protocol(Version::HTTP_2, web), Protocol::GrpcWeb, "{web}");
+            assert_eq!(protocol(Version::HTTP_11, web), Protocol::GrpcWeb, "{web}");
+        }
+        for other in ["application/grpcx", "application/json", "text/grpc"] {
+            assert_eq!(protocol(Version::HTTP_2, other), Protocol::Http, "{other}");
+        }
+    }
+
+    #[test]
+    fn no_rejection_but_grpcs_leaves_as_a_success() {
+        for protocol in [Protocol::Http, Protocol::GrpcWeb, Protocol::Grpc] {
+            let rejection = Rejection::new(RejectionKind::MissingToken, protocol);
+            let mut response = Response::new(());
+            rejection.enforce_failure_status(&mut response);
+            let expected = if protocol == Protocol::Grpc {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(response.status(), expected, "{protocol:?}");
+        }
+    }
+
+    #[test]
     fn retry_after_is_never_zero() {
         assert_eq!(retry_after_secs(Duration::from_millis(10)), 1);
         assert_eq!(retry_after_secs(Duration::from_secs(7)), 7);

@@ -614,6 +614,52 @@ async fn a_token_for_another_audience_is_refused_by_a_layer_that_names_none() {
         status_of(&app, &sign(&claims("alice", "t2"))).await,
         StatusCode::OK
     );
+    // Accepting any audience is a choice made in so many words.
+    let any = app_of(
+        hs256_builder(memory_revocations(&clock))
+            .accept_any_audience()
+            .build()
+            .expect("builds"),
+    );
+    let mut foreign = claims("alice", "t3");
+    foreign["aud"] = json!("some-other-api");
+    assert_eq!(status_of(&any, &sign(&foreign)).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn claims_verified_upstream_obey_the_issuer_and_audience_rules_too() {
+    let clock = clock();
+    let layer = RevocationLayer::builder(memory_revocations(&clock))
+        .claims_verified_upstream()
+        .issuers([ISSUER])
+        .build()
+        .expect("builds");
+    let app = app(layer);
+    let with_claims = |claims: Value| {
+        let mut request = request("GET", "/me", None);
+        request
+            .extensions_mut()
+            .insert(Claims::from_verified_json(&claims.to_string()).expect("claims"));
+        request
+    };
+    assert_eq!(
+        send(&app, with_claims(claims("alice", "t1")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let mut foreign = claims("alice", "t2");
+    foreign["aud"] = json!("some-other-api");
+    assert_eq!(
+        send(&app, with_claims(foreign)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let mut elsewhere = claims("alice", "t3");
+    elsewhere["iss"] = json!("https://elsewhere.test");
+    assert_eq!(
+        send(&app, with_claims(elsewhere)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 // ---- 9. Fail open opens only on unavailability --------------------------------------------
@@ -733,4 +779,49 @@ async fn a_jwk_is_used_only_with_its_own_algorithm_and_only_for_signatures() {
         status_of(&app, &signed(Algorithm::HS384, "k3")).await,
         StatusCode::OK
     );
+}
+
+// ---- 14. A full store ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_full_store_refuses_revocations_with_a_clear_error_and_checks_as_usual() {
+    let clock = clock();
+    let store = jwt_revoke_memory::MemoryStore::builder()
+        .clock(Arc::new(clock.clone()))
+        .capacity(1)
+        .build();
+    let layer = hs256_builder(revocations_on(Arc::new(store), &clock, policy()))
+        .build()
+        .expect("builds");
+    let endpoint = RevocationEndpoint::new(&layer).expect("a verifying layer");
+    let app = app(layer).route_service("/oauth/revoke", endpoint);
+    let revoked = sign(&claims("alice", "t1"));
+    let valid = sign(&claims("bob", "t2"));
+    assert_eq!(
+        send(&app, request("POST", "/logout", Some(&revoked)))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT,
+        "the one record that fits"
+    );
+    // Full: checks are answered as always.
+    assert_invalid_token(&app, &revoked, "the token has been revoked").await;
+    assert_eq!(status_of(&app, &valid).await, StatusCode::OK);
+    // A revocation is refused, never reported done.
+    assert_eq!(
+        send(&app, request("POST", "/logout", Some(&valid)))
+            .await
+            .status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let response = send(&app, revoke_form(&valid)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = serde_json::from_str(&body_text(response).await).expect("json");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|description| description.contains("full")),
+        "{body}"
+    );
+    assert_eq!(status_of(&app, &valid).await, StatusCode::OK);
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use jwt_revoke_core::Revocations;
+use jwt_revoke_core::{Revocations, StoreError};
 use serde_json::json;
 
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
@@ -169,9 +169,14 @@ impl RevocationEndpoint {
             Ok(_) => plain(StatusCode::OK),
             Err(err) => {
                 tracing::warn!(%err, "token revocation could not be recorded");
+                let description = if matches!(err, StoreError::CapacityExceeded { .. }) {
+                    "the revocation store is full: the token was not revoked"
+                } else {
+                    "the revocation could not be recorded; retry"
+                };
                 store_unavailable(&json!({
                     "error": "temporarily_unavailable",
-                    "error_description": "the revocation could not be recorded; retry",
+                    "error_description": description,
                 }))
             }
         }

@@ -309,10 +309,15 @@ async fn me(claims: Claims) -> Response {
 
 fn revocation_failed(err: &jwt_revoke_core::StoreError) -> Response {
     tracing::warn!(%err, "revocation failed");
+    let description = if matches!(err, jwt_revoke_core::StoreError::CapacityExceeded { .. }) {
+        "the revocation store is full: the revocation was not recorded"
+    } else {
+        "the revocation could not be recorded; try again"
+    };
     error(
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily_unavailable",
-        "the revocation could not be recorded; try again",
+        description,
     )
 }
 

@@ -77,7 +77,7 @@ pub use handle::RevocationHandle;
 pub use layer::{BuildError, LayerStats, RevocationLayer, RevocationLayerBuilder, StoreFailure};
 pub use rejection::{DefaultRejection, Rejection, RejectionKind, RejectionResponse};
 pub use service::RevocationService;
-pub use verify::DecodingKeys;
+pub use verify::{DecodingKeys, JwksError};
 
 /// The jsonwebtoken this crate is built with, so that your keys and algorithms are its types.
 pub use jsonwebtoken;

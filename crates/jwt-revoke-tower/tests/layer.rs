@@ -774,6 +774,16 @@ fn configuration_mistakes_are_build_errors() {
         .verify(DecodingKeys::by_kid_only(), &[Algorithm::HS256])
         .build();
     assert!(matches!(no_keys, Err(BuildError::NoKeys)));
+    // Two keys for one kid: whichever was found first would decide.
+    let twice = RevocationLayer::builder(memory_revocations(&clock))
+        .verify(
+            DecodingKeys::by_kid_only()
+                .with_kid("k", DecodingKey::from_secret(SECRET))
+                .with_kid("k", DecodingKey::from_secret(b"another secret")),
+            &[Algorithm::HS256],
+        )
+        .build();
+    assert!(matches!(twice, Err(BuildError::DuplicateKid { kid }) if kid == "k"));
 }
 
 #[test]

@@ -45,7 +45,8 @@ async fn send(
         // A gRPC call: HTTP/2 (over HTTP/1.x no rejection is a 200).
         request = request
             .version(http::Version::HTTP_2)
-            .header("content-type", "application/grpc");
+            .header("content-type", "application/grpc")
+            .header("te", "trailers");
     }
     app.clone()
         .oneshot(request.body(Body::empty()).expect("request"))

@@ -140,12 +140,15 @@ impl TokenId {
     }
 
     /// A token of `subject` at `issuer` without `jti`, identified by the SHA-256 digest of
-    /// its **verified** payload: the exact JSON text that its signature covers.
+    /// its **verified** payload: the JSON text that its signature covers, without the JSON
+    /// whitespace around it (a JSON reader such as `serde_json`'s `RawValue` drops it, so the
+    /// digest is the same whether it is taken from the decoded payload or from parsed claims).
     pub fn from_payload(
         issuer: impl Into<String>,
         subject: impl Into<String>,
         payload: &str,
     ) -> Self {
+        let payload = payload.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
         TokenId {
             issuer: issuer.into(),
             subject: subject.into(),
@@ -332,6 +335,18 @@ mod tests {
                 .denylist_key()
                 .to_hex(),
             "e626673a15b375648065ca0b7d9e02c9012378bd61ac7398046ad0d182a2d012"
+        );
+    }
+
+    #[test]
+    fn whitespace_around_a_payload_is_not_part_of_its_identity() {
+        assert_eq!(
+            TokenId::from_payload("i", "s", "{\"a\":1}\r\n"),
+            TokenId::from_payload("i", "s", " \t{\"a\":1}")
+        );
+        assert_ne!(
+            TokenId::from_payload("i", "s", "{\"a\":1}"),
+            TokenId::from_payload("i", "s", "{\"a\": 1}")
         );
     }
 

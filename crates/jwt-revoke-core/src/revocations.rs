@@ -357,7 +357,6 @@ impl Revocations {
     ) -> Result<TokenFacts, TokenError> {
         let policy = &self.inner.policy;
         let now = self.inner.clock.now();
-        let leeway = policy.leeway_duration();
 
         let issuer = claims
             .iss
@@ -380,27 +379,14 @@ impl Revocations {
             TimeRules::Accept => self.check_times(now, expires_at, not_before, iat)?,
             TimeRules::Revoke => self.check_expiry(now, expires_at)?,
         }
-        let longest = policy
-            .max_token_lifetime()
-            .max(policy.tokens_without_exp().unwrap_or(Duration::ZERO));
-        match iat {
-            Some(iat) => {
-                if expires_at < iat {
-                    return Err(TokenError::ExpiresBeforeIssued);
-                }
-                if expires_at.duration_since(iat) > longest {
-                    return Err(TokenError::LifetimeTooLong);
-                }
+        let longest = self.longest();
+        // Without `iat`, the lifetime rule depends on the time: see `check_times`.
+        if let Some(iat) = iat {
+            if expires_at < iat {
+                return Err(TokenError::ExpiresBeforeIssued);
             }
-            // Without `iat`, a token that expires further ahead than the longest lifetime from
-            // now could outlive any cut-off that covers it: refused. That depends on the time,
-            // so a token refused now for it may be accepted later: it is revocable.
-            None => {
-                if matches!(rules, TimeRules::Accept)
-                    && expires_at > now.saturating_add(longest).saturating_add(leeway)
-                {
-                    return Err(TokenError::LifetimeTooLong);
-                }
+            if expires_at.duration_since(iat) > longest {
+                return Err(TokenError::LifetimeTooLong);
             }
         }
 
@@ -430,7 +416,8 @@ impl Revocations {
     }
 
     /// Runs again, at the clock's current time, the time checks of [`inspect`](Self::inspect)
-    /// on facts it returned earlier: not expired, not before `nbf`, not issued in the future.
+    /// on facts it returned earlier: not expired, not before `nbf`, not issued in the future,
+    /// and, without `iat`, not expiring further ahead than the longest lifetime allows.
     ///
     /// For callers that keep facts to skip parsing and hashing a token they have seen (the
     /// tower layer does): everything else `inspect` judged depends on the claims alone.
@@ -456,10 +443,35 @@ impl Revocations {
         if not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(TokenError::NotYetValid);
         }
-        if iat.is_some_and(|iat| iat > self.latest_acceptable_iat(now)) {
-            return Err(TokenError::IssuedInFuture);
+        match iat {
+            Some(iat) if iat > self.latest_acceptable_iat(now) => Err(TokenError::IssuedInFuture),
+            Some(_) => Ok(()),
+            // Without `iat`, a token must expire no further ahead than the longest lifetime
+            // (and the skew allowance) from now: it stays valid until `exp` + leeway, and a
+            // cut-off made from now on lives until at least now + skew + longest + leeway, so
+            // it covers the token to its end. One that expires further ahead could outlive the
+            // cut-offs that cover it. This depends on the time, so it is judged again with the
+            // other time checks (a kept token, a clock that stepped back), and a token refused
+            // for it now may be accepted later: it is revocable.
+            None => {
+                let latest_exp = self
+                    .latest_acceptable_iat(now)
+                    .saturating_add(self.longest());
+                if expires_at > latest_exp {
+                    Err(TokenError::LifetimeTooLong)
+                } else {
+                    Ok(())
+                }
+            }
         }
-        Ok(())
+    }
+
+    /// The longest lifetime of a token the policy accepts.
+    fn longest(&self) -> Duration {
+        let policy = &self.inner.policy;
+        policy
+            .max_token_lifetime()
+            .max(policy.tokens_without_exp().unwrap_or(Duration::ZERO))
     }
 
     fn check_expiry(&self, now: Timestamp, expires_at: Timestamp) -> Result<(), TokenError> {
@@ -780,7 +792,7 @@ mod tests {
         let no_iat = revocations
             .inspect(
                 &claims_of(serde_json::json!({
-                    "iss": "i", "sub": "s", "jti": "b", "exp": now + 600 + 5,
+                    "iss": "i", "sub": "s", "jti": "b", "exp": now + 600 + 2,
                 })),
                 "",
             )

@@ -42,7 +42,8 @@ pub(crate) enum Protocol {
     /// Plain HTTP: RFC 6750.
     Http,
     /// gRPC: an HTTP/2 request whose content-type is `application/grpc` or
-    /// `application/grpc+…`. Only here does a rejection travel in an HTTP 200.
+    /// `application/grpc+…`, with `te: trailers` as gRPC requires. Only here does a rejection
+    /// travel in an HTTP 200.
     Grpc,
     /// gRPC-Web (`application/grpc-web…`), over any HTTP version: the HTTP form, whose status
     /// gRPC-Web clients map to a gRPC code, with `grpc-status` and `grpc-message` beside it.
@@ -77,7 +78,14 @@ impl Protocol {
                 content_type.get(b"application/grpc".len()),
                 None | Some(b'+' | b';')
             );
-        if grpc && request.version() == http::Version::HTTP_2 {
+        // gRPC clients send `te: trailers` (the protocol requires it); a proxy's auth
+        // subrequest does not.
+        let te_trailers = request
+            .headers()
+            .get_all(header::TE)
+            .iter()
+            .any(|value| value.as_bytes().eq_ignore_ascii_case(b"trailers"));
+        if grpc && te_trailers && request.version() == http::Version::HTTP_2 {
             Protocol::Grpc
         } else {
             Protocol::Http
@@ -338,10 +346,17 @@ mod tests {
             let request = http::Request::builder()
                 .version(version)
                 .header(header::CONTENT_TYPE, content_type)
+                .header(header::TE, "trailers")
                 .body(())
                 .expect("request");
             Protocol::of(&request)
         };
+        let without_te = http::Request::builder()
+            .version(http::Version::HTTP_2)
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .body(())
+            .expect("request");
+        assert_eq!(Protocol::of(&without_te), Protocol::Http, "no te: trailers");
         use http::Version;
         for grpc in [
             "application/grpc",

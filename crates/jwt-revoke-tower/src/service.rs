@@ -15,7 +15,7 @@ use crate::future::{CheckFuture, ResponseFuture};
 use crate::handle::RevocationHandle;
 use crate::layer::{LayerStats, Shared, StoreFailure, Verification};
 use crate::rejection::{Protocol, Rejection, RejectionKind, RejectionResponse};
-use crate::verify::{JwtVerifier, malformed_claims};
+use crate::verify::{JwtVerifier, carries_events_claim, event_token_refused, malformed_claims};
 
 /// The service [`RevocationLayer`](crate::RevocationLayer) wraps around yours.
 #[derive(Clone)]
@@ -139,6 +139,10 @@ fn authenticate<B>(shared: &Shared, request: &Request<B>) -> Result<Authenticate
                 .get::<Claims>()
                 .cloned()
                 .ok_or(RejectionKind::MissingToken)?;
+            // An event token is never an access token, whoever verified it (RFC 8725 §3.11).
+            if carries_events_claim(claims.json())? {
+                return Err(event_token_refused());
+            }
             let has_jti = claims
                 .registered()
                 .jti
@@ -227,9 +231,11 @@ fn carries_payload(token: &str, payload: &str) -> bool {
     ) else {
         return false;
     };
+    // The claims hold the payload as a JSON reader keeps it, without the whitespace around
+    // it; so does the token's identity (`TokenId::from_payload`).
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(encoded)
-        .is_ok_and(|decoded| decoded == payload.as_bytes())
+        .is_ok_and(|decoded| decoded.trim_ascii() == payload.as_bytes())
 }
 
 /// The store call, bounded by the layer's timeout.

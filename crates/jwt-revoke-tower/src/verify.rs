@@ -301,9 +301,7 @@ impl JwtVerifier {
             return Err(invalid("this type of token (typ) is not an access token"));
         }
         if carries_events_claim(payload.get())? {
-            return Err(invalid(
-                "an event token (logout token or SET) is not an access token",
-            ));
+            return Err(event_token_refused());
         }
         Ok(payload)
     }
@@ -380,7 +378,7 @@ pub(crate) fn is_event_token_type(typ: &str) -> bool {
 /// access token (RFC 8725 §3.11). Decided on the parsed claims, as every JSON reader sees them
 /// (`"\u0065vents"` is `events` too); a payload that does not parse (a repeated member, say)
 /// is refused rather than given the benefit of the doubt.
-fn carries_events_claim(payload: &str) -> Result<bool, RejectionKind> {
+pub(crate) fn carries_events_claim(payload: &str) -> Result<bool, RejectionKind> {
     #[derive(serde::Deserialize)]
     struct EventsOnly {
         events: Option<serde::de::IgnoredAny>,
@@ -393,6 +391,11 @@ fn carries_events_claim(payload: &str) -> Result<bool, RejectionKind> {
     serde_json::from_str::<EventsOnly>(payload)
         .map(|parsed| parsed.events.is_some())
         .map_err(|_| malformed_claims())
+}
+
+/// The rejection of an event token presented as an access token.
+pub(crate) fn event_token_refused() -> RejectionKind {
+    invalid("an event token (logout token or SET) is not an access token")
 }
 
 /// The rejection of a verified payload whose registered claims do not parse.

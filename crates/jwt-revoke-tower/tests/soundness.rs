@@ -309,6 +309,9 @@ fn grpc_like(version: Version, content_type: &str, token: Option<&str>) -> Reque
         .headers_mut()
         .insert("content-type", content_type.parse().expect("a header"));
     request
+        .headers_mut()
+        .insert("te", "trailers".parse().expect("a header"));
+    request
 }
 
 #[tokio::test]
@@ -341,6 +344,10 @@ async fn over_http_1_a_grpc_content_type_never_turns_a_rejection_into_a_2xx() {
     let response = send(&app, grpc_like(Version::HTTP_2, "application/grpc", None)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["grpc-status"], "16");
+    // Without `te: trailers` it is no gRPC client (a proxy's auth subrequest over HTTP/2).
+    let mut no_te = grpc_like(Version::HTTP_2, "application/grpc", None);
+    no_te.headers_mut().remove("te");
+    assert_eq!(send(&app, no_te).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -504,7 +511,8 @@ async fn logging_out_everywhere_refuses_a_token_without_iat_accepted_before() {
     );
     let mut no_iat = claims("alice", "no-iat");
     no_iat.as_object_mut().expect("object").remove("iat");
-    no_iat["exp"] = json!(NOW + 3600 + 30);
+    // The latest exp accepted without iat: the longest lifetime and the 2 s skew allowance.
+    no_iat["exp"] = json!(NOW + 3600 + 2);
     let no_iat = sign(&no_iat);
     let caller = sign(&claims("alice", "caller"));
     assert_eq!(

@@ -11,9 +11,16 @@
 //! check too, then sends all queued checks as one pipeline (one write, one read) and hands each
 //! its answer. Pipelines are sent concurrently, each as soon as it is formed: a slow answer
 //! holds back no later batch. Every check stays bounded by the store's timeout.
+//!
+//! A pipeline has a deadline too (the longest timeout of its checks): past it, its checks are
+//! answered [`StoreError::Timeout`] even if no caller is waiting any more. The pipeline itself
+//! keeps waiting for Redis, holding its checks' [`Permit`]s, because redis-rs keeps its
+//! entries until Redis answers or the connection breaks: the permits count what is really in
+//! flight, so that a hung Redis costs at most `max_in_flight` checks' worth of memory.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use jwt_revoke_core::StoreError;
 use redis::{RedisError, Value};
@@ -22,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::connection::Connection;
 use crate::error::is_unavailable;
+use crate::in_flight::Permit;
 
 /// The batcher of one store (shared by its clones); its task stops when the last clone goes.
 pub(crate) struct Batcher {
@@ -42,6 +50,9 @@ struct Queue {
 struct Waiting {
     keys: Vec<String>,
     answer: oneshot::Sender<Result<Vec<Value>, StoreError>>,
+    timeout: Duration,
+    /// Held until Redis has answered this check's `MGET` (or the connection broke).
+    permit: Permit,
 }
 
 impl Drop for Batcher {
@@ -61,12 +72,23 @@ impl Batcher {
         }
     }
 
-    /// `MGET keys`, sent with the other checks waiting at the same time.
-    pub(crate) async fn mget(&self, keys: Vec<String>) -> Result<Vec<Value>, StoreError> {
+    /// `MGET keys`, sent with the other checks waiting at the same time, answered within
+    /// `timeout`; `permit` is held until Redis answers.
+    pub(crate) async fn mget(
+        &self,
+        keys: Vec<String>,
+        timeout: Duration,
+        permit: Permit,
+    ) -> Result<Vec<Value>, StoreError> {
         let (answer, answered) = oneshot::channel();
         let first = {
             let mut waiting = self.queue.lock();
-            waiting.push(Waiting { keys, answer });
+            waiting.push(Waiting {
+                keys,
+                answer,
+                timeout,
+                permit,
+            });
             waiting.len() == 1
         };
         if first || !self.queue.running.load(Ordering::Acquire) {
@@ -129,48 +151,72 @@ async fn run(queue: Arc<Queue>, connection: Connection) {
     }
 }
 
-/// Sends one batch as a pipeline and answers each of its checks.
+/// Sends one batch as a pipeline and answers each of its checks, by its deadline at the
+/// latest; then waits for Redis to be done with it before it lets its permits go.
 async fn send(connection: Connection, batch: Vec<Waiting>) {
     let mut pipe = redis::pipe();
-    for waiting in &batch {
+    let mut deadline = Duration::ZERO;
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut permits = Vec::with_capacity(batch.len());
+    for waiting in batch {
         pipe.cmd("MGET").arg(&waiting.keys);
+        deadline = deadline.max(waiting.timeout);
+        answers.push(waiting.answer);
+        permits.push(waiting.permit);
     }
-    let outcome: Result<Vec<Value>, Failure> = async {
+    let commands = answers.len();
+    let query = async {
         let mut handle = connection
             .handle()
             .await
             .map_err(|err| Failure::from_store(&err))?;
-        pipe.query_async(&mut handle).await.map_err(|err| {
-            connection.report(&err);
-            Failure::from(err)
-        })
-    }
-    .await;
+        pipe.query_async::<Vec<Value>>(&mut handle)
+            .await
+            .map_err(|err| {
+                connection.report(&err);
+                Failure::from(err)
+            })
+    };
+    let mut query = std::pin::pin!(query);
+    let outcome = match tokio::time::timeout(deadline, &mut query).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            for answer in answers {
+                let _ = answer.send(Err(StoreError::Timeout(deadline)));
+            }
+            // redis-rs holds this pipeline's entries until Redis answers or the connection
+            // breaks: so do the permits.
+            let _ = query.await;
+            drop(permits);
+            return;
+        }
+    };
+    drop(permits);
     let outcome = outcome.and_then(|replies| {
-        if replies.len() == batch.len() {
+        if replies.len() == commands {
             Ok(replies)
         } else {
             Err(Failure::from(RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
                 "a pipeline answered another number of replies than it had commands",
-                format!("{} commands, {} replies", batch.len(), replies.len()),
+                format!("{commands} commands, {} replies", replies.len()),
             ))))
         }
     });
     match outcome {
         Ok(replies) => {
-            for (waiting, reply) in batch.into_iter().zip(replies) {
+            for (answer, reply) in answers.into_iter().zip(replies) {
                 let values = match reply {
                     Value::Array(values) => Ok(values),
                     other => Err(StoreError::backend(UnexpectedReply(format!("{other:?}")))),
                 };
                 // A check that timed out is not waiting any more: nothing to do.
-                let _ = waiting.answer.send(values);
+                let _ = answer.send(values);
             }
         }
         Err(failure) => {
-            for waiting in batch {
-                let _ = waiting.answer.send(Err(failure.error()));
+            for answer in answers {
+                let _ = answer.send(Err(failure.error()));
             }
         }
     }

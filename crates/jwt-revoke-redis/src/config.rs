@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::connection::Connection;
 use crate::error::BuildError;
+use crate::in_flight::DEFAULT_MAX_IN_FLIGHT;
 use crate::keys::KeyPrefix;
 use crate::replica::{Replica, ReplicaConfig};
 use crate::store::{DEFAULT_TIMEOUT, RedisStore};
@@ -72,6 +73,11 @@ pub struct RedisStoreConfig {
     /// a server is refused, because an evicted revocation is a resurrected token).
     #[serde(default)]
     pub allow_evicting_server: bool,
+    /// The most Redis calls (checks and writes) the store keeps in flight (default 4,096); a
+    /// call beyond it fails at once as unavailable. See
+    /// [`RedisStore::with_max_in_flight`].
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
     /// Keep every record in process memory too, current through Redis pub/sub, and answer
     /// checks from there while it is provably fresh (default: none; one server only). See
     /// [`with_local_replica`](Self::with_local_replica).
@@ -87,6 +93,10 @@ fn default_connect_timeout() -> Duration {
     DEFAULT_CONNECT_TIMEOUT
 }
 
+fn default_max_in_flight() -> usize {
+    DEFAULT_MAX_IN_FLIGHT
+}
+
 impl RedisStoreConfig {
     /// One server at `url`, with the defaults.
     pub fn from_url(url: impl Into<String>) -> Self {
@@ -97,6 +107,7 @@ impl RedisStoreConfig {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             allow_evicting_server: false,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             local_replica: None,
         }
     }
@@ -129,6 +140,12 @@ impl RedisStoreConfig {
     /// The same settings with another connect time limit.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// The same settings with another bound on the calls in flight.
+    pub fn with_max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max;
         self
     }
 
@@ -180,6 +197,11 @@ impl RedisStoreConfig {
     /// `connect_timeout`) for its first complete copy; should that take longer, the store is
     /// returned anyway and reads Redis until the copy is done.
     pub async fn build(&self) -> Result<RedisStore, BuildError> {
+        if self.max_in_flight == 0 {
+            return Err(BuildError::InvalidConfig(
+                "max_in_flight must be positive: no call could be made",
+            ));
+        }
         if let Some(replica) = &self.local_replica {
             replica.validate().map_err(BuildError::InvalidConfig)?;
             if self.url.is_none() {
@@ -204,7 +226,8 @@ impl RedisStoreConfig {
         };
         let store = RedisStore::new(connection)
             .with_key_prefix(self.key_prefix.clone())
-            .with_timeout(self.timeout);
+            .with_timeout(self.timeout)
+            .with_max_in_flight(self.max_in_flight);
         if !self.allow_evicting_server {
             store.ensure_no_eviction().await?;
         }
@@ -299,6 +322,8 @@ impl fmt::Debug for RedisStoreConfig {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("allow_evicting_server", &self.allow_evicting_server)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("local_replica", &self.local_replica)
             .finish()
     }
 }

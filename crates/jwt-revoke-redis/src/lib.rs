@@ -6,6 +6,7 @@ mod batch;
 mod config;
 mod connection;
 mod error;
+mod in_flight;
 mod keys;
 mod replica;
 mod scripts;

@@ -18,6 +18,7 @@ use redis::{ErrorKind, FromRedisValue, RedisError, Value};
 use crate::batch::Batcher;
 use crate::connection::{Connection, Handle, PoolKind, Pooled};
 use crate::error::{BuildError, store_error};
+use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlight};
 use crate::keys::KeyPrefix;
 use crate::replica::{Replica, ReplicaStatus};
 use crate::scripts::{INSERT_TOKEN, RAISE_CUTOFF, REMOVE_TOKEN};
@@ -44,6 +45,9 @@ const MAX_TTL_MILLIS: i64 = 1 << 62;
 ///   sweeper is needed.
 /// - Every call is bounded by a timeout; failures to reach Redis are
 ///   [`StoreError::is_unavailable`].
+/// - The calls in flight are bounded ([`with_max_in_flight`](Self::with_max_in_flight)): a
+///   call counts until Redis has answered it, not only until its caller gave up, and a call
+///   beyond the bound fails at once as unavailable. A Redis that hangs costs bounded memory.
 ///
 /// Cloning is cheap: clones share the connection.
 #[derive(Clone)]
@@ -56,6 +60,8 @@ pub struct RedisStore {
     /// Coalesces concurrent checks into pipelines (one server only: a cluster pipeline would
     /// be split by node anyway).
     batcher: Option<Arc<Batcher>>,
+    /// The calls in flight, shared by clones.
+    in_flight: Arc<InFlight>,
 }
 
 impl RedisStore {
@@ -123,6 +129,7 @@ impl RedisStore {
             timeout: DEFAULT_TIMEOUT,
             clock: Arc::new(SystemClock),
             replica: None,
+            in_flight: InFlight::new(DEFAULT_MAX_IN_FLIGHT),
         }
     }
 
@@ -150,14 +157,13 @@ impl RedisStore {
         self.connection.handle().await
     }
 
-    /// The channel this store's writes are announced on: none on a cluster, where no replica
+    /// Where this store's writes are announced: nowhere on a cluster, where no replica
     /// listens (a cluster-wide `PUBLISH` per revocation would buy nothing).
-    fn channel(&self, handle: &Handle) -> String {
+    fn channel(&self) -> Channel {
         if self.connection.is_cluster() {
-            String::new()
+            Channel::None
         } else {
-            self.prefix
-                .channel(redis::aio::ConnectionLike::get_db(handle))
+            Channel::Prefix(self.prefix.clone())
         }
     }
 
@@ -182,6 +188,24 @@ impl RedisStore {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The same store with another bound on the calls in flight (default 4,096; clones made
+    /// after this share the new bound).
+    ///
+    /// A call counts from when it is made until Redis has answered it or the connection has
+    /// broken — not merely until its caller stopped waiting, because redis-rs keeps every
+    /// command it has written until then. A call made while `max` are in flight fails at once
+    /// with [`StoreError::Unavailable`]. Size it above the calls a healthy Redis has in flight
+    /// at your peak (requests in flight, about); each costs well under a kilobyte.
+    pub fn with_max_in_flight(mut self, max: usize) -> Self {
+        self.in_flight = InFlight::new(max);
+        self
+    }
+
+    /// The bound on the calls in flight, and how many are in flight now: (now, bound).
+    pub fn calls_in_flight(&self) -> (usize, usize) {
+        (self.in_flight.current(), self.in_flight.max())
     }
 
     /// The key prefix.
@@ -251,6 +275,54 @@ impl RedisStore {
         store_error(err)
     }
 
+    /// Runs a write within the time limit, holding a permit until it is done or abandoned.
+    ///
+    /// Unlike a read, a write is dropped at its deadline rather than left to finish: redis-rs
+    /// would otherwise send a write that waited for a reconnection after its caller was told
+    /// it failed. (One already sent may still be applied when Redis answers: an error always
+    /// means "may not have happened", never "did not happen".) Writes are rare, so the entries
+    /// redis-rs keeps for abandoned ones stay few.
+    fn write<T, F>(&self, call: F) -> impl Future<Output = Result<T, StoreError>> + use<'_, T, F>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        let permit = self.in_flight.acquire();
+        let call = self.bounded(call);
+        async move {
+            let _permit = permit?;
+            call.await
+        }
+    }
+
+    /// Runs `call` on a task of its own that holds a permit until `call` is done, and waits
+    /// for it within the time limit.
+    ///
+    /// For the reads that do not go through the batcher (a cluster's): a caller that times out
+    /// drops its wait, not the read, so that the permit is held for as long as redis-rs holds
+    /// the request (see `in_flight.rs`).
+    fn detached<T, F>(&self, call: F) -> impl Future<Output = Result<T, StoreError>> + use<T, F>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let permit = self.in_flight.acquire();
+        let limit = self.timeout;
+        async move {
+            let permit = permit?;
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                let outcome = call.await;
+                drop(permit);
+                let _ = answer.send(outcome);
+            });
+            match tokio::time::timeout(limit, answered).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => Err(StoreError::backend(CallAbandoned)),
+                Err(_) => Err(StoreError::Timeout(limit)),
+            }
+        }
+    }
+
     /// Milliseconds from now until `expires_at`, rounded up so that a record never goes
     /// early; `None` when `expires_at` has passed.
     fn ttl_millis(&self, expires_at: Timestamp) -> Option<i64> {
@@ -287,20 +359,22 @@ impl RevocationStore for RedisStore {
         let user_key = self.prefix.cutoff_key(&keys.user);
         let session_key = keys.session.map(|session| self.prefix.cutoff_key(&session));
         if let Some(batcher) = &self.batcher {
+            let permit = self.in_flight.acquire()?;
             let with_session = session_key.is_some();
             let mut keys = vec![token_key, user_key];
             keys.extend(session_key);
             return self
                 .bounded(async {
-                    let values = batcher.mget(keys).await?;
+                    let values = batcher.mget(keys, self.timeout, permit).await?;
                     reply(values, with_session).map_err(store_error)
                 })
                 .await;
         }
         // A cluster: the token and user records share a slot and are read with one MGET; the
         // session's cut-off lives in another slot and is read concurrently.
-        self.bounded(async {
-            let mut handle = self.connection.handle().await?;
+        let connection = self.connection.clone();
+        self.detached(async move {
+            let mut handle = connection.handle().await?;
             let read = async {
                 let mut pair = redis::cmd("MGET");
                 pair.arg(&token_key).arg(&user_key);
@@ -319,7 +393,7 @@ impl RevocationStore for RedisStore {
                     None => reply(pair.query_async(&mut handle).await?, false),
                 }
             };
-            read.await.map_err(|err| self.fail(err))
+            read.await.map_err(|err| fail(&connection, err))
         })
         .await
     }
@@ -333,15 +407,17 @@ impl RevocationStore for RedisStore {
             return Ok(());
         };
         let token_key = self.prefix.token_key(keys);
-        self.bounded(async {
-            let mut handle = self.connection.handle().await?;
+        let connection = self.connection.clone();
+        let channel = self.channel();
+        self.write(async move {
+            let mut handle = connection.handle().await?;
             INSERT_TOKEN
                 .key(&token_key)
                 .arg(ttl)
-                .arg(self.channel(&handle))
+                .arg(channel_of(&channel, &handle))
                 .invoke_async::<()>(&mut handle)
                 .await
-                .map_err(|err| self.fail(err))
+                .map_err(|err| fail(&connection, err))
         })
         .await?;
         if let Some(replica) = &self.replica {
@@ -352,15 +428,17 @@ impl RevocationStore for RedisStore {
 
     async fn remove_token(&self, keys: &TokenKeys) -> Result<bool, StoreError> {
         let token_key = self.prefix.token_key(keys);
+        let connection = self.connection.clone();
+        let channel = self.channel();
         let removed = self
-            .bounded(async {
-                let mut handle = self.connection.handle().await?;
+            .write(async move {
+                let mut handle = connection.handle().await?;
                 let removed: i64 = REMOVE_TOKEN
                     .key(&token_key)
-                    .arg(self.channel(&handle))
+                    .arg(channel_of(&channel, &handle))
                     .invoke_async(&mut handle)
                     .await
-                    .map_err(|err| self.fail(err))?;
+                    .map_err(|err| fail(&connection, err))?;
                 Ok(removed > 0)
             })
             .await;
@@ -379,17 +457,19 @@ impl RevocationStore for RedisStore {
     ) -> Result<Timestamp, StoreError> {
         let ttl = self.ttl_millis(expires_at).unwrap_or(0);
         let cutoff_key = self.prefix.cutoff_key(&key);
+        let connection = self.connection.clone();
+        let channel = self.channel();
         let in_force = self
-            .bounded(async {
-                let mut handle = self.connection.handle().await?;
+            .write(async move {
+                let mut handle = connection.handle().await?;
                 let in_force: i64 = RAISE_CUTOFF
                     .key(&cutoff_key)
                     .arg(at.as_micros())
                     .arg(ttl)
-                    .arg(self.channel(&handle))
+                    .arg(channel_of(&channel, &handle))
                     .invoke_async(&mut handle)
                     .await
-                    .map_err(|err| self.fail(err))?;
+                    .map_err(|err| fail(&connection, err))?;
                 Ok(Timestamp::from_micros(in_force))
             })
             .await?;
@@ -401,6 +481,34 @@ impl RevocationStore for RedisStore {
         Ok(in_force)
     }
 }
+
+/// Tells the connection's source that a call failed, and makes the store's error of it.
+fn fail(connection: &Connection, err: RedisError) -> StoreError {
+    connection.report(&err);
+    store_error(err)
+}
+
+/// The change channel of the database `handle` is on, when `channel` says writes are
+/// announced (see [`RedisStore::channel`]).
+fn channel_of(channel: &Channel, handle: &Handle) -> String {
+    match channel {
+        Channel::None => String::new(),
+        Channel::Prefix(prefix) => prefix.channel(redis::aio::ConnectionLike::get_db(handle)),
+    }
+}
+
+/// Where a store announces its writes.
+enum Channel {
+    /// Nowhere (a cluster).
+    None,
+    /// On the prefix's channel of the connection's database.
+    Prefix(KeyPrefix),
+}
+
+/// A detached call's task ended without an answer (its runtime shut down).
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis call's task ended without an answer")]
+struct CallAbandoned;
 
 /// A check's answer from the values of the token, user and (when asked) session keys.
 fn reply(values: Vec<Value>, with_session: bool) -> Result<CheckReply, RedisError> {

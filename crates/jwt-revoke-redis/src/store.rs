@@ -278,11 +278,16 @@ impl RedisStore {
         Ok(())
     }
 
-    /// The single server's marker (placed on first use).
+    /// The single server's marker (placed on first use; after that, a lookup).
     fn single_watch(&self) -> &Watch {
-        let watches = self.health.place(vec![self.prefix.marker_key("0")]);
-        // A single server's watches are placed here only, with one key.
-        &watches[0]
+        let watches = match self.health.watches() {
+            Some(watches) => watches,
+            None => self.health.place(vec![self.prefix.marker_key("0")]),
+        };
+        // A single server's markers are placed here only, always one.
+        watches
+            .first()
+            .expect("a single server's store places exactly one marker")
     }
 
     /// Places the markers: one on a single server; on a cluster, one in each slot range of

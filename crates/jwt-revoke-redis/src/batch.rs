@@ -14,9 +14,10 @@
 //!
 //! A pipeline has a deadline too (the longest timeout of its checks): past it, its checks are
 //! answered [`StoreError::Timeout`] even if no caller is waiting any more. The pipeline itself
-//! keeps waiting for Redis, holding its checks' [`Permit`]s, because redis-rs keeps its
-//! entries until Redis answers or the connection breaks: the permits count what is really in
-//! flight, so that a hung Redis costs at most `max_in_flight` checks' worth of memory.
+//! keeps waiting for Redis, its checks still counted in flight, because redis-rs keeps its
+//! entries until Redis answers or the connection breaks: the count is of what is really in
+//! flight, so that a hung Redis costs at most `max_in_flight` checks' worth of memory. (Each
+//! batch gives its checks back at once: one atomic operation per check, not two.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,12 +30,15 @@ use tokio::task::JoinHandle;
 
 use crate::connection::Connection;
 use crate::error::is_unavailable;
-use crate::in_flight::Permit;
+use crate::in_flight::InFlight;
 
 /// The batcher of one store (shared by its clones); its task stops when the last clone goes.
 pub(crate) struct Batcher {
     queue: Arc<Queue>,
     connection: Connection,
+    /// The store's count of calls in flight: a check counts from its `mget` until Redis has
+    /// answered its batch.
+    in_flight: Arc<InFlight>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -51,8 +55,6 @@ struct Waiting {
     keys: Vec<String>,
     answer: oneshot::Sender<Result<Vec<Value>, StoreError>>,
     timeout: Duration,
-    /// Held until Redis has answered this check's `MGET` (or the connection broke).
-    permit: Permit,
 }
 
 impl Drop for Batcher {
@@ -64,22 +66,23 @@ impl Drop for Batcher {
 }
 
 impl Batcher {
-    pub(crate) fn new(connection: Connection) -> Self {
+    pub(crate) fn new(connection: Connection, in_flight: Arc<InFlight>) -> Self {
         Batcher {
             queue: Arc::default(),
             connection,
+            in_flight,
             task: Mutex::new(None),
         }
     }
 
     /// `MGET keys`, sent with the other checks waiting at the same time, answered within
-    /// `timeout`; `permit` is held until Redis answers.
+    /// `timeout`; fails at once when the store's calls in flight are at their bound.
     pub(crate) async fn mget(
         &self,
         keys: Vec<String>,
         timeout: Duration,
-        permit: Permit,
     ) -> Result<Vec<Value>, StoreError> {
+        self.in_flight.take()?;
         let (answer, answered) = oneshot::channel();
         let first = {
             let mut waiting = self.queue.lock();
@@ -87,7 +90,6 @@ impl Batcher {
                 keys,
                 answer,
                 timeout,
-                permit,
             });
             waiting.len() == 1
         };
@@ -114,6 +116,7 @@ impl Batcher {
             *task = Some(tokio::spawn(run(
                 Arc::clone(&self.queue),
                 self.connection.clone(),
+                Arc::clone(&self.in_flight),
             )));
         }
     }
@@ -131,7 +134,7 @@ impl Queue {
 struct BatcherStopped;
 
 /// The batcher task: forms a batch each time it is woken, and sends it on its own task.
-async fn run(queue: Arc<Queue>, connection: Connection) {
+async fn run(queue: Arc<Queue>, connection: Connection, in_flight: Arc<InFlight>) {
     /// Clears `running` however the task ends.
     struct Running<'a>(&'a AtomicBool);
     impl Drop for Running<'_> {
@@ -146,23 +149,29 @@ async fn run(queue: Arc<Queue>, connection: Connection) {
         tokio::task::yield_now().await;
         let batch = std::mem::take(&mut *queue.lock());
         if !batch.is_empty() {
-            tokio::spawn(send(connection.clone(), batch));
+            tokio::spawn(send(connection.clone(), batch, Arc::clone(&in_flight)));
         }
     }
 }
 
 /// Sends one batch as a pipeline and answers each of its checks, by its deadline at the
-/// latest; then waits for Redis to be done with it before it lets its permits go.
-async fn send(connection: Connection, batch: Vec<Waiting>) {
+/// latest; then waits for Redis to be done with it before it counts its checks out of flight.
+async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlight>) {
+    /// Counts the batch's checks out of flight however the task ends.
+    struct Counted(Arc<InFlight>, usize);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.release(self.1);
+        }
+    }
+    let permits = Counted(in_flight, batch.len());
     let mut pipe = redis::pipe();
     let mut deadline = Duration::ZERO;
     let mut answers = Vec::with_capacity(batch.len());
-    let mut permits = Vec::with_capacity(batch.len());
     for waiting in batch {
         pipe.cmd("MGET").arg(&waiting.keys);
         deadline = deadline.max(waiting.timeout);
         answers.push(waiting.answer);
-        permits.push(waiting.permit);
     }
     let commands = answers.len();
     let query = async {

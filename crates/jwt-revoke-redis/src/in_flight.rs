@@ -22,7 +22,7 @@ pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 4_096;
 #[derive(Debug)]
 pub(crate) struct InFlight {
     count: AtomicUsize,
-    max: usize,
+    max: AtomicUsize,
 }
 
 /// One call in flight; dropping it ends the call's share.
@@ -39,17 +39,35 @@ impl InFlight {
     pub(crate) fn new(max: usize) -> Arc<Self> {
         Arc::new(InFlight {
             count: AtomicUsize::new(0),
-            max: max.max(1),
+            max: AtomicUsize::new(max.max(1)),
         })
+    }
+
+    /// Changes the bound (for every store sharing it).
+    pub(crate) fn set_max(&self, max: usize) {
+        self.max.store(max.max(1), Ordering::Release);
     }
 
     /// A permit, or an unavailable error when `max` calls are in flight already.
     pub(crate) fn acquire(self: &Arc<Self>) -> Result<Permit, StoreError> {
-        if self.count.fetch_add(1, Ordering::AcqRel) >= self.max {
-            self.count.fetch_sub(1, Ordering::AcqRel);
-            return Err(StoreError::unavailable(Overloaded { max: self.max }));
-        }
+        self.take()?;
         Ok(Permit(Arc::clone(self)))
+    }
+
+    /// Counts one call in flight without a [`Permit`] (the batcher gives its checks back
+    /// together, with [`release`](Self::release)), or fails when `max` are in flight.
+    pub(crate) fn take(&self) -> Result<(), StoreError> {
+        let max = self.max();
+        if self.count.fetch_add(1, Ordering::AcqRel) >= max {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            return Err(StoreError::unavailable(Overloaded { max }));
+        }
+        Ok(())
+    }
+
+    /// Ends `calls` calls counted with [`take`](Self::take).
+    pub(crate) fn release(&self, calls: usize) {
+        self.count.fetch_sub(calls, Ordering::AcqRel);
     }
 
     /// Calls in flight now.
@@ -59,7 +77,7 @@ impl InFlight {
 
     /// The bound.
     pub(crate) fn max(&self) -> usize {
-        self.max
+        self.max.load(Ordering::Acquire)
     }
 }
 

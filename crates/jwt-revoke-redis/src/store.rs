@@ -159,8 +159,9 @@ impl RedisStore {
     }
 
     pub(crate) fn new(connection: Connection) -> Self {
-        let batcher =
-            (!connection.is_cluster()).then(|| Arc::new(Batcher::new(connection.clone())));
+        let in_flight = InFlight::new(DEFAULT_MAX_IN_FLIGHT);
+        let batcher = (!connection.is_cluster())
+            .then(|| Arc::new(Batcher::new(connection.clone(), Arc::clone(&in_flight))));
         RedisStore {
             batcher,
             connection,
@@ -168,7 +169,7 @@ impl RedisStore {
             timeout: DEFAULT_TIMEOUT,
             clock: Arc::new(SystemClock),
             replica: None,
-            in_flight: InFlight::new(DEFAULT_MAX_IN_FLIGHT),
+            in_flight,
             health: Arc::new(Health::new()),
             data_loss: DataLossReaction::default(),
             loss_check_interval: DEFAULT_LOSS_CHECK_INTERVAL,
@@ -573,16 +574,16 @@ impl RedisStore {
         self
     }
 
-    /// The same store with another bound on the calls in flight (default 4,096; clones made
-    /// after this share the new bound).
+    /// The same store with another bound on the calls in flight (default 4,096; shared with
+    /// this store's clones, which the new bound applies to as well).
     ///
     /// A call counts from when it is made until Redis has answered it or the connection has
     /// broken — not merely until its caller stopped waiting, because redis-rs keeps every
     /// command it has written until then. A call made while `max` are in flight fails at once
     /// with [`StoreError::Unavailable`]. Size it above the calls a healthy Redis has in flight
     /// at your peak (requests in flight, about); each costs well under a kilobyte.
-    pub fn with_max_in_flight(mut self, max: usize) -> Self {
-        self.in_flight = InFlight::new(max);
+    pub fn with_max_in_flight(self, max: usize) -> Self {
+        self.in_flight.set_max(max);
         self
     }
 
@@ -783,7 +784,6 @@ impl RevocationStore for RedisStore {
         if let Some(batcher) = &self.batcher {
             // One server: the marker rides in the same MGET, so a loss is noticed by the
             // first check that follows it, at no extra round trip.
-            let permit = self.in_flight.acquire()?;
             let watch = self.single_watch();
             let before = watch.seen();
             let with_session = session_key.is_some();
@@ -793,9 +793,14 @@ impl RevocationStore for RedisStore {
             keys.push(watch.key().to_owned());
             return self
                 .bounded(async {
-                    let values = batcher.mget(keys, self.timeout, permit).await?;
+                    let values = batcher.mget(keys, self.timeout).await?;
                     let (reply, marker) = reply(values, with_session, true).map_err(store_error)?;
-                    self.settle(watch, marker, Some(before)).await?;
+                    // The common case (nothing to write) inline; the rest boxed, so that its
+                    // future does not make every check's larger.
+                    match self.health.observe(watch, marker.as_deref(), Some(before)) {
+                        Verdict::Known => {}
+                        _ => Box::pin(self.settle(watch, marker, Some(before))).await?,
+                    }
                     self.finish(reply)
                 })
                 .await;

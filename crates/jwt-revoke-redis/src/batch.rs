@@ -11,9 +11,17 @@
 //! check too, then sends all queued checks as one pipeline (one write, one read) and hands each
 //! its answer. Pipelines are sent concurrently, each as soon as it is formed: a slow answer
 //! holds back no later batch. Every check stays bounded by the store's timeout.
+//!
+//! A pipeline has a deadline too (the longest timeout of its checks): past it, its checks are
+//! answered [`StoreError::Timeout`] even if no caller is waiting any more. The pipeline itself
+//! keeps waiting for Redis, its checks still counted in flight, because redis-rs keeps its
+//! entries until Redis answers or the connection breaks: the count is of what is really in
+//! flight, so that a hung Redis costs at most `max_in_flight` checks' worth of memory. (Each
+//! batch gives its checks back at once: one atomic operation per check, not two.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use jwt_revoke_core::StoreError;
 use redis::{RedisError, Value};
@@ -22,11 +30,15 @@ use tokio::task::JoinHandle;
 
 use crate::connection::Connection;
 use crate::error::is_unavailable;
+use crate::in_flight::InFlight;
 
 /// The batcher of one store (shared by its clones); its task stops when the last clone goes.
 pub(crate) struct Batcher {
     queue: Arc<Queue>,
     connection: Connection,
+    /// The store's count of calls in flight: a check counts from its `mget` until Redis has
+    /// answered its batch.
+    in_flight: Arc<InFlight>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -42,6 +54,7 @@ struct Queue {
 struct Waiting {
     keys: Vec<String>,
     answer: oneshot::Sender<Result<Vec<Value>, StoreError>>,
+    timeout: Duration,
 }
 
 impl Drop for Batcher {
@@ -53,20 +66,31 @@ impl Drop for Batcher {
 }
 
 impl Batcher {
-    pub(crate) fn new(connection: Connection) -> Self {
+    pub(crate) fn new(connection: Connection, in_flight: Arc<InFlight>) -> Self {
         Batcher {
             queue: Arc::default(),
             connection,
+            in_flight,
             task: Mutex::new(None),
         }
     }
 
-    /// `MGET keys`, sent with the other checks waiting at the same time.
-    pub(crate) async fn mget(&self, keys: Vec<String>) -> Result<Vec<Value>, StoreError> {
+    /// `MGET keys`, sent with the other checks waiting at the same time, answered within
+    /// `timeout`; fails at once when the store's calls in flight are at their bound.
+    pub(crate) async fn mget(
+        &self,
+        keys: Vec<String>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, StoreError> {
+        self.in_flight.take()?;
         let (answer, answered) = oneshot::channel();
         let first = {
             let mut waiting = self.queue.lock();
-            waiting.push(Waiting { keys, answer });
+            waiting.push(Waiting {
+                keys,
+                answer,
+                timeout,
+            });
             waiting.len() == 1
         };
         if first || !self.queue.running.load(Ordering::Acquire) {
@@ -92,6 +116,7 @@ impl Batcher {
             *task = Some(tokio::spawn(run(
                 Arc::clone(&self.queue),
                 self.connection.clone(),
+                Arc::clone(&self.in_flight),
             )));
         }
     }
@@ -109,7 +134,7 @@ impl Queue {
 struct BatcherStopped;
 
 /// The batcher task: forms a batch each time it is woken, and sends it on its own task.
-async fn run(queue: Arc<Queue>, connection: Connection) {
+async fn run(queue: Arc<Queue>, connection: Connection, in_flight: Arc<InFlight>) {
     /// Clears `running` however the task ends.
     struct Running<'a>(&'a AtomicBool);
     impl Drop for Running<'_> {
@@ -124,53 +149,83 @@ async fn run(queue: Arc<Queue>, connection: Connection) {
         tokio::task::yield_now().await;
         let batch = std::mem::take(&mut *queue.lock());
         if !batch.is_empty() {
-            tokio::spawn(send(connection.clone(), batch));
+            tokio::spawn(send(connection.clone(), batch, Arc::clone(&in_flight)));
         }
     }
 }
 
-/// Sends one batch as a pipeline and answers each of its checks.
-async fn send(connection: Connection, batch: Vec<Waiting>) {
-    let mut pipe = redis::pipe();
-    for waiting in &batch {
-        pipe.cmd("MGET").arg(&waiting.keys);
+/// Sends one batch as a pipeline and answers each of its checks, by its deadline at the
+/// latest; then waits for Redis to be done with it before it counts its checks out of flight.
+async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlight>) {
+    /// Counts the batch's checks out of flight however the task ends.
+    struct Counted(Arc<InFlight>, usize);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.release(self.1);
+        }
     }
-    let outcome: Result<Vec<Value>, Failure> = async {
+    let permits = Counted(in_flight, batch.len());
+    let mut pipe = redis::pipe();
+    let mut deadline = Duration::ZERO;
+    let mut answers = Vec::with_capacity(batch.len());
+    for waiting in batch {
+        pipe.cmd("MGET").arg(&waiting.keys);
+        deadline = deadline.max(waiting.timeout);
+        answers.push(waiting.answer);
+    }
+    let commands = answers.len();
+    let query = async {
         let mut handle = connection
             .handle()
             .await
             .map_err(|err| Failure::from_store(&err))?;
-        pipe.query_async(&mut handle).await.map_err(|err| {
-            connection.report(&err);
-            Failure::from(err)
-        })
-    }
-    .await;
+        pipe.query_async::<Vec<Value>>(&mut handle)
+            .await
+            .map_err(|err| {
+                connection.report(&err);
+                Failure::from(err)
+            })
+    };
+    let mut query = std::pin::pin!(query);
+    let outcome = match tokio::time::timeout(deadline, &mut query).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            for answer in answers {
+                let _ = answer.send(Err(StoreError::Timeout(deadline)));
+            }
+            // redis-rs holds this pipeline's entries until Redis answers or the connection
+            // breaks: so do the permits.
+            let _ = query.await;
+            drop(permits);
+            return;
+        }
+    };
+    drop(permits);
     let outcome = outcome.and_then(|replies| {
-        if replies.len() == batch.len() {
+        if replies.len() == commands {
             Ok(replies)
         } else {
             Err(Failure::from(RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
                 "a pipeline answered another number of replies than it had commands",
-                format!("{} commands, {} replies", batch.len(), replies.len()),
+                format!("{commands} commands, {} replies", replies.len()),
             ))))
         }
     });
     match outcome {
         Ok(replies) => {
-            for (waiting, reply) in batch.into_iter().zip(replies) {
+            for (answer, reply) in answers.into_iter().zip(replies) {
                 let values = match reply {
                     Value::Array(values) => Ok(values),
                     other => Err(StoreError::backend(UnexpectedReply(format!("{other:?}")))),
                 };
                 // A check that timed out is not waiting any more: nothing to do.
-                let _ = waiting.answer.send(values);
+                let _ = answer.send(values);
             }
         }
         Err(failure) => {
-            for waiting in batch {
-                let _ = waiting.answer.send(Err(failure.error()));
+            for answer in answers {
+                let _ = answer.send(Err(failure.error()));
             }
         }
     }

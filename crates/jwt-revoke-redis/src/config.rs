@@ -10,10 +10,15 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::connection::Connection;
+use crate::data_loss::DataLossReaction;
 use crate::error::BuildError;
+use crate::in_flight::DEFAULT_MAX_IN_FLIGHT;
 use crate::keys::KeyPrefix;
 use crate::replica::{Replica, ReplicaConfig};
-use crate::store::{DEFAULT_TIMEOUT, RedisStore};
+use crate::store::{
+    Acknowledgement, DEFAULT_LOSS_CHECK_INTERVAL, DEFAULT_POLICY_CHECK_INTERVAL, DEFAULT_TIMEOUT,
+    RedisStore,
+};
 
 /// How long building a store may wait for its first connection, when not configured.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,9 +74,41 @@ pub struct RedisStoreConfig {
     #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
     pub connect_timeout: Duration,
     /// Build even when the server's `maxmemory-policy` may evict keys (default `false`: such
-    /// a server is refused, because an evicted revocation is a resurrected token).
+    /// a server is refused, because an evicted revocation is a resurrected token). Also turns
+    /// off the re-check of the policy while the store runs.
     #[serde(default)]
     pub allow_evicting_server: bool,
+    /// How often the running store re-checks the server's `maxmemory-policy` (default 2 s):
+    /// a policy changed later to one that may evict keys (`CONFIG SET maxmemory-policy
+    /// allkeys-lru`) is logged at error level, and checks fail (not as unavailable: failing
+    /// open never opens on it) until it is `noeviction` again. Unless
+    /// `allow_evicting_server`.
+    #[serde(
+        default = "default_policy_check_interval",
+        deserialize_with = "duration"
+    )]
+    pub policy_check_interval: Duration,
+    /// What the store does once it notices that Redis lost records it had acknowledged
+    /// (default `store_cutoff`; or `fail_closed`). See [`DataLossReaction`].
+    #[serde(default)]
+    pub data_loss: DataLossReaction,
+    /// How often a **cluster** store reads its data-loss markers (default 1 s): a loss on a
+    /// cluster is noticed within this plus twice `timeout`. One server needs no interval: its
+    /// marker is read with every check, so the first check after a loss notices it.
+    #[serde(default = "default_loss_check_interval", deserialize_with = "duration")]
+    pub loss_check_interval: Duration,
+    /// Acknowledge a write only once this many Redis replicas hold it (`WAIT` after every
+    /// write, on a connection of the writes' own; default: none). For deployments with
+    /// failover: a write the primary confirmed but no replica received is lost when a replica
+    /// takes over. Fewer replicas within the timeout: the write fails as unavailable (it may
+    /// still be on the primary; the caller must not report success).
+    #[serde(default)]
+    pub acknowledge_after_replicas: Option<ReplicaAcknowledgement>,
+    /// The most Redis calls (checks and writes) the store keeps in flight (default 4,096); a
+    /// call beyond it fails at once as unavailable. See
+    /// [`RedisStore::with_max_in_flight`].
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
     /// Keep every record in process memory too, current through Redis pub/sub, and answer
     /// checks from there while it is provably fresh (default: none; one server only). See
     /// [`with_local_replica`](Self::with_local_replica).
@@ -87,6 +124,50 @@ fn default_connect_timeout() -> Duration {
     DEFAULT_CONNECT_TIMEOUT
 }
 
+fn default_policy_check_interval() -> Duration {
+    DEFAULT_POLICY_CHECK_INTERVAL
+}
+
+fn default_loss_check_interval() -> Duration {
+    DEFAULT_LOSS_CHECK_INTERVAL
+}
+
+/// How many Redis replicas must hold a write before the store reports it done, and how long
+/// to wait for them (see
+/// [`RedisStoreConfig::acknowledge_after_replicas`](RedisStoreConfig::acknowledge_after_replicas)).
+///
+/// ```
+/// use std::time::Duration;
+/// use jwt_revoke_redis::RedisStoreConfig;
+/// let config: RedisStoreConfig = serde_json::from_str(r#"{
+///     "url": "redis://r",
+///     "acknowledge_after_replicas": { "replicas": 1, "timeout": "200ms" }
+/// }"#).unwrap();
+/// let wait = config.acknowledge_after_replicas.unwrap();
+/// assert_eq!((wait.replicas, wait.timeout), (1, Duration::from_millis(200)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ReplicaAcknowledgement {
+    /// Replicas that must hold each write (at least 1).
+    pub replicas: u32,
+    /// How long a write waits for them, on top of the store's timeout.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+impl ReplicaAcknowledgement {
+    /// `replicas` within `timeout`.
+    pub fn new(replicas: u32, timeout: Duration) -> Self {
+        ReplicaAcknowledgement { replicas, timeout }
+    }
+}
+
+fn default_max_in_flight() -> usize {
+    DEFAULT_MAX_IN_FLIGHT
+}
+
 impl RedisStoreConfig {
     /// One server at `url`, with the defaults.
     pub fn from_url(url: impl Into<String>) -> Self {
@@ -97,6 +178,11 @@ impl RedisStoreConfig {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             allow_evicting_server: false,
+            policy_check_interval: DEFAULT_POLICY_CHECK_INTERVAL,
+            data_loss: DataLossReaction::StoreCutoff,
+            loss_check_interval: DEFAULT_LOSS_CHECK_INTERVAL,
+            acknowledge_after_replicas: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             local_replica: None,
         }
     }
@@ -129,6 +215,37 @@ impl RedisStoreConfig {
     /// The same settings with another connect time limit.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// The same settings with another reaction to a data loss.
+    pub fn with_data_loss_reaction(mut self, reaction: DataLossReaction) -> Self {
+        self.data_loss = reaction;
+        self
+    }
+
+    /// The same settings with another interval between reads of a cluster's markers.
+    pub fn with_loss_check_interval(mut self, interval: Duration) -> Self {
+        self.loss_check_interval = interval;
+        self
+    }
+
+    /// The same settings with another interval between re-checks of the eviction policy.
+    pub fn with_policy_check_interval(mut self, interval: Duration) -> Self {
+        self.policy_check_interval = interval;
+        self
+    }
+
+    /// The same settings, acknowledging writes only once `replicas` Redis replicas hold them
+    /// (`WAIT`, waiting at most `timeout`).
+    pub fn with_acknowledge_after_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.acknowledge_after_replicas = Some(ReplicaAcknowledgement::new(replicas, timeout));
+        self
+    }
+
+    /// The same settings with another bound on the calls in flight.
+    pub fn with_max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max;
         self
     }
 
@@ -180,6 +297,19 @@ impl RedisStoreConfig {
     /// `connect_timeout`) for its first complete copy; should that take longer, the store is
     /// returned anyway and reads Redis until the copy is done.
     pub async fn build(&self) -> Result<RedisStore, BuildError> {
+        if self
+            .acknowledge_after_replicas
+            .is_some_and(|wait| wait.replicas == 0 || wait.timeout.is_zero())
+        {
+            return Err(BuildError::InvalidConfig(
+                "acknowledge_after_replicas needs at least one replica and a positive timeout",
+            ));
+        }
+        if self.max_in_flight == 0 {
+            return Err(BuildError::InvalidConfig(
+                "max_in_flight must be positive: no call could be made",
+            ));
+        }
         if let Some(replica) = &self.local_replica {
             replica.validate().map_err(BuildError::InvalidConfig)?;
             if self.url.is_none() {
@@ -202,12 +332,44 @@ impl RedisStoreConfig {
             (Some(url), []) => self.connect_single(url).await?,
             (None, nodes) => self.connect_cluster(nodes).await?,
         };
-        let store = RedisStore::new(connection)
+        let mut store = RedisStore::new(connection)
             .with_key_prefix(self.key_prefix.clone())
-            .with_timeout(self.timeout);
+            .with_timeout(self.timeout)
+            .with_max_in_flight(self.max_in_flight)
+            .with_data_loss_reaction(self.data_loss)
+            .with_loss_check_interval(self.loss_check_interval)
+            .with_policy_check_interval(
+                (!self.allow_evicting_server).then_some(self.policy_check_interval),
+            );
+        if let Some(wait) = self.acknowledge_after_replicas {
+            // WAIT blocks the connection it is sent on: the writes get their own, so that
+            // checks never queue behind it.
+            let writer = match (&self.url, self.cluster_nodes.as_slice()) {
+                (Some(url), _) => self.connect_single(url).await?,
+                (None, nodes) => self.connect_cluster(nodes).await?,
+            };
+            store = store.with_acknowledgement(
+                Acknowledgement {
+                    replicas: wait.replicas,
+                    timeout: wait.timeout,
+                },
+                writer,
+            );
+        }
         if !self.allow_evicting_server {
             store.ensure_no_eviction().await?;
         }
+        // Reads the markers (creates them at a first start, notices a loss that happened
+        // while this process was not running but others were), so that the first check
+        // already knows.
+        store
+            .read_markers()
+            .await
+            .map_err(BuildError::DataLossMarker)?;
+        if store.is_cluster() {
+            store.mark_markers_read();
+        }
+        store.start_guard();
         match (&self.local_replica, &self.url) {
             (Some(replica), Some(url)) => {
                 let client = redis::Client::open(url.as_str())?;
@@ -299,6 +461,15 @@ impl fmt::Debug for RedisStoreConfig {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("allow_evicting_server", &self.allow_evicting_server)
+            .field("policy_check_interval", &self.policy_check_interval)
+            .field("data_loss", &self.data_loss)
+            .field("loss_check_interval", &self.loss_check_interval)
+            .field(
+                "acknowledge_after_replicas",
+                &self.acknowledge_after_replicas,
+            )
+            .field("max_in_flight", &self.max_in_flight)
+            .field("local_replica", &self.local_replica)
             .finish()
     }
 }

@@ -42,6 +42,9 @@ pub enum BuildError {
         /// The server's `maxmemory-policy`.
         policy: String,
     },
+    /// The data-loss marker could not be read or written (or holds something unreadable).
+    #[error("cannot read or write the Redis data-loss marker: {0}")]
+    DataLossMarker(#[source] StoreError),
 }
 
 /// A Redis failure as the store contract sees it: unavailable (connection, timeout, cluster

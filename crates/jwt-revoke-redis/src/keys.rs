@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | a token (denylist or allowlist) | `<prefix>t{<user[..8]>}<token>` | `1` |
 //! | a user's or a session's cut-off | `<prefix>c{<key[..8]>}<key[8..]>` | the cut-off, µs since the epoch |
+//! | the data-loss marker (one per server; one per slot range on a cluster) | `<prefix>m{<tag>}` | see `data_loss.rs` |
 //!
 //! where `<token>`, `<user>` and `<key>` are the 32-byte [`RecordKey`] digests written in
 //! unpadded base64url (43 characters; the first 8 encode exactly the first 6 bytes; its
@@ -100,6 +101,22 @@ impl KeyPrefix {
         out.push('}');
         out.push_str(&digest[TAG_LEN..]);
         out
+    }
+
+    /// The Redis key of a data-loss marker: `<prefix>m{<tag>}`. One server has one, tagged
+    /// `0`; a cluster has one per slot range, each tagged so that it lands in its range. No
+    /// record key reads as a marker, nor a marker as a record (its tag is not 8 characters
+    /// long and its kind is neither `t` nor `c`).
+    ///
+    /// ```
+    /// use jwt_revoke_redis::KeyPrefix;
+    /// assert_eq!(KeyPrefix::default().marker_key("0"), "jwt-revoke:m{0}");
+    /// ```
+    pub fn marker_key(&self, tag: &str) -> String {
+        let mut key = self.start(b'm', tag.len() + 1);
+        key.push_str(tag);
+        key.push('}');
+        key
     }
 
     fn start(&self, kind: u8, rest: usize) -> String {
@@ -296,6 +313,14 @@ mod tests {
             assert_eq!(prefix.parse(foreign.as_bytes()), None, "{foreign}");
         }
         assert_eq!(prefix.scan_pattern(), "svc \\*\\[x\\]: *");
+        // A marker is no record, whatever its tag.
+        for tag in ["0", "12345678", "AAAAAAAA", "{"] {
+            assert_eq!(
+                prefix.parse(prefix.marker_key(tag).as_bytes()),
+                None,
+                "{tag}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,10 @@
 mod batch;
 mod config;
 mod connection;
+mod data_loss;
 mod error;
+mod guard;
+mod in_flight;
 mod keys;
 mod replica;
 mod scripts;
@@ -15,7 +18,8 @@ mod store;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-support")))]
 pub mod test_support;
 
-pub use config::RedisStoreConfig;
+pub use config::{RedisStoreConfig, ReplicaAcknowledgement};
+pub use data_loss::{DataLossReaction, DataLossStatus};
 pub use error::BuildError;
 pub use keys::{InvalidKeyPrefix, KeyPrefix};
 pub use replica::{ReplicaConfig, ReplicaStatus};

@@ -399,6 +399,8 @@ enum SessionEnd {
     Silent(Duration),
     #[error("unreadable change message {0:?}")]
     Unreadable(String),
+    #[error("Redis lost acknowledged records: the copy is made anew")]
+    DataLoss,
 }
 
 /// The replica's task: sessions, each from a new subscription and a new copy, until aborted.
@@ -455,6 +457,11 @@ async fn try_session(
     bounded(limit, pubsub.subscribe(&channel)).await??;
     let mut messages = pubsub.into_on_message();
 
+    // The data-loss marker first: a copy of a server that lost its data must not be used
+    // before the loss is known (and recorded for every store).
+    bounded(limit, direct.read_markers()).await??;
+    let cutoff_at_copy = direct.data_loss_status().cutoff;
+
     // Everything under the prefix, into a new set of records. Messages published meanwhile
     // wait in the subscription's queue.
     let generation = Arc::new(Generation::new(&shared.config));
@@ -474,7 +481,7 @@ async fn try_session(
         let send = tokio::select! {
             message = messages.next() => {
                 let message = message.ok_or(SessionEnd::Closed)?;
-                if let Some(number) = apply(records, direct.key_prefix(), shared.nonce, &message)? {
+                if let Some(number) = apply(records, direct, shared.nonce, &message)? {
                     while let Some(&(sent_number, sent)) = in_flight.front() {
                         if sent_number > number {
                             break;
@@ -494,6 +501,13 @@ async fn try_session(
         if send {
             if last_back.elapsed() > silence_limit {
                 return Err(SessionEnd::Silent(silence_limit));
+            }
+            // A flush announces nothing on the channel: the marker, read with every
+            // heartbeat, tells. After a loss the copy is made anew (the store-wide cut-off
+            // covers what it held meanwhile).
+            bounded(limit, direct.read_markers()).await??;
+            if direct.data_loss_status().cutoff != cutoff_at_copy {
+                return Err(SessionEnd::DataLoss);
             }
             let number = shared.next_heartbeat.fetch_add(1, Ordering::SeqCst);
             let sent = Instant::now();
@@ -581,6 +595,8 @@ enum Change {
         nonce: u64,
         number: u64,
     },
+    /// The data-loss marker's new value (a loss recorded, or cleared).
+    Marker(Vec<u8>),
 }
 
 /// Reads a message of the change channel (see `scripts.rs` for the format).
@@ -624,6 +640,7 @@ fn parse_change(prefix: &KeyPrefix, text: &[u8]) -> Option<Change> {
             Record::Token(token) => Some(Change::Deleted { token }),
             Record::Cutoff(_) => None,
         },
+        b"m" => Some(Change::Marker(rest.to_vec())),
         b"h" => {
             let [nonce, number_text] = fields::<2>(rest)?;
             Some(Change::Heartbeat {
@@ -642,12 +659,13 @@ fn parse_change(prefix: &KeyPrefix, text: &[u8]) -> Option<Change> {
 /// new copy is sure to hold it.
 fn apply(
     records: &MemoryStore,
-    prefix: &KeyPrefix,
+    direct: &RedisStore,
     nonce: u64,
     message: &Msg,
 ) -> Result<Option<u64>, SessionEnd> {
     let text = message.get_payload_bytes();
-    match parse_change(prefix, text) {
+    match parse_change(direct.key_prefix(), text) {
+        Some(Change::Marker(marker)) => direct.learn_marker(&marker)?,
         Some(Change::Token { token, ttl }) => apply_token(records, token, ttl)?,
         Some(Change::Cutoff { key, at, ttl }) => apply_cutoff(records, key, at, ttl)?,
         Some(Change::Deleted { token }) => apply_deletion(records, token),
@@ -698,6 +716,10 @@ mod tests {
         assert_eq!(
             parse(format!("d {token_key}")),
             Some(Change::Deleted { token })
+        );
+        assert_eq!(
+            parse("m 5 0 lost 17".to_owned()),
+            Some(Change::Marker(b"5 0 lost 17".to_vec()))
         );
         assert_eq!(
             parse("h 42 7".to_owned()),

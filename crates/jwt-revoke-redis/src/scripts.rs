@@ -15,8 +15,15 @@
 //! | `t <pttl> <key>` | token record `<key>` is present and lives `<pttl>` ms more (-1: no expiry) |
 //! | `c <pttl> <cut-off> <key>` | cut-off record `<key>` holds `<cut-off>` and lives `<pttl>` ms more |
 //! | `d <key>` | token record `<key>` was deleted |
+//! | `m <marker>` | the data-loss marker now holds `<marker>` (a loss noticed, or cleared) |
 //!
 //! The key comes last because a prefix may contain spaces.
+//!
+//! On one server each write also takes the store's data-loss marker as `KEYS[2]` and counts
+//! itself in it (see `data_loss.rs`): the marker's write count moves with every acknowledged
+//! write, in the same atomic step, so a server that comes back with fewer writes than a store
+//! has seen has lost some. Each write returns `{its result, the marker after it}` (`''`: no
+//! marker, or none given).
 
 use std::sync::LazyLock;
 
@@ -31,13 +38,24 @@ pub(crate) static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| {
         r"
 -- KEYS[1]: a token record. ARGV[1]: how long it must live from now, in ms (> 0).
 -- ARGV[2]: the change channel ('': do not announce).
+-- Counts this write in the data-loss marker KEYS[2], if given and present; returns the marker.
+local function count_write()
+  if not KEYS[2] then return '' end
+  local marker = redis.call('GET', KEYS[2])
+  if not marker then return '' end
+  local epoch, writes, rest = string.match(marker, '^(%d+) (%d+) (.+)$')
+  if not epoch then return marker end
+  marker = epoch .. ' ' .. string.format('%d', tonumber(writes) + 1) .. ' ' .. rest
+  redis.call('SET', KEYS[2], marker)
+  return marker
+end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 end
 if ARGV[2] ~= '' then
   redis.call('PUBLISH', ARGV[2], 't ' .. redis.call('PTTL', KEYS[1]) .. ' ' .. KEYS[1])
 end
-return 1
+return {1, count_write()}
 ",
     )
 });
@@ -47,11 +65,22 @@ pub(crate) static REMOVE_TOKEN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 -- KEYS[1]: a token record. ARGV[1]: the change channel ('': do not announce).
+-- Counts this write in the data-loss marker KEYS[2], if given and present; returns the marker.
+local function count_write()
+  if not KEYS[2] then return '' end
+  local marker = redis.call('GET', KEYS[2])
+  if not marker then return '' end
+  local epoch, writes, rest = string.match(marker, '^(%d+) (%d+) (.+)$')
+  if not epoch then return marker end
+  marker = epoch .. ' ' .. string.format('%d', tonumber(writes) + 1) .. ' ' .. rest
+  redis.call('SET', KEYS[2], marker)
+  return marker
+end
 local removed = redis.call('DEL', KEYS[1])
 if ARGV[1] ~= '' then
   redis.call('PUBLISH', ARGV[1], 'd ' .. KEYS[1])
 end
-return removed
+return {removed, count_write()}
 ",
     )
 });
@@ -67,6 +96,17 @@ pub(crate) static RAISE_CUTOFF: LazyLock<Script> = LazyLock::new(|| {
 -- KEYS[1]: a cut-off record. ARGV[1]: the new cut-off, decimal microseconds since the epoch.
 -- ARGV[2]: how long the record must live from now, in ms (0: nothing to write).
 -- ARGV[3]: the change channel ('': do not announce).
+-- Counts this write in the data-loss marker KEYS[2], if given and present; returns the marker.
+local function count_write()
+  if not KEYS[2] then return '' end
+  local marker = redis.call('GET', KEYS[2])
+  if not marker then return '' end
+  local epoch, writes, rest = string.match(marker, '^(%d+) (%d+) (.+)$')
+  if not epoch then return marker end
+  marker = epoch .. ' ' .. string.format('%d', tonumber(writes) + 1) .. ' ' .. rest
+  redis.call('SET', KEYS[2], marker)
+  return marker
+end
 local function later(a, b)
   if a == b then return false end
   local a_negative, b_negative = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
@@ -91,7 +131,7 @@ if current and not later(at, current) then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
   end
   announce(current)
-  return current
+  return {current, count_write()}
 end
 -- ARGV[1] is later than any live cut-off. A live record keeps the longer of its life and
 -- ARGV[2]; with nothing live and nothing to keep (ARGV[2] = 0), nothing is written.
@@ -105,7 +145,73 @@ elseif ttl > 0 then
   redis.call('SET', KEYS[1], at, 'PX', ARGV[2])
 end
 announce(at)
-return at
+return {at, count_write()}
+",
+    )
+});
+
+/// Reads the data-loss marker `KEYS[1]`, creating it as `ARGV[1] 0 ok` when it is absent (the
+/// first start of a deployment, as far as anyone can tell); returns `{1 if created, marker}`.
+pub(crate) static CREATE_MARKER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local marker = redis.call('GET', KEYS[1])
+if marker then return {0, marker} end
+marker = ARGV[1] .. ' 0 ok'
+redis.call('SET', KEYS[1], marker)
+return {1, marker}
+",
+    )
+});
+
+/// Records a data loss in the marker `KEYS[1]` if it still holds `ARGV[1]` (`''`: absent), so
+/// that of many stores noticing one loss at once, one writes and all agree on its instant.
+/// The marker becomes `ARGV[3] 0 lost <instant>`, the instant being `ARGV[2]` (the noticing
+/// store's clock, decimal µs) or a later one the marker held already; announced on `ARGV[4]`.
+/// Returns `{1 if written, the marker now}`.
+pub(crate) static DECLARE_LOSS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local function later(a, b)
+  if a == b then return false end
+  local a_negative, b_negative = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
+  if a_negative ~= b_negative then return b_negative end
+  local larger
+  if #a ~= #b then larger = #a > #b else larger = a > b end
+  if a_negative then return not larger end
+  return larger
+end
+local current = redis.call('GET', KEYS[1])
+if not ((current == false and ARGV[1] == '') or current == ARGV[1]) then
+  return {0, current or ''}
+end
+local at = ARGV[2]
+if current then
+  local before = string.match(current, '^%d+ %d+ %a+ (%-?%d+)$')
+  if before and later(before, at) then at = before end
+end
+local marker = ARGV[3] .. ' 0 lost ' .. at
+redis.call('SET', KEYS[1], marker)
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], 'm ' .. marker) end
+return {1, marker}
+",
+    )
+});
+
+/// Clears a recorded loss in the marker `KEYS[1]`: `… lost <instant>` becomes
+/// `… cleared <instant>` (the cut-off stays); announced on `ARGV[1]`. Returns the marker now
+/// (`''`: absent).
+pub(crate) static CLEAR_LOSS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local marker = redis.call('GET', KEYS[1])
+if not marker then return '' end
+local head, at = string.match(marker, '^(%d+ %d+) lost (%-?%d+)$')
+if not head then return marker end
+marker = head .. ' cleared ' .. at
+redis.call('SET', KEYS[1], marker)
+if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], 'm ' .. marker) end
+return marker
 ",
     )
 });

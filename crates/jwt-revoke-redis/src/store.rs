@@ -17,10 +17,31 @@ use redis::{ErrorKind, FromRedisValue, RedisError, Value};
 
 use crate::batch::Batcher;
 use crate::connection::{Connection, Handle, PoolKind, Pooled};
+use crate::data_loss::{
+    DataLossReaction, DataLossStatus, Health, MarkersNotRead, Seen, UnreadableMarker, Verdict,
+    Watch, new_epoch,
+};
 use crate::error::{BuildError, store_error};
+use crate::guard::{Guard, tag_in};
+use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlight};
 use crate::keys::KeyPrefix;
 use crate::replica::{Replica, ReplicaStatus};
-use crate::scripts::{INSERT_TOKEN, RAISE_CUTOFF, REMOVE_TOKEN};
+use crate::scripts::{
+    CLEAR_LOSS, CREATE_MARKER, DECLARE_LOSS, INSERT_TOKEN, RAISE_CUTOFF, REMOVE_TOKEN,
+};
+
+/// How often a cluster store reads its data-loss markers, when not configured.
+pub(crate) const DEFAULT_LOSS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often a store re-checks the server's `maxmemory-policy`, when not configured.
+pub(crate) const DEFAULT_POLICY_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// `WAIT` after every write: how many Redis replicas must hold it, within how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Acknowledgement {
+    pub(crate) replicas: u32,
+    pub(crate) timeout: Duration,
+}
 
 /// The per-call time limit when none is configured.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -44,6 +65,15 @@ const MAX_TTL_MILLIS: i64 = 1 << 62;
 ///   sweeper is needed.
 /// - Every call is bounded by a timeout; failures to reach Redis are
 ///   [`StoreError::is_unavailable`].
+/// - The calls in flight are bounded ([`with_max_in_flight`](Self::with_max_in_flight)): a
+///   call counts until Redis has answered it, not only until its caller gave up, and a call
+///   beyond the bound fails at once as unavailable. A Redis that hangs costs bounded memory.
+/// - A Redis that lost its data (a restart without persistence, `FLUSHALL`, a failover to a
+///   replica that missed writes) is noticed through a marker key, and every token issued
+///   before the loss was noticed then counts as revoked (or, configured so, every call fails
+///   with [`StoreError::DataLoss`]): see [`data_loss_status`](Self::data_loss_status).
+/// - The server's `maxmemory-policy` is re-checked every few seconds: while it may evict
+///   keys, checks are refused.
 ///
 /// Cloning is cheap: clones share the connection.
 #[derive(Clone)]
@@ -56,6 +86,21 @@ pub struct RedisStore {
     /// Coalesces concurrent checks into pipelines (one server only: a cluster pipeline would
     /// be split by node anyway).
     batcher: Option<Arc<Batcher>>,
+    /// The calls in flight, shared by clones.
+    in_flight: Arc<InFlight>,
+    /// What the store knows of data losses and of the eviction policy, shared by clones.
+    health: Arc<Health>,
+    data_loss: DataLossReaction,
+    loss_check_interval: Duration,
+    /// `None`: the server may evict keys, and that was allowed.
+    policy_check_interval: Option<Duration>,
+    /// The background task (cluster markers, policy checks); `None` in the task's own store.
+    guard: Option<Arc<Guard>>,
+    /// `WAIT` after every write, on `writer`.
+    acknowledgement: Option<Acknowledgement>,
+    /// The connection writes use, when not `connection`: `WAIT` blocks the connection it is
+    /// sent on, so writes that wait for replicas get their own.
+    writer: Option<Connection>,
 }
 
 impl RedisStore {
@@ -114,8 +159,9 @@ impl RedisStore {
     }
 
     pub(crate) fn new(connection: Connection) -> Self {
-        let batcher =
-            (!connection.is_cluster()).then(|| Arc::new(Batcher::new(connection.clone())));
+        let in_flight = InFlight::new(DEFAULT_MAX_IN_FLIGHT);
+        let batcher = (!connection.is_cluster())
+            .then(|| Arc::new(Batcher::new(connection.clone(), Arc::clone(&in_flight))));
         RedisStore {
             batcher,
             connection,
@@ -123,7 +169,350 @@ impl RedisStore {
             timeout: DEFAULT_TIMEOUT,
             clock: Arc::new(SystemClock),
             replica: None,
+            in_flight,
+            health: Arc::new(Health::new()),
+            data_loss: DataLossReaction::default(),
+            loss_check_interval: DEFAULT_LOSS_CHECK_INTERVAL,
+            policy_check_interval: Some(DEFAULT_POLICY_CHECK_INTERVAL),
+            guard: Some(Arc::new(Guard::new())),
+            acknowledgement: None,
+            writer: None,
         }
+    }
+
+    /// The same store reacting to a data loss as told (default: a store-wide cut-off).
+    pub fn with_data_loss_reaction(mut self, reaction: DataLossReaction) -> Self {
+        self.data_loss = reaction;
+        self
+    }
+
+    /// The same store reading a cluster's data-loss markers this often (default 1 s; one
+    /// server reads its marker with every check and ignores this).
+    pub fn with_loss_check_interval(mut self, interval: Duration) -> Self {
+        self.loss_check_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The same store re-checking the server's `maxmemory-policy` this often (default 2 s),
+    /// or never (`None`: a server that may evict keys is accepted; see
+    /// [`RedisStoreConfig::allow_evicting_server`](crate::RedisStoreConfig::allow_evicting_server)).
+    pub fn with_policy_check_interval(mut self, interval: Option<Duration>) -> Self {
+        self.policy_check_interval =
+            interval.map(|interval| interval.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// `WAIT` after every write, on a connection of its own.
+    pub(crate) fn with_acknowledgement(
+        mut self,
+        acknowledgement: Acknowledgement,
+        writer: Connection,
+    ) -> Self {
+        self.acknowledgement = Some(acknowledgement);
+        self.writer = Some(writer);
+        self
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.connection.is_cluster()
+    }
+
+    pub(crate) fn loss_check_interval(&self) -> Duration {
+        self.loss_check_interval
+    }
+
+    pub(crate) fn policy_check_interval(&self) -> Option<Duration> {
+        self.policy_check_interval
+    }
+
+    /// What this store knows of data losses, and whether it refuses to answer.
+    ///
+    /// For health endpoints and metrics: `losses_noticed > 0` means Redis lost revocations it
+    /// had acknowledged since this store was built (each is also logged at error level once).
+    pub fn data_loss_status(&self) -> DataLossStatus {
+        DataLossStatus {
+            reaction: self.data_loss,
+            losses_noticed: self.health.losses(),
+            cutoff: self.health.cutoff(),
+            failing_closed: self.health.refusal(self.data_loss).is_some(),
+            evicting_policy: self.health.evicting_policy(),
+        }
+    }
+
+    /// Clears a recorded data loss, for every store of the deployment: a fail-closed store
+    /// answers again. The store-wide cut-off stays in force (every token issued before the
+    /// loss is still refused), so clearing never brings a lost revocation back; it says "we
+    /// have looked, let the service run". Same as, with `redis-cli`:
+    ///
+    /// ```text
+    /// redis-cli EVAL "local m = redis.call('GET', KEYS[1]) if m then local h, at = string.match(m, '^(%d+ %d+) lost (%-?%d+)$') if h then redis.call('SET', KEYS[1], h .. ' cleared ' .. at) end end return redis.call('GET', KEYS[1])" 1 'jwt-revoke:m{0}'
+    /// ```
+    ///
+    /// (on a cluster, once for each marker: `SCAN 0 MATCH 'jwt-revoke:m{*'` on each master).
+    /// Stores read the change with their next check (a cluster's within
+    /// `loss_check_interval`).
+    pub async fn clear_data_loss(&self) -> Result<(), StoreError> {
+        self.place_markers().await?;
+        let Some(watches) = self.health.watches() else {
+            return Ok(());
+        };
+        for watch in watches {
+            let marker: String = self
+                .bounded(async {
+                    let mut handle = self.connection.handle().await?;
+                    let channel = channel_of(&self.channel(), &handle);
+                    CLEAR_LOSS
+                        .key(watch.key())
+                        .arg(channel)
+                        .invoke_async(&mut handle)
+                        .await
+                        .map_err(|err| self.fail(err))
+                })
+                .await?;
+            tracing::warn!(
+                marker = watch.key(),
+                "a data loss was cleared by an operator"
+            );
+            self.settle(watch, non_empty(marker.into_bytes()), None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The single server's marker (placed on first use; after that, a lookup).
+    fn single_watch(&self) -> &Watch {
+        let watches = match self.health.watches() {
+            Some(watches) => watches,
+            None => self.health.place(vec![self.prefix.marker_key("0")]),
+        };
+        // A single server's markers are placed here only, always one.
+        watches
+            .first()
+            .expect("a single server's store places exactly one marker")
+    }
+
+    /// Places the markers: one on a single server; on a cluster, one in each slot range of
+    /// `CLUSTER SLOTS`. Once per store.
+    pub(crate) async fn place_markers(&self) -> Result<(), StoreError> {
+        if self.health.watches().is_some() {
+            return Ok(());
+        }
+        if !self.is_cluster() {
+            self.single_watch();
+            return Ok(());
+        }
+        let slots: Value = self
+            .bounded(async {
+                let mut handle = self.connection.handle().await?;
+                redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query_async(&mut handle)
+                    .await
+                    .map_err(|err| self.fail(err))
+            })
+            .await?;
+        let mut ranges = slot_ranges(&slots);
+        ranges.sort_unstable();
+        ranges.dedup();
+        let keys: Vec<String> = ranges
+            .into_iter()
+            .filter_map(|(start, end)| tag_in(start, end))
+            .map(|tag| self.prefix.marker_key(&tag))
+            .collect();
+        if keys.is_empty() {
+            return Err(StoreError::backend(NoSlots));
+        }
+        self.health.place(keys);
+        Ok(())
+    }
+
+    /// Reads every marker now and acts on what it finds: at build, by the replica, and by a
+    /// cluster's background task.
+    pub(crate) async fn read_markers(&self) -> Result<(), StoreError> {
+        self.place_markers().await?;
+        let Some(watches) = self.health.watches() else {
+            return Ok(());
+        };
+        let reads = watches.iter().map(|watch| async move {
+            let before = watch.seen();
+            let value: Option<Vec<u8>> = self
+                .bounded(async {
+                    let mut handle = self.connection.handle().await?;
+                    redis::cmd("GET")
+                        .arg(watch.key())
+                        .query_async(&mut handle)
+                        .await
+                        .map_err(|err| self.fail(err))
+                })
+                .await?;
+            self.settle(watch, value, Some(before)).await
+        });
+        let outcomes = futures_util::future::join_all(reads).await;
+        outcomes.into_iter().collect()
+    }
+
+    /// The background task's round on a cluster: every marker read (or tried).
+    pub(crate) async fn read_cluster_markers(&self) {
+        if let Err(err) = self.read_markers().await {
+            tracing::debug!(%err, "a data-loss marker could not be read this round");
+        }
+        // Tried every marker: a node that did not answer fails its checks too.
+        if self.health.watches().is_some() {
+            self.health.round_done();
+        }
+    }
+
+    /// A marker's new value announced on the change channel (to the replica): learnt, never
+    /// judged as a rollback (its order against the store's reads is unknown).
+    pub(crate) fn learn_marker(&self, marker: &[u8]) -> Result<(), StoreError> {
+        match self.health.observe(self.single_watch(), Some(marker), None) {
+            Verdict::Unreadable(bytes) => Err(StoreError::backend(UnreadableMarker {
+                key: self.single_watch().key().to_owned(),
+                value: String::from_utf8_lossy(&bytes).into_owned(),
+            })),
+            // The message says a loss was recorded or cleared: nothing to write.
+            Verdict::Known | Verdict::Create | Verdict::Declare(_) => Ok(()),
+        }
+    }
+
+    /// The markers were read now (at build: the first round).
+    pub(crate) fn mark_markers_read(&self) {
+        self.health.round_done();
+    }
+
+    /// The background task's policy check.
+    pub(crate) async fn recheck_policy(&self) {
+        match self.eviction_policies().await {
+            Ok(policies) => self
+                .health
+                .set_evicting(policies.into_iter().find(|policy| policy != "noeviction")),
+            Err(err) => tracing::debug!(%err, "the eviction policy could not be read"),
+        }
+    }
+
+    /// Acts on a marker as read (`before`: what the store had seen before sending the read):
+    /// creates it at a first start, records a loss, learns one recorded elsewhere. Costs a
+    /// round trip only when something is to be written.
+    pub(crate) async fn settle(
+        &self,
+        watch: &Watch,
+        mut value: Option<Vec<u8>>,
+        before: Option<Seen>,
+    ) -> Result<(), StoreError> {
+        for _ in 0..4 {
+            match self.health.observe(watch, value.as_deref(), before) {
+                Verdict::Known => return Ok(()),
+                Verdict::Unreadable(bytes) => {
+                    return Err(StoreError::backend(UnreadableMarker {
+                        key: watch.key().to_owned(),
+                        value: String::from_utf8_lossy(&bytes).into_owned(),
+                    }));
+                }
+                Verdict::Create => {
+                    let (created, marker): (i64, Vec<u8>) = self
+                        .marker_script(|handle| {
+                            let mut call = CREATE_MARKER.key(watch.key());
+                            call.arg(new_epoch());
+                            let _ = handle;
+                            call
+                        })
+                        .await?;
+                    if created == 1 {
+                        tracing::warn!(
+                            marker = watch.key(),
+                            "created the data-loss marker: this is the first start of this                              deployment, or Redis lost its data while no store was running                              (the two cannot be told apart)"
+                        );
+                    }
+                    value = Some(marker);
+                }
+                Verdict::Declare(expected) => {
+                    let now = self.clock.now();
+                    let (written, marker): (i64, Vec<u8>) = self
+                        .marker_script(|handle| {
+                            let mut call = DECLARE_LOSS.key(watch.key());
+                            call.arg(expected.as_deref().unwrap_or_default())
+                                .arg(now.as_micros())
+                                .arg(new_epoch())
+                                .arg(channel_of(&self.channel(), handle));
+                            call
+                        })
+                        .await?;
+                    if written == 1 {
+                        tracing::error!(
+                            marker = watch.key(),
+                            noticed_at = %now,
+                            "this store noticed that Redis lost acknowledged revocations and                              recorded the loss for every store"
+                        );
+                    }
+                    value = non_empty(marker);
+                }
+            }
+        }
+        Err(StoreError::backend(MarkerUnsettled))
+    }
+
+    /// Runs a marker script within the time limit.
+    async fn marker_script<T: FromRedisValue>(
+        &self,
+        invocation: impl FnOnce(&Handle) -> redis::ScriptInvocation<'static>,
+    ) -> Result<T, StoreError> {
+        self.bounded(async {
+            let mut handle = self.connection.handle().await?;
+            let call = invocation(&handle);
+            call.invoke_async(&mut handle)
+                .await
+                .map_err(|err| self.fail(err))
+        })
+        .await
+    }
+
+    /// The answer of a check, once its records are read: the store-wide cut-off added, or a
+    /// refusal while a loss is not cleared (fail-closed).
+    fn finish(&self, reply: CheckReply) -> Result<CheckReply, StoreError> {
+        if let Some(refusal) = self.health.refusal(self.data_loss) {
+            return Err(refusal);
+        }
+        Ok(reply.with_store_cutoff(self.health.cutoff()))
+    }
+
+    /// After a write Redis confirmed: acts on the marker it returned (one server) and fails
+    /// when the store refuses to answer (a loss not cleared, fail-closed; an evicting server).
+    /// The write has happened either way; the error tells the caller not to count on it.
+    async fn after_write(&self, marker: Option<(&Watch, Seen, Vec<u8>)>) -> Result<(), StoreError> {
+        if let Some((watch, before, value)) = marker {
+            self.settle(watch, non_empty(value), Some(before)).await?;
+        }
+        if let Some(refusal) = self.health.refusal(self.data_loss) {
+            return Err(refusal);
+        }
+        if let Some(evicting) = self.health.evicting() {
+            return Err(evicting);
+        }
+        Ok(())
+    }
+
+    /// Starts the background task (at build; checks start it too, should it have stopped).
+    pub(crate) fn start_guard(&self) {
+        self.ensure_guard();
+    }
+
+    /// Starts the background task if this store needs one and it does not run.
+    fn ensure_guard(&self) {
+        if let Some(guard) = &self.guard {
+            guard.ensure_running(|| {
+                (self.is_cluster() || self.policy_check_interval.is_some()).then(|| RedisStore {
+                    guard: None,
+                    replica: None,
+                    ..self.clone()
+                })
+            });
+        }
+    }
+
+    /// The longest a cluster store answers without a complete round of its markers: past it,
+    /// a loss could go unnoticed for longer than stated, so checks fail as unavailable.
+    fn markers_stale_after(&self) -> Duration {
+        (self.loss_check_interval + self.timeout) * 2 + self.timeout
     }
 
     /// The same store answering checks from a local replica (see
@@ -150,20 +539,21 @@ impl RedisStore {
         self.connection.handle().await
     }
 
-    /// The channel this store's writes are announced on: none on a cluster, where no replica
+    /// Where this store's writes are announced: nowhere on a cluster, where no replica
     /// listens (a cluster-wide `PUBLISH` per revocation would buy nothing).
-    fn channel(&self, handle: &Handle) -> String {
+    fn channel(&self) -> Channel {
         if self.connection.is_cluster() {
-            String::new()
+            Channel::None
         } else {
-            self.prefix
-                .channel(redis::aio::ConnectionLike::get_db(handle))
+            Channel::Prefix(self.prefix.clone())
         }
     }
 
     /// The same store writing and reading keys under `prefix`.
     pub fn with_key_prefix(mut self, prefix: KeyPrefix) -> Self {
         self.prefix = prefix;
+        // The markers are the prefix's.
+        self.health = Arc::new(Health::new());
         self
     }
 
@@ -182,6 +572,24 @@ impl RedisStore {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The same store with another bound on the calls in flight (default 4,096; shared with
+    /// this store's clones, which the new bound applies to as well).
+    ///
+    /// A call counts from when it is made until Redis has answered it or the connection has
+    /// broken — not merely until its caller stopped waiting, because redis-rs keeps every
+    /// command it has written until then. A call made while `max` are in flight fails at once
+    /// with [`StoreError::Unavailable`]. Size it above the calls a healthy Redis has in flight
+    /// at your peak (requests in flight, about); each costs well under a kilobyte.
+    pub fn with_max_in_flight(self, max: usize) -> Self {
+        self.in_flight.set_max(max);
+        self
+    }
+
+    /// The bound on the calls in flight, and how many are in flight now: (now, bound).
+    pub fn calls_in_flight(&self) -> (usize, usize) {
+        (self.in_flight.current(), self.in_flight.max())
     }
 
     /// The key prefix.
@@ -251,6 +659,89 @@ impl RedisStore {
         store_error(err)
     }
 
+    /// Runs a write within the time limit, holding a permit until it is done or abandoned.
+    ///
+    /// Unlike a read, a write is dropped at its deadline rather than left to finish: redis-rs
+    /// would otherwise send a write that waited for a reconnection after its caller was told
+    /// it failed. (One already sent may still be applied when Redis answers: an error always
+    /// means "may not have happened", never "did not happen".) Writes are rare, so the entries
+    /// redis-rs keeps for abandoned ones stay few.
+    fn write<T, F>(&self, call: F) -> impl Future<Output = Result<T, StoreError>> + use<'_, T, F>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        let permit = self.in_flight.acquire();
+        let limit = self.timeout
+            + self
+                .acknowledgement
+                .map_or(Duration::ZERO, |acknowledgement| acknowledgement.timeout);
+        let call = tokio::time::timeout(limit, call)
+            .map(move |outcome| outcome.unwrap_or(Err(StoreError::Timeout(limit))));
+        async move {
+            let _permit = permit?;
+            call.await
+        }
+    }
+
+    /// The connection of writes.
+    fn writer(&self) -> &Connection {
+        self.writer.as_ref().unwrap_or(&self.connection)
+    }
+
+    /// `WAIT`s for the configured replicas after a write on `handle`; fails when fewer
+    /// acknowledged it in time.
+    async fn wait_for_replicas(&self, handle: &mut Handle) -> Result<(), StoreError> {
+        let Some(Acknowledgement { replicas, timeout }) = self.acknowledgement else {
+            return Ok(());
+        };
+        let millis = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let acknowledged: i64 = redis::cmd("WAIT")
+            .arg(replicas)
+            .arg(millis)
+            .query_async(handle)
+            .await
+            .map_err(|err| fail(self.writer(), err))?;
+        if acknowledged < i64::from(replicas) {
+            return Err(StoreError::unavailable(NotReplicated {
+                asked: replicas,
+                acknowledged,
+                timeout,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Runs `call` on a task of its own that holds a permit until `call` is done, and waits
+    /// for it within the time limit.
+    ///
+    /// For the reads that do not go through the batcher (a cluster's): a caller that times out
+    /// drops its wait, not the read, so that the permit is held for as long as redis-rs holds
+    /// the request (see `in_flight.rs`).
+    fn detached<T, F>(&self, call: F) -> impl Future<Output = Result<T, StoreError>> + use<T, F>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let permit = self.in_flight.acquire();
+        let limit = self.timeout;
+        async move {
+            let permit = permit?;
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                let outcome = call.await;
+                drop(permit);
+                let _ = answer.send(outcome);
+            });
+            match tokio::time::timeout(limit, answered).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => Err(StoreError::backend(CallAbandoned)),
+                Err(_) => Err(StoreError::Timeout(limit)),
+            }
+        }
+    }
+
     /// Milliseconds from now until `expires_at`, rounded up so that a record never goes
     /// early; `None` when `expires_at` has passed.
     fn ttl_millis(&self, expires_at: Timestamp) -> Option<i64> {
@@ -276,52 +767,84 @@ impl fmt::Debug for RedisStore {
 #[async_trait]
 impl RevocationStore for RedisStore {
     async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError> {
+        self.ensure_guard();
+        if let Some(evicting) = self.health.evicting() {
+            return Err(evicting);
+        }
         if let Some(reply) = self
             .replica
             .as_ref()
             .and_then(|replica| replica.check(keys))
         {
-            return Ok(reply);
+            return self.finish(reply);
         }
         let token_key = self.prefix.token_key(keys);
         let user_key = self.prefix.cutoff_key(&keys.user);
         let session_key = keys.session.map(|session| self.prefix.cutoff_key(&session));
         if let Some(batcher) = &self.batcher {
+            // One server: the marker rides in the same MGET, so a loss is noticed by the
+            // first check that follows it, at no extra round trip.
+            let watch = self.single_watch();
+            let before = watch.seen();
             let with_session = session_key.is_some();
-            let mut keys = vec![token_key, user_key];
+            let mut keys = Vec::with_capacity(4);
+            keys.extend([token_key, user_key]);
             keys.extend(session_key);
+            keys.push(watch.key().to_owned());
             return self
                 .bounded(async {
-                    let values = batcher.mget(keys).await?;
-                    reply(values, with_session).map_err(store_error)
+                    let values = batcher.mget(keys, self.timeout).await?;
+                    let (reply, marker) = reply(values, with_session, true).map_err(store_error)?;
+                    // The common case (nothing to write) inline; the rest boxed, so that its
+                    // future does not make every check's larger.
+                    match self.health.observe(watch, marker.as_deref(), Some(before)) {
+                        Verdict::Known => {}
+                        _ => Box::pin(self.settle(watch, marker, Some(before))).await?,
+                    }
+                    self.finish(reply)
                 })
                 .await;
         }
         // A cluster: the token and user records share a slot and are read with one MGET; the
-        // session's cut-off lives in another slot and is read concurrently.
-        self.bounded(async {
-            let mut handle = self.connection.handle().await?;
-            let read = async {
-                let mut pair = redis::cmd("MGET");
-                pair.arg(&token_key).arg(&user_key);
-                match &session_key {
-                    Some(session_key) => {
-                        let mut session = redis::cmd("GET");
-                        session.arg(session_key);
-                        let mut second = handle.clone();
-                        let (pair, session): (Vec<Value>, Value) = try_join(
-                            pair.query_async(&mut handle),
-                            session.query_async(&mut second),
-                        )
-                        .await?;
-                        reply(pair.into_iter().chain([session]).collect(), true)
+        // session's cut-off lives in another slot and is read concurrently. The markers are
+        // read by the background task.
+        let connection = self.connection.clone();
+        let reply = self
+            .detached(async move {
+                let mut handle = connection.handle().await?;
+                let read = async {
+                    let mut pair = redis::cmd("MGET");
+                    pair.arg(&token_key).arg(&user_key);
+                    match &session_key {
+                        Some(session_key) => {
+                            let mut session = redis::cmd("GET");
+                            session.arg(session_key);
+                            let mut second = handle.clone();
+                            let (pair, session): (Vec<Value>, Value) = try_join(
+                                pair.query_async(&mut handle),
+                                session.query_async(&mut second),
+                            )
+                            .await?;
+                            reply(pair.into_iter().chain([session]).collect(), true, false)
+                        }
+                        None => reply(pair.query_async(&mut handle).await?, false, false),
                     }
-                    None => reply(pair.query_async(&mut handle).await?, false),
-                }
-            };
-            read.await.map_err(|err| self.fail(err))
-        })
-        .await
+                };
+                read.await
+                    .map(|(reply, _)| reply)
+                    .map_err(|err| fail(&connection, err))
+            })
+            .await?;
+        if self.health.since_round() > self.markers_stale_after() {
+            // The background task has not read the markers lately (it was just started, or
+            // is starved): read them now rather than answer without them.
+            self.read_cluster_markers().await;
+            let since = self.health.since_round();
+            if since > self.markers_stale_after() {
+                return Err(StoreError::unavailable(MarkersNotRead(since)));
+            }
+        }
+        self.finish(reply)
     }
 
     async fn insert_token(
@@ -333,42 +856,68 @@ impl RevocationStore for RedisStore {
             return Ok(());
         };
         let token_key = self.prefix.token_key(keys);
-        self.bounded(async {
-            let mut handle = self.connection.handle().await?;
-            INSERT_TOKEN
-                .key(&token_key)
-                .arg(ttl)
-                .arg(self.channel(&handle))
-                .invoke_async::<()>(&mut handle)
-                .await
-                .map_err(|err| self.fail(err))
-        })
-        .await?;
+        let watch = (!self.is_cluster()).then(|| self.single_watch());
+        let before = watch.map(Watch::seen);
+        let marker = self
+            .write(async {
+                let mut handle = self.writer().handle().await?;
+                let mut call = INSERT_TOKEN.key(&token_key);
+                if let Some(watch) = watch {
+                    call.key(watch.key());
+                }
+                let (_, marker): (i64, Vec<u8>) = call
+                    .arg(ttl)
+                    .arg(channel_of(&self.channel(), &handle))
+                    .invoke_async(&mut handle)
+                    .await
+                    .map_err(|err| self.fail(err))?;
+                self.wait_for_replicas(&mut handle).await?;
+                Ok(marker)
+            })
+            .await?;
         if let Some(replica) = &self.replica {
             replica.wrote_token(keys.token, ttl);
         }
-        Ok(())
+        self.after_write(
+            watch
+                .zip(before)
+                .map(|(watch, before)| (watch, before, marker)),
+        )
+        .await
     }
 
     async fn remove_token(&self, keys: &TokenKeys) -> Result<bool, StoreError> {
         let token_key = self.prefix.token_key(keys);
+        let watch = (!self.is_cluster()).then(|| self.single_watch());
+        let before = watch.map(Watch::seen);
         let removed = self
-            .bounded(async {
-                let mut handle = self.connection.handle().await?;
-                let removed: i64 = REMOVE_TOKEN
-                    .key(&token_key)
-                    .arg(self.channel(&handle))
+            .write(async {
+                let mut handle = self.writer().handle().await?;
+                let mut call = REMOVE_TOKEN.key(&token_key);
+                if let Some(watch) = watch {
+                    call.key(watch.key());
+                }
+                let (removed, marker): (i64, Vec<u8>) = call
+                    .arg(channel_of(&self.channel(), &handle))
                     .invoke_async(&mut handle)
                     .await
                     .map_err(|err| self.fail(err))?;
-                Ok(removed > 0)
+                self.wait_for_replicas(&mut handle).await?;
+                Ok((removed > 0, marker))
             })
             .await;
         // Even when the call failed: the deletion may have happened.
         if let Some(replica) = &self.replica {
             replica.deleted_token();
         }
-        removed
+        let (removed, marker) = removed?;
+        self.after_write(
+            watch
+                .zip(before)
+                .map(|(watch, before)| (watch, before, marker)),
+        )
+        .await?;
+        Ok(removed)
     }
 
     async fn raise_cutoff(
@@ -379,18 +928,24 @@ impl RevocationStore for RedisStore {
     ) -> Result<Timestamp, StoreError> {
         let ttl = self.ttl_millis(expires_at).unwrap_or(0);
         let cutoff_key = self.prefix.cutoff_key(&key);
-        let in_force = self
-            .bounded(async {
-                let mut handle = self.connection.handle().await?;
-                let in_force: i64 = RAISE_CUTOFF
-                    .key(&cutoff_key)
+        let watch = (!self.is_cluster()).then(|| self.single_watch());
+        let before = watch.map(Watch::seen);
+        let (in_force, marker) = self
+            .write(async {
+                let mut handle = self.writer().handle().await?;
+                let mut call = RAISE_CUTOFF.key(&cutoff_key);
+                if let Some(watch) = watch {
+                    call.key(watch.key());
+                }
+                let (in_force, marker): (i64, Vec<u8>) = call
                     .arg(at.as_micros())
                     .arg(ttl)
-                    .arg(self.channel(&handle))
+                    .arg(channel_of(&self.channel(), &handle))
                     .invoke_async(&mut handle)
                     .await
                     .map_err(|err| self.fail(err))?;
-                Ok(Timestamp::from_micros(in_force))
+                self.wait_for_replicas(&mut handle).await?;
+                Ok((Timestamp::from_micros(in_force), marker))
             })
             .await?;
         if let Some(replica) = &self.replica {
@@ -398,25 +953,120 @@ impl RevocationStore for RedisStore {
             // new.
             replica.wrote_cutoff(key, in_force, ttl);
         }
+        self.after_write(
+            watch
+                .zip(before)
+                .map(|(watch, before)| (watch, before, marker)),
+        )
+        .await?;
         Ok(in_force)
     }
 }
 
-/// A check's answer from the values of the token, user and (when asked) session keys.
-fn reply(values: Vec<Value>, with_session: bool) -> Result<CheckReply, RedisError> {
+/// Redis acknowledged fewer replicas than asked for a write (`WAIT`).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the write reached {acknowledged} Redis replica(s) within {timeout:?}, {asked} required; it \
+     may be lost in a failover"
+)]
+struct NotReplicated {
+    asked: u32,
+    acknowledged: i64,
+    timeout: Duration,
+}
+
+/// `CLUSTER SLOTS` named no slot range.
+#[derive(Debug, thiserror::Error)]
+#[error("CLUSTER SLOTS named no slot range to place the data-loss markers in")]
+struct NoSlots;
+
+/// The marker kept changing while the store acted on it.
+#[derive(Debug, thiserror::Error)]
+#[error("the data-loss marker kept changing; try again")]
+struct MarkerUnsettled;
+
+/// The `(start, end)` slot ranges of a `CLUSTER SLOTS` reply.
+fn slot_ranges(reply: &Value) -> Vec<(u16, u16)> {
+    let Value::Array(ranges) = reply else {
+        return Vec::new();
+    };
+    ranges
+        .iter()
+        .filter_map(|range| match range {
+            Value::Array(fields) => match (fields.first(), fields.get(1)) {
+                (Some(Value::Int(start)), Some(Value::Int(end))) => {
+                    Some((u16::try_from(*start).ok()?, u16::try_from(*end).ok()?))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// A marker as a script returned it: `''` means absent.
+fn non_empty(marker: Vec<u8>) -> Option<Vec<u8>> {
+    (!marker.is_empty()).then_some(marker)
+}
+
+/// Tells the connection's source that a call failed, and makes the store's error of it.
+fn fail(connection: &Connection, err: RedisError) -> StoreError {
+    connection.report(&err);
+    store_error(err)
+}
+
+/// The change channel of the database `handle` is on, when `channel` says writes are
+/// announced (see [`RedisStore::channel`]).
+fn channel_of(channel: &Channel, handle: &Handle) -> String {
+    match channel {
+        Channel::None => String::new(),
+        Channel::Prefix(prefix) => prefix.channel(redis::aio::ConnectionLike::get_db(handle)),
+    }
+}
+
+/// Where a store announces its writes.
+enum Channel {
+    /// Nowhere (a cluster).
+    None,
+    /// On the prefix's channel of the connection's database.
+    Prefix(KeyPrefix),
+}
+
+/// A detached call's task ended without an answer (its runtime shut down).
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis call's task ended without an answer")]
+struct CallAbandoned;
+
+/// A check's answer from the values of the token, user and (when asked) session keys, and
+/// the marker's value after them when asked.
+fn reply(
+    values: Vec<Value>,
+    with_session: bool,
+    with_marker: bool,
+) -> Result<(CheckReply, Option<Vec<u8>>), RedisError> {
     let mut values = values.into_iter();
     let (Some(token), Some(user)) = (values.next(), values.next()) else {
         return Err(short_reply());
     };
     let session = match (with_session, values.next()) {
         (true, Some(session)) => cutoff(session)?,
+        (false, Some(marker)) if with_marker => {
+            return Ok((
+                CheckReply::new(!matches!(token, Value::Nil), cutoff(user)?, None),
+                Option::<Vec<u8>>::from_redis_value(marker)?,
+            ));
+        }
         (false, _) => None,
         (true, None) => return Err(short_reply()),
     };
-    Ok(CheckReply::new(
-        !matches!(token, Value::Nil),
-        cutoff(user)?,
-        session,
+    let marker = match (with_marker, values.next()) {
+        (true, Some(marker)) => Option::<Vec<u8>>::from_redis_value(marker)?,
+        (true, None) => return Err(short_reply()),
+        (false, _) => None,
+    };
+    Ok((
+        CheckReply::new(!matches!(token, Value::Nil), cutoff(user)?, session),
+        marker,
     ))
 }
 

@@ -90,6 +90,10 @@ pub struct RedisServer {
     dir: PathBuf,
     kind: Kind,
     process: Option<Process>,
+    /// The redis-server's process id (not the watchdog's), for [`pause`](Self::pause).
+    pid: Option<u32>,
+    /// `--replicaof 127.0.0.1 <port>`: started as a replica of that server.
+    replica_of: Option<u16>,
 }
 
 #[derive(Debug)]
@@ -117,7 +121,30 @@ impl RedisServer {
         SHARED.get_or_init(RedisServer::start)
     }
 
+    /// A fresh server without persistence that replicates `primary` (`--replicaof`), started
+    /// once it reports its link to the primary up (`master_link_status:up`).
+    pub fn start_replica_of(primary: &RedisServer) -> Self {
+        let server = Self::start_with(Kind::Ephemeral, Some(primary.port));
+        let deadline = Instant::now() + READY_WITHIN;
+        while !server
+            .cli(&["INFO", "replication"])
+            .contains("master_link_status:up")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the replica on port {} did not connect to its primary within {READY_WITHIN:?}",
+                server.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
     fn start_kind(kind: Kind) -> Self {
+        Self::start_with(kind, None)
+    }
+
+    fn start_with(kind: Kind, replica_of: Option<u16>) -> Self {
         require_tools();
         let mut last_error = String::new();
         // A free port found now may be taken by someone else before redis-server binds it:
@@ -129,6 +156,8 @@ impl RedisServer {
                 dir: temp_dir(),
                 kind,
                 process: None,
+                pid: None,
+                replica_of,
             };
             server.spawn();
             match server.wait_ready() {
@@ -159,8 +188,30 @@ impl RedisServer {
         &self.dir
     }
 
+    /// Stops the server with SIGSTOP: it keeps its connections open and answers nothing, as
+    /// a server that hangs (swapping, a stuck disk, a paused VM) does. Undo with
+    /// [`resume`](Self::resume); dropping or crashing a paused server works too.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [`pause`](Self::pause)d server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.pid.expect("the server runs").to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     /// Kills the server with SIGKILL, as a crash would, keeping its data directory.
     pub fn crash(&mut self) {
+        self.pid = None;
         if let Some(mut process) = self.process.take() {
             if let Some(mut stdin) = process.stdin.take() {
                 // A watchdog that is gone already has killed the server: nothing to do.
@@ -174,6 +225,22 @@ impl RedisServer {
     /// (after loading its data, for a persistent one).
     pub fn restart(&mut self) {
         self.crash();
+        self.spawn();
+        if let Err(err) = self.wait_ready() {
+            panic!("redis-server did not restart: {err}");
+        }
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port with an **empty** data
+    /// directory: a server without persistence restarted, as far as its clients can tell.
+    pub fn restart_empty(&mut self) {
+        self.crash();
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.file_name().is_some_and(|name| name != "redis.log") {
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
         self.spawn();
         if let Err(err) = self.wait_ready() {
             panic!("redis-server did not restart: {err}");
@@ -229,6 +296,13 @@ impl RedisServer {
         if let Some(bus_port) = self.bus_port {
             args.extend(["--cluster-port".to_owned(), bus_port.to_string()]);
         }
+        if let Some(primary) = self.replica_of {
+            args.extend([
+                "--replicaof".to_owned(),
+                "127.0.0.1".to_owned(),
+                primary.to_string(),
+            ]);
+        }
         let mut watchdog = Command::new("sh")
             .arg("-c")
             .arg(WATCHDOG)
@@ -244,11 +318,18 @@ impl RedisServer {
         self.process = Some(Process { watchdog, stdin });
     }
 
-    fn wait_ready(&self) -> Result<(), String> {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + READY_WITHIN;
         loop {
             match ping(self.port) {
-                Ok(reply) if reply.starts_with("+PONG") => return Ok(()),
+                Ok(reply) if reply.starts_with("+PONG") => {
+                    self.pid = self
+                        .cli(&["INFO", "server"])
+                        .lines()
+                        .find_map(|line| line.trim().strip_prefix("process_id:"))
+                        .and_then(|pid| pid.parse().ok());
+                    return Ok(());
+                }
                 _ if Instant::now() > deadline => {
                     let log = std::fs::read_to_string(self.dir.join("redis.log"))
                         .unwrap_or_else(|err| format!("(no log: {err})"));

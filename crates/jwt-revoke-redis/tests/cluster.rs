@@ -139,3 +139,60 @@ async fn every_node_is_checked_for_eviction() {
     let policies = store().await.eviction_policies().await.expect("INFO");
     assert_eq!(policies, vec!["noeviction".to_owned(); 3]);
 }
+
+/// `FLUSHALL` on one master: its markers are gone, and the store's background task notices
+/// within the stated bound (`loss_check_interval` + 2 × `timeout`: 1 s + 2 × 500 ms here), after
+/// which every check carries the store-wide cut-off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushall_on_one_node_is_noticed_within_the_stated_bound() {
+    // Its own cluster: flushing a node of the shared one would disturb other tests.
+    let cluster = RedisCluster::start();
+    let timeout = Duration::from_millis(500);
+    let interval = Duration::from_secs(1);
+    let store = RedisStoreConfig::from_cluster_nodes(cluster.node_urls())
+        .with_key_prefix(unique_prefix())
+        .with_timeout(timeout)
+        .with_loss_check_interval(interval)
+        .build()
+        .await
+        .expect("the test cluster accepts connections");
+    let token = keys("alice", "t-1", Some("s-1"));
+    store
+        .insert_token(&token, from_now(Duration::from_secs(60)))
+        .await
+        .expect("insert");
+    assert!(store.check(&token).await.expect("check").token_listed);
+    let owner = cluster.owner_of(&store.key_prefix().token_key(&token));
+
+    cluster.nodes()[owner].cli(&["FLUSHALL"]);
+    let flushed = std::time::Instant::now();
+    let bound = interval + timeout * 2;
+    loop {
+        if let Ok(reply) = store.check(&token).await
+            && reply.store_cutoff.is_some()
+        {
+            break;
+        }
+        assert!(
+            flushed.elapsed() < Duration::from_secs(10),
+            "the flush was not noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = flushed.elapsed();
+    eprintln!("FLUSHALL on one master noticed after {took:?} (bound {bound:?})");
+    // A margin for a loaded CI machine on top of the bound.
+    assert!(
+        took <= bound + Duration::from_millis(750),
+        "noticed after {took:?}, bound {bound:?}"
+    );
+    let status = store.data_loss_status();
+    assert_eq!(status.losses_noticed, 1, "{status:?}");
+    // Another store built now agrees.
+    let later = RedisStoreConfig::from_cluster_nodes(cluster.node_urls())
+        .with_key_prefix(store.key_prefix().clone())
+        .build()
+        .await
+        .expect("build");
+    assert_eq!(later.data_loss_status().cutoff, status.cutoff);
+}

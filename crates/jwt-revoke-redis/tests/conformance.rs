@@ -1,6 +1,6 @@
 //! `RedisStore` against the store contract: the core conformance suite, on one server (with
-//! and without a local replica) and on a three-master Redis Cluster, each started by the test
-//! harness on free loopback ports.
+//! and without a local replica, and with writes acknowledged by a Redis replica) and on a
+//! three-master Redis Cluster, each started by the test harness on free loopback ports.
 //!
 //! Redis expires keys by its own clock, so the suite runs in real time ([`RealTime`]): the
 //! cases that wait for an expiry sleep for a second or two.
@@ -12,7 +12,8 @@ use jwt_revoke_core::conformance::{Harness, RealTime};
 use jwt_revoke_redis::test_support::unique_prefix;
 use jwt_revoke_redis::{KeyPrefix, RedisStore, RedisStoreConfig, redis};
 
-/// Counts the keys under `prefix` on every server in `urls` (every master of a cluster).
+/// Counts the records under `prefix` on every server in `urls` (every master of a cluster):
+/// every key but the data-loss markers (`<prefix>m{…}`), which are no records.
 async fn count_keys(urls: Arc<Vec<String>>, prefix: KeyPrefix) -> Result<u64, StoreError> {
     let mut total = 0;
     for url in urls.iter() {
@@ -32,7 +33,8 @@ async fn count_keys(urls: Arc<Vec<String>>, prefix: KeyPrefix) -> Result<u64, St
                 .query_async(&mut connection)
                 .await
                 .map_err(StoreError::backend)?;
-            total += keys.len() as u64;
+            let marker = format!("{}m{{", prefix.as_str());
+            total += keys.iter().filter(|key| !key.starts_with(&marker)).count() as u64;
             if next == 0 {
                 break;
             }
@@ -95,6 +97,38 @@ mod single_node_with_local_replica {
             "the suite runs against the replica"
         );
         harness(store, vec![server.url()])
+    }
+
+    jwt_revoke_core::revocation_store_conformance!(new_harness);
+}
+
+/// One server whose writes are acknowledged only once its Redis replica holds them (`WAIT`,
+/// on a connection of the writes' own).
+mod single_node_acknowledged_by_a_replica {
+    use super::*;
+    use jwt_revoke_redis::test_support::RedisServer;
+    use std::sync::OnceLock;
+
+    /// A primary and its replica, shared by the cases of this module.
+    fn servers() -> &'static (RedisServer, RedisServer) {
+        static SERVERS: OnceLock<(RedisServer, RedisServer)> = OnceLock::new();
+        SERVERS.get_or_init(|| {
+            let primary = RedisServer::start();
+            let replica = RedisServer::start_replica_of(&primary);
+            (primary, replica)
+        })
+    }
+
+    async fn new_harness() -> Harness {
+        let (primary, _replica) = servers();
+        let store = RedisStoreConfig::from_url(primary.url())
+            .with_key_prefix(unique_prefix())
+            .with_timeout(SUITE_TIMEOUT)
+            .with_acknowledge_after_replicas(1, SUITE_TIMEOUT)
+            .build()
+            .await
+            .expect("the test server accepts connections");
+        harness(store, vec![primary.url()])
     }
 
     jwt_revoke_core::revocation_store_conformance!(new_harness);

@@ -403,3 +403,105 @@ async fn settings_that_cannot_work_are_refused() {
         Err(BuildError::InvalidConfig(_))
     ));
 }
+
+/// Redis flushed under a subscribed replica: no change message says so, and the replica's copy
+/// still holds what Redis lost. No answer may say "valid" for the revoked token meanwhile, and
+/// the answers carry the store-wide cut-off once a heartbeat has read the marker.
+#[tokio::test]
+async fn a_flush_under_a_replica_is_noticed_through_the_marker() {
+    let server = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = replicated(&server, &prefix).await;
+    let token = keys("olga", "t-1", None);
+    store
+        .insert_token(&token, from_now(Duration::from_secs(60)))
+        .await
+        .expect("insert");
+    assert!(token_listed(&store, &token).await);
+
+    server.cli(&["FLUSHALL"]);
+    let flushed = Instant::now();
+    loop {
+        let reply = store.check(&token).await.expect("check");
+        assert!(
+            reply.token_listed || reply.store_cutoff.is_some(),
+            "a check answered as if the flushed revocation had never been: {reply:?}"
+        );
+        if reply.store_cutoff.is_some() {
+            break;
+        }
+        assert!(flushed.elapsed() < PATIENCE, "the flush was not noticed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "FLUSHALL under a replica noticed after {:?}",
+        flushed.elapsed()
+    );
+    // Within a few heartbeats, well inside the staleness bound.
+    assert!(
+        flushed.elapsed() < STALENESS * 2,
+        "noticed after {:?}",
+        flushed.elapsed()
+    );
+    assert_eq!(store.data_loss_status().losses_noticed, 1);
+    // The copy is made anew, and answers carry the cut-off from there too.
+    assert!(
+        eventually(async || {
+            let status = store.replica_status().expect("a replica");
+            status.fresh && status.resyncs >= 2
+        })
+        .await
+    );
+    let before = local_checks(&store);
+    let reply = store.check(&token).await.expect("check");
+    assert!(reply.store_cutoff.is_some(), "{reply:?}");
+    assert_eq!(local_checks(&store), before + 1, "answered by the replica");
+}
+
+/// A restart without persistence under a replica: the subscription breaks, the replica's
+/// next copy finds the marker gone, and no answer on the way says "valid" for the token.
+#[tokio::test]
+async fn a_restart_without_persistence_under_a_replica_is_noticed() {
+    let mut server = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = replicated(&server, &prefix).await;
+    let token = keys("pavel", "t-1", None);
+    store
+        .insert_token(&token, from_now(Duration::from_secs(60)))
+        .await
+        .expect("insert");
+
+    server.restart_empty();
+    let restarted = Instant::now();
+    loop {
+        match store.check(&token).await {
+            Ok(reply) => {
+                assert!(
+                    reply.token_listed || reply.store_cutoff.is_some(),
+                    "a check answered as if the lost revocation had never been: {reply:?}"
+                );
+                if reply.store_cutoff.is_some() {
+                    break;
+                }
+            }
+            Err(err) => assert!(err.is_unavailable(), "{err}"),
+        }
+        assert!(restarted.elapsed() < PATIENCE, "the loss was not noticed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        eventually(async || {
+            let status = store.replica_status().expect("a replica");
+            status.fresh && status.resyncs >= 2
+        })
+        .await
+    );
+    assert!(
+        store
+            .check(&token)
+            .await
+            .expect("check")
+            .store_cutoff
+            .is_some()
+    );
+}

@@ -309,6 +309,8 @@ async fn keys_follow_the_documented_layout_and_hold_no_raw_identifiers() {
         prefix.token_key(&token),
         prefix.cutoff_key(&token.user),
         prefix.cutoff_key(&session),
+        // The data-loss marker: no record, and no identifier in it either.
+        prefix.marker_key("0"),
     ];
     expected.sort();
     assert_eq!(found, expected);

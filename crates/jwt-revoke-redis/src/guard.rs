@@ -1,0 +1,173 @@
+//! The store's background task: reads a cluster's data-loss markers every
+//! `loss_check_interval`, and re-checks the server's `maxmemory-policy` every
+//! `policy_check_interval`.
+//!
+//! One server needs no task for its marker: every check reads it in the same `MGET` as the
+//! records. A cluster's check cannot (its keys share one slot; the markers live on every
+//! master), so the task reads them all and keeps what it learnt in process memory, where
+//! checks find it without a round trip; a loss on a cluster is noticed within
+//! `loss_check_interval` plus twice the store's timeout (a read of the markers, and the script
+//! that records the loss).
+//!
+//! The task holds a store without this guard, so it does not keep itself alive: it is aborted
+//! when the last store holding the guard is dropped, and started again (like the batcher) in
+//! the runtime of the next check if the runtime it ran in has gone.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::store::RedisStore;
+
+/// The background task of one store (shared by its clones).
+pub(crate) struct Guard {
+    task: Mutex<Option<JoinHandle<()>>>,
+    running: Arc<AtomicBool>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get_mut().unwrap_or_else(PoisonError::into_inner) {
+            task.abort();
+        }
+    }
+}
+
+impl Guard {
+    pub(crate) fn new() -> Self {
+        Guard {
+            task: Mutex::new(None),
+            running: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Starts the task in the caller's runtime unless it runs: `store` is the store without
+    /// its guard.
+    pub(crate) fn ensure_running(&self, store: impl FnOnce() -> Option<RedisStore>) {
+        if self.running.load(Ordering::Acquire) {
+            return;
+        }
+        let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.running.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(store) = store() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        self.running.store(true, Ordering::Release);
+        *task = Some(tokio::spawn(run(store, Arc::clone(&self.running))));
+    }
+}
+
+/// The task: marker rounds (cluster) and policy checks, each on its own schedule.
+async fn run(store: RedisStore, running: Arc<AtomicBool>) {
+    /// Clears `running` however the task ends.
+    struct Running(Arc<AtomicBool>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Release);
+        }
+    }
+    let _running = Running(running);
+    let markers = store.is_cluster().then(|| store.loss_check_interval());
+    let policy = store.policy_check_interval();
+    let now = Instant::now();
+    let mut next_markers = now;
+    let mut next_policy = now + policy.unwrap_or(Duration::ZERO);
+    loop {
+        let now = Instant::now();
+        if let Some(interval) = markers
+            && now >= next_markers
+        {
+            store.read_cluster_markers().await;
+            next_markers = Instant::now() + interval;
+        }
+        if let Some(interval) = policy
+            && now >= next_policy
+        {
+            store.recheck_policy().await;
+            next_policy = Instant::now() + interval;
+        }
+        let next = match (markers, policy) {
+            (Some(_), Some(_)) => next_markers.min(next_policy),
+            (Some(_), None) => next_markers,
+            (None, Some(_)) => next_policy,
+            (None, None) => return,
+        };
+        tokio::time::sleep_until(next).await;
+    }
+}
+
+/// CRC16/XMODEM, the checksum Redis Cluster places keys by.
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in data {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// The cluster slot of a key whose hash tag is `tag`.
+pub(crate) fn slot_of_tag(tag: &str) -> u16 {
+    crc16(tag.as_bytes()) % 16_384
+}
+
+/// A tag (decimal digits) whose slot lies in `start..=end`; `None` only for an empty range.
+pub(crate) fn tag_in(start: u16, end: u16) -> Option<String> {
+    // Every slot is reached by some number below 110,000 (tested below); the bound keeps a
+    // malformed range from looping for long.
+    (0u32..200_000)
+        .map(|n| n.to_string())
+        .find(|tag| (start..=end).contains(&slot_of_tag(tag)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::cluster_routing::Slot;
+
+    #[test]
+    fn slots_are_computed_as_redis_does() {
+        for key in [
+            "0",
+            "17",
+            "jwt-revoke:m{42}",
+            "{user1000}.following",
+            "123456789",
+        ] {
+            let ours = if let (Some(open), Some(close)) = (key.find('{'), key.find('}')) {
+                slot_of_tag(&key[open + 1..close])
+            } else {
+                crc16(key.as_bytes()) % 16_384
+            };
+            assert_eq!(Slot::new(ours), Some(Slot::for_key(key)), "{key}");
+        }
+        // The reference value of the Redis Cluster specification.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn every_slot_has_a_short_tag() {
+        let mut covered = vec![false; 16_384];
+        for n in 0u32..110_000 {
+            covered[usize::from(slot_of_tag(&n.to_string()))] = true;
+        }
+        assert!(covered.iter().all(|&slot| slot));
+        let tag = tag_in(9_000, 9_000).expect("a tag for one slot");
+        assert_eq!(slot_of_tag(&tag), 9_000);
+        assert_eq!(tag_in(5, 4), None);
+    }
+}

@@ -42,6 +42,8 @@
 //! that failed, by name.
 #![allow(clippy::missing_panics_doc)]
 
+pub mod model;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

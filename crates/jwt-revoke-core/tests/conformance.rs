@@ -176,3 +176,50 @@ fn a_case_that_needs_a_record_counter_says_so() {
         .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()));
     assert!(text.is_some_and(|t| t.contains("Harness::count_records_with")));
 }
+
+// ---- The reference model ---------------------------------------------------------------------
+
+use jwt_revoke_core::conformance::model::{ModelRun, ModelSubject};
+
+fn model_subject(
+    store: Arc<dyn RevocationStore>,
+    counted: Option<Arc<ReferenceStore>>,
+) -> ModelSubject {
+    let subject = ModelSubject::new(store);
+    match counted {
+        Some(store) => subject.count_records_with(move || {
+            let store = Arc::clone(&store);
+            async move { Ok(store.len() as u64) }
+        }),
+        None => subject,
+    }
+}
+
+#[test]
+fn the_reference_store_agrees_with_the_model() {
+    ModelRun::new(256).check(|clock| async move {
+        let store = Arc::new(ReferenceStore::new(Arc::new(clock)));
+        model_subject(store.clone(), Some(store))
+    });
+}
+
+/// Whether the model-based tests catch a flaw (they panic with a minimal sequence).
+fn model_catches(flaw: Flaw) -> bool {
+    std::thread::spawn(move || {
+        ModelRun::new(256).check(|clock| async move {
+            let store = Arc::new(Broken {
+                inner: ReferenceStore::new(Arc::new(clock)),
+                flaw,
+            });
+            model_subject(store, None)
+        });
+    })
+    .join()
+    .is_err()
+}
+
+#[test]
+fn the_model_catches_records_that_never_expire_and_keys_that_collide() {
+    assert!(model_catches(Flaw::IgnoresExpiry));
+    assert!(model_catches(Flaw::CollidingKeys));
+}

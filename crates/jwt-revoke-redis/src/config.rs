@@ -2,8 +2,10 @@
 //! from them.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
+use jwt_revoke_core::{Clock, SystemClock};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use serde::Deserialize;
@@ -297,6 +299,15 @@ impl RedisStoreConfig {
     /// `connect_timeout`) for its first complete copy; should that take longer, the store is
     /// returned anyway and reads Redis until the copy is done.
     pub async fn build(&self) -> Result<RedisStore, BuildError> {
+        self.build_with_clock(Arc::new(SystemClock)).await
+    }
+
+    /// [`build`](Self::build), with the store reading `clock` from the start: its TTLs, and
+    /// the instant it records when it notices a data loss, in every part of it (the local
+    /// replica and the background checks included). Give the engine the same clock. For
+    /// tests that control time; [`RedisStore::with_clock`] on a built store changes only that
+    /// handle, not the parts already started.
+    pub async fn build_with_clock(&self, clock: Arc<dyn Clock>) -> Result<RedisStore, BuildError> {
         if self
             .acknowledge_after_replicas
             .is_some_and(|wait| wait.replicas == 0 || wait.timeout.is_zero())
@@ -333,6 +344,7 @@ impl RedisStoreConfig {
             (None, nodes) => self.connect_cluster(nodes).await?,
         };
         let mut store = RedisStore::new(connection)
+            .with_clock(clock)
             .with_key_prefix(self.key_prefix.clone())
             .with_timeout(self.timeout)
             .with_max_in_flight(self.max_in_flight)

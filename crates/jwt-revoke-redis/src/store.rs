@@ -420,7 +420,8 @@ impl RedisStore {
                     if created == 1 {
                         tracing::warn!(
                             marker = watch.key(),
-                            "created the data-loss marker: this is the first start of this                              deployment, or Redis lost its data while no store was running                              (the two cannot be told apart)"
+                            "created the data-loss marker: this is the first start of this deployment, or Redis \
+                             lost its data while no store was running (the two cannot be told apart)"
                         );
                     }
                     value = Some(marker);
@@ -441,7 +442,8 @@ impl RedisStore {
                         tracing::error!(
                             marker = watch.key(),
                             noticed_at = %now,
-                            "this store noticed that Redis lost acknowledged revocations and                              recorded the loss for every store"
+                            "this store noticed that Redis lost acknowledged revocations and recorded the loss \
+                             for every store"
                         );
                     }
                     value = non_empty(marker);
@@ -569,6 +571,11 @@ impl RedisStore {
     /// Redis expires keys by its own clock: a TTL is `expires_at - clock.now()`, rounded up to
     /// the millisecond. A manual clock far from the real time makes records live that much
     /// longer or shorter in real time.
+    ///
+    /// It changes this handle (and the clones made from it) only: the parts a
+    /// [`RedisStoreConfig`](crate::RedisStoreConfig) started when it built the store (a local
+    /// replica, a cluster's marker checks) keep the clock they were built with; use
+    /// [`RedisStoreConfig::build_with_clock`](crate::RedisStoreConfig::build_with_clock).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

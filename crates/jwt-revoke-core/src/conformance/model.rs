@@ -616,8 +616,11 @@ async fn run_sequence(
                 let token = &issued[index];
                 register(&engine, token).await;
                 model.register(&token.model);
-                // A registered token is valid again in allowlist mode: that is the point.
-                revoked_after_accepted.retain(|revoked| *revoked != index);
+                // A registered token is valid again in allowlist mode: that is the point (and
+                // so is every token with its identity).
+                let identity = issued[index].model.identity();
+                revoked_after_accepted
+                    .retain(|revoked| issued[*revoked].model.identity() != identity);
             }
             Op::RevokeUser(user) => {
                 let user = USERS[usize::from(*user) % 2];

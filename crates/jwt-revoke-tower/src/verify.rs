@@ -13,8 +13,11 @@ use crate::rejection::RejectionKind;
 
 /// The keys that may have signed a token: an optional default key and keys by `kid`.
 ///
-/// A token whose header names a `kid` is checked with that key only; a token without `kid`
-/// with the default key only. Each key accepts only the layer's algorithms of its own family
+/// When keys are named by `kid`, a token whose header names a `kid` is checked with that key
+/// only (a `kid` that names none of them is refused), and a token without `kid` with the
+/// default key only. When no key is named (one default key), a token's `kid` selects nothing
+/// and is not judged: identity providers stamp a `kid` on every token, and the one key you
+/// configured still has to verify its signature. Each key accepts only the layer's algorithms of its own family
 /// (an HMAC secret never verifies an `RS256` token: no algorithm confusion), and a key from a
 /// JWKS that states its `alg` only that one. Two keys with one `kid` are refused when the
 /// layer is built ([`BuildError::DuplicateKid`]).
@@ -333,6 +336,16 @@ impl JwtVerifier {
         };
         let data = jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation)
             .map_err(|err| describe(&err, token))?;
+        // RFC 7515 §4.1.11: `crit` names extensions the recipient must understand and enforce,
+        // or refuse the token. We understand none, so a token that has any is refused: its
+        // issuer said "not unless you enforce this" (jsonwebtoken reads `crit` and leaves the
+        // judgement to us). A `null` names nothing and reads as absent.
+        if data.header.crit.is_some() {
+            return Err(failure(
+                FailureClass::Other,
+                "the token has a critical header parameter (crit) this service does not understand",
+            ));
+        }
         Ok((data.header.typ, data.claims))
     }
 }

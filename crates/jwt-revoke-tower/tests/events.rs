@@ -843,3 +843,37 @@ async fn a_caep_session_revoked_ends_the_session_up_to_now_whatever_its_timestam
         Verdict::Revoked(RevocationReason::Session(_))
     ));
 }
+
+/// An event token whose header marks a parameter critical (RFC 7515 §4.1.11) is refused by
+/// both token receivers, and nothing of it is acted on: the receivers understand no JWS
+/// extension. Found by issue 12's hostile matrix on the layer, which shares this verifier.
+#[tokio::test]
+async fn an_event_token_with_a_critical_header_parameter_is_refused() {
+    let clock = clock();
+    let revocations = engine(&clock);
+    let idp = Idp::generate(Algorithm::RS256);
+    let critical = |typ: &str, claims: &Value| {
+        let mut header = Header::new(idp.alg);
+        header.typ = Some(typ.to_owned());
+        header.crit = Some(vec!["urn:example:bound".to_owned()]);
+        jsonwebtoken::encode(&header, claims, &idp.encoding).expect("signs")
+    };
+    let receiver = backchannel(&idp, &revocations);
+    let token = critical("logout+jwt", &logout_claims("l-crit"));
+    assert_logout_refused(&receiver, &token, "critical header parameter (crit)").await;
+    let receiver = set_receiver(&idp, &revocations);
+    let event =
+        json!({ SESSION_REVOKED: { "subject": { "format": "opaque", "id": "session-1" } } });
+    let token = critical("secevent+jwt", &set_claims("s-crit", event));
+    let (status, _, body) = send(receiver, set_request(token)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let description = body["description"].as_str().expect("a description");
+    assert!(
+        description.contains("critical header parameter (crit)"),
+        "{description}"
+    );
+    assert_eq!(
+        access_verdict(&revocations, "alice", "session-1", NOW).await,
+        Verdict::Valid
+    );
+}

@@ -97,12 +97,23 @@ impl Drop for RunningDemo {
 /// Starts `binary` on a free port (`addr_var` = `127.0.0.1:0`) with `env` set, and reads the
 /// address it prints.
 pub fn start_binary(binary: &str, addr_var: &str, env: &[(&str, &str)]) -> RunningDemo {
+    start_binary_with_stderr(binary, addr_var, env, Stdio::null())
+}
+
+/// [`start_binary`], with the binary's standard error written to `stderr` (a file a test
+/// reads afterwards for panics, say).
+pub fn start_binary_with_stderr(
+    binary: &str,
+    addr_var: &str,
+    env: &[(&str, &str)],
+    stderr: impl Into<Stdio>,
+) -> RunningDemo {
     let mut command = Command::new(binary);
     command
         .env(addr_var, "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (name, value) in env {
         command.env(name, value);
     }

@@ -460,25 +460,63 @@ impl ModelRun {
             prop::collection::vec(op(self.faults), 1..=self.max_ops),
         );
         let outcome = runner.run(&strategy, |(allowlist, ops)| {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a Tokio runtime");
-            runtime.block_on(async {
-                let clock = ManualClock::new(Timestamp::from_secs(START));
-                let subject = new_subject(clock.clone()).await;
-                if self.faults && subject.faults.is_none() {
-                    return Err(TestCaseError::fail(
-                        "ModelRun::with_faults needs a subject with faults",
-                    ));
-                }
-                run_sequence(subject, clock, allowlist, &ops).await
-            })
+            self.run_one(&new_subject, allowlist, &ops)
         });
         if let Err(failure) = outcome {
             panic!("the store disagrees with the reference model: {failure}");
         }
+    }
+
+    /// Runs one given sequence (a minimal one a failure printed, kept as a regular test)
+    /// against a new store from `new_subject`; panics where the store and the model disagree.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use jwt_revoke_core::conformance::model::{IssuedAt, ModelRun, ModelSubject, Op};
+    /// # include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/reference_store.rs"));
+    /// # fn main() {
+    /// let token = Op::Issue { user: 0, jti: Some(1), sid: None, iat: IssuedAt::Now, lives_secs: 60 };
+    /// let ops = [token, Op::Check(0), Op::RevokeToken(0), Op::Check(0)];
+    /// ModelRun::new(1).replay(false, &ops, |clock| async move {
+    ///     ModelSubject::new(Arc::new(ReferenceStore::new(Arc::new(clock))))
+    /// });
+    /// # }
+    /// ```
+    pub fn replay<F, Fut>(&self, allowlist: bool, ops: &[Op], new_subject: F)
+    where
+        F: Fn(ManualClock) -> Fut,
+        Fut: Future<Output = ModelSubject>,
+    {
+        if let Err(failure) = self.run_one(&new_subject, allowlist, ops) {
+            panic!("the store disagrees with the reference model: {failure}");
+        }
+    }
+
+    fn run_one<F, Fut>(
+        &self,
+        new_subject: &F,
+        allowlist: bool,
+        ops: &[Op],
+    ) -> Result<(), TestCaseError>
+    where
+        F: Fn(ManualClock) -> Fut,
+        Fut: Future<Output = ModelSubject>,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime");
+        runtime.block_on(async {
+            let clock = ManualClock::new(Timestamp::from_secs(START));
+            let subject = new_subject(clock.clone()).await;
+            if self.faults && subject.faults.is_none() {
+                return Err(TestCaseError::fail(
+                    "ModelRun::with_faults needs a subject with faults",
+                ));
+            }
+            run_sequence(subject, clock, allowlist, ops).await
+        })
     }
 }
 

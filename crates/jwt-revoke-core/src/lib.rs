@@ -33,6 +33,7 @@ mod claims;
 mod key;
 mod policy;
 mod revocations;
+pub mod settings;
 mod store;
 mod time;
 

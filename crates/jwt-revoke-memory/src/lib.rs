@@ -2,10 +2,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
+mod config;
 mod shard;
 mod store;
 mod sweeper;
 
 pub use builder::MemoryStoreBuilder;
+pub use config::MemoryStoreConfig;
 pub use store::MemoryStore;
 pub use sweeper::SweeperHandle;

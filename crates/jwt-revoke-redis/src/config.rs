@@ -9,7 +9,6 @@ use jwt_revoke_core::{Clock, SystemClock};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 
 use crate::connection::Connection;
 use crate::data_loss::DataLossReaction;
@@ -496,51 +495,7 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// A duration from milliseconds (a number) or text with a unit (`"250ms"`, `"2s"`).
-pub(crate) fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    struct DurationVisitor;
-    impl Visitor<'_> for DurationVisitor {
-        type Value = Duration;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a positive duration: milliseconds, or text such as \"250ms\" or \"2s\"")
-        }
-        fn visit_u64<E: de::Error>(self, millis: u64) -> Result<Duration, E> {
-            positive(Duration::from_millis(millis))
-        }
-        fn visit_i64<E: de::Error>(self, millis: i64) -> Result<Duration, E> {
-            u64::try_from(millis)
-                .map_err(|_| E::custom("a duration cannot be negative"))
-                .and_then(|millis| self.visit_u64(millis))
-        }
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
-            parse_duration(text).map_err(E::custom).and_then(positive)
-        }
-    }
-    deserializer.deserialize_any(DurationVisitor)
-}
-
-fn positive<E: de::Error>(duration: Duration) -> Result<Duration, E> {
-    if duration.is_zero() {
-        Err(E::custom("a time limit of zero would fail every call"))
-    } else {
-        Ok(duration)
-    }
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let invalid = || format!("invalid duration {text:?}: write e.g. \"250ms\" or \"2s\"");
-    if let Some(millis) = text.strip_suffix("ms") {
-        return millis
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_millis)
-            .map_err(|_| invalid());
-    }
-    let seconds = text.strip_suffix('s').ok_or_else(invalid)?;
-    let seconds: f64 = seconds.trim().parse().map_err(|_| invalid())?;
-    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
-}
+pub(crate) use jwt_revoke_core::settings::duration;
 
 #[cfg(test)]
 mod tests {

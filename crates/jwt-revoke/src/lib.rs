@@ -98,7 +98,7 @@ pub use jwt_revoke_tower::{
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
-pub use jwt_revoke_core::conformance;
+pub use jwt_revoke_core::{conformance, revocation_store_conformance};
 
 /// The embedded store: everything of `jwt-revoke-memory`.
 #[cfg(feature = "memory")]

@@ -191,7 +191,10 @@ fn each_bad_setting_is_refused_with_its_name_and_what_is_accepted() {
     // A value of the wrong type says what was expected (serde's tagged enums keep no field
     // names in such errors: the text is serde's).
     let err = toml("backend = \"memory\"\ncapacity = \"lots\"").expect_err("a string capacity");
-    assert!(err.contains(r#"invalid type: string "lots", expected usize"#), "{err}");
+    assert!(
+        err.contains(r#"invalid type: string "lots", expected usize"#),
+        "{err}"
+    );
 }
 
 #[test]

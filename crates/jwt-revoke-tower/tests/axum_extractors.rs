@@ -37,15 +37,11 @@ async fn extractors_give_handlers_the_claims_and_the_handle() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body_text(response).await, "alice");
     assert_eq!(
-        send(&app, request("POST", "/logout", Some(&token)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout", &token).await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        send(&app, request("GET", "/me", Some(&token)))
-            .await
-            .status(),
+        status_for(&app, "GET", "/me", &token).await,
         StatusCode::UNAUTHORIZED
     );
 }

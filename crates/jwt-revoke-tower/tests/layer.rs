@@ -179,12 +179,7 @@ async fn tokens_without_exp_pass_when_opted_in_and_expire_after_the_retention() 
     let mut no_exp = claims("alice", "t1");
     no_exp.as_object_mut().expect("object").remove("exp");
     let token = sign(&no_exp);
-    assert_eq!(
-        send(&app, request("GET", "/me", Some(&token)))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_for(&app, "GET", "/me", &token).await, StatusCode::OK);
     clock.advance(Duration::from_secs(601));
     assert_invalid_token(&app, &token, "the token has expired").await;
 }
@@ -233,12 +228,7 @@ async fn a_token_without_iat_is_accepted_and_counted_as_issued_as_early_as_possi
     let mut no_iat = claims("alice", "t1");
     no_iat.as_object_mut().expect("object").remove("iat");
     let token = sign(&no_iat);
-    assert_eq!(
-        send(&app, request("GET", "/me", Some(&token)))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_for(&app, "GET", "/me", &token).await, StatusCode::OK);
     // Without iat nobody knows whether it predates a cut-off: it is revoked by one.
     revocations
         .revoke_user(&UserId::new(ISSUER, "alice"))
@@ -292,16 +282,12 @@ async fn logout_revokes_the_token_at_once() {
     let token = sign(&claims("alice", "t1"));
     let other = sign(&claims("alice", "t2"));
     assert_eq!(
-        send(&app, request("POST", "/logout", Some(&token)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout", &token).await,
         StatusCode::NO_CONTENT
     );
     assert_invalid_token(&app, &token, "the token has been revoked").await;
     assert_eq!(
-        send(&app, request("GET", "/me", Some(&other)))
-            .await
-            .status(),
+        status_for(&app, "GET", "/me", &other).await,
         StatusCode::OK,
         "only that token"
     );
@@ -317,18 +303,11 @@ async fn a_token_without_jti_is_revoked_by_digest() {
     other["exp"] = json!(NOW + 3599);
     let other = sign(&other);
     assert_eq!(
-        send(&app, request("POST", "/logout", Some(&token)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout", &token).await,
         StatusCode::NO_CONTENT
     );
     assert_invalid_token(&app, &token, "the token has been revoked").await;
-    assert_eq!(
-        send(&app, request("GET", "/me", Some(&other)))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_for(&app, "GET", "/me", &other).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -363,9 +342,7 @@ async fn logout_everywhere_follows_the_same_second_rule_from_both_sides() {
     let mut fractional = claims("alice", "t4");
     fractional["iat"] = json!(NOW as f64 + 2.45);
     assert_eq!(
-        send(&app, request("GET", "/me", Some(&sign(&fractional))))
-            .await
-            .status(),
+        status_for(&app, "GET", "/me", &sign(&fractional)).await,
         StatusCode::OK
     );
     // iat = first_valid_iat is accepted once the clock is within the allowance of it, at most
@@ -375,17 +352,9 @@ async fn logout_everywhere_follows_the_same_second_rule_from_both_sides() {
     let fresh = sign(&fresh);
     assert_invalid_token(&app, &fresh, "the token was issued in the future").await;
     clock.set(jwt_revoke_core::Timestamp::from_secs(first_valid_iat - 2));
-    assert_eq!(
-        send(&app, request("GET", "/me", Some(&fresh)))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_for(&app, "GET", "/me", &fresh).await, StatusCode::OK);
     // Other users are untouched.
-    assert_eq!(
-        send(&app, request("GET", "/me", Some(&bob))).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_for(&app, "GET", "/me", &bob).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -396,16 +365,12 @@ async fn ending_a_session_revokes_its_tokens_only() {
     other_session["sid"] = json!("another login");
     let other_session = sign(&other_session);
     assert_eq!(
-        send(&app, request("POST", "/logout/session", Some(&token)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout/session", &token).await,
         StatusCode::NO_CONTENT
     );
     assert_invalid_token(&app, &token, "the session of this token has ended").await;
     assert_eq!(
-        send(&app, request("GET", "/me", Some(&other_session)))
-            .await
-            .status(),
+        status_for(&app, "GET", "/me", &other_session).await,
         StatusCode::OK
     );
 }
@@ -427,12 +392,7 @@ async fn a_session_revocation_without_sid_says_so() {
 async fn revocations_made_outside_requests_apply_at_once() {
     let (app, _, revocations) = standard_app();
     let token = sign(&claims("alice", "t1"));
-    assert_eq!(
-        send(&app, request("GET", "/me", Some(&token)))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_for(&app, "GET", "/me", &token).await, StatusCode::OK);
     revocations
         .revoke_user(&UserId::new(ISSUER, "alice"))
         .await
@@ -537,9 +497,7 @@ async fn a_failed_revocation_is_reported_as_a_failure() {
     let app = app(layer);
     let token = sign(&claims("alice", "t1"));
     assert_eq!(
-        send(&app, request("POST", "/logout", Some(&token)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout", &token).await,
         StatusCode::SERVICE_UNAVAILABLE
     );
 }
@@ -702,9 +660,7 @@ async fn issuer_and_audience_restrictions_apply() {
     let mut good = claims("alice", "t1");
     good["aud"] = json!(["web", "api"]);
     assert_eq!(
-        send(&app, request("GET", "/me", Some(&sign(&good))))
-            .await
-            .status(),
+        status_for(&app, "GET", "/me", &sign(&good)).await,
         StatusCode::OK
     );
     let mut wrong_aud = good.clone();
@@ -839,9 +795,7 @@ async fn an_audience_or_issuer_allowlist_cannot_be_escaped_by_leaving_the_claim_
     let mut with_aud = claims("alice", "t1");
     with_aud["aud"] = json!("https://api.test");
     assert_eq!(
-        send(&app, request("GET", "/me", Some(&sign(&with_aud))))
-            .await
-            .status(),
+        status_for(&app, "GET", "/me", &sign(&with_aud)).await,
         StatusCode::OK
     );
     assert_invalid_token(
@@ -889,9 +843,7 @@ async fn logging_out_everywhere_covers_a_token_issued_ahead_of_the_clock() {
     ahead["iat"] = json!(NOW + 30);
     let ahead = sign(&ahead);
     assert_eq!(
-        send(&app, request("POST", "/logout/all", Some(&ahead)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout/all", &ahead).await,
         StatusCode::OK
     );
     assert_invalid_token(&app, &ahead, "the tokens of this user have been revoked").await;

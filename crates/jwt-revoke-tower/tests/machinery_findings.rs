@@ -44,12 +44,7 @@ async fn a_token_with_a_critical_header_parameter_is_refused() {
         .expect("builds"));
     // The control: the same token without `crit` is accepted.
     let plain = hs256_raw(r#"{"alg":"HS256","typ":"JWT"}"#);
-    assert_eq!(
-        send(&app, request("GET", "/me", Some(&plain)))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_for(&app, "GET", "/me", &plain).await, StatusCode::OK);
     for header in [
         r#"{"alg":"HS256","typ":"JWT","crit":["urn:example:bound"],"urn:example:bound":true}"#,
         r#"{"alg":"HS256","crit":["exp"],"exp":1}"#,
@@ -100,9 +95,7 @@ async fn a_kid_is_matched_only_against_keys_named_by_kid() {
         .expect("builds"));
     let stamped = hs256_raw(r#"{"alg":"HS256","kid":"2026-11"}"#);
     assert_eq!(
-        send(&one_key, request("GET", "/me", Some(&stamped)))
-            .await
-            .status(),
+        status_for(&one_key, "GET", "/me", &stamped).await,
         StatusCode::OK
     );
     let forged = sign_with_raw_header(
@@ -121,9 +114,7 @@ async fn a_kid_is_matched_only_against_keys_named_by_kid() {
         .build()
         .expect("builds"));
     assert_eq!(
-        send(&named, request("GET", "/me", Some(&stamped)))
-            .await
-            .status(),
+        status_for(&named, "GET", "/me", &stamped).await,
         StatusCode::OK
     );
     let unknown = hs256_raw(r#"{"alg":"HS256","kid":"2025-01"}"#);

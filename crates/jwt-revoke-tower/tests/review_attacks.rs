@@ -112,9 +112,7 @@ async fn a1_a_token_without_iat_never_outlives_the_user_cutoff_that_covers_it() 
 
     let caller = sign(&claims("alice", "caller"));
     assert_eq!(
-        send(&app, request("POST", "/logout/all", Some(&caller)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout/all", &caller).await,
         StatusCode::OK
     );
     // Never accepted again: not while the cut-off lives (NOW + 2 + 3600 + 60), nor after,
@@ -534,9 +532,7 @@ async fn b_the_memo_and_cache_never_serve_a_revoked_or_foreign_token() {
         assert_eq!(status_of(&app, &token).await, StatusCode::OK);
     }
     assert_eq!(
-        send(&app, request("POST", "/logout", Some(&token)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout", &token).await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(status_of(&app, &token).await, StatusCode::UNAUTHORIZED);

@@ -93,9 +93,7 @@ async fn the_other_ecdsa_signature_of_a_token_revoked_by_digest_is_refused() {
     // Revoked by logout, then by RFC 7009: the twin must be refused as well.
     let app = es256_app(&keys, &clock);
     assert_eq!(
-        send(&app, request("POST", "/logout", Some(&token)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout", &token).await,
         StatusCode::NO_CONTENT
     );
     assert_invalid_token(&app, &token, "the token has been revoked").await;
@@ -474,9 +472,7 @@ async fn logging_out_everywhere_refuses_a_token_accepted_a_moment_before_with_an
         "accepted before"
     );
     assert_eq!(
-        send(&app, request("POST", "/logout/all", Some(&caller)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout/all", &caller).await,
         StatusCode::OK
     );
     assert_eq!(
@@ -521,9 +517,7 @@ async fn logging_out_everywhere_refuses_a_token_without_iat_accepted_before() {
         "accepted before"
     );
     assert_eq!(
-        send(&app, request("POST", "/logout/all", Some(&caller)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout/all", &caller).await,
         StatusCode::OK
     );
     assert_eq!(
@@ -545,9 +539,7 @@ async fn ending_a_session_refuses_its_tokens_accepted_before_with_an_iat_ahead()
     let caller = sign(&claims("alice", "caller"));
     assert_eq!(status_of(&app, &ahead).await, StatusCode::OK);
     assert_eq!(
-        send(&app, request("POST", "/logout/session", Some(&caller)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout/session", &caller).await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(status_of(&app, &ahead).await, StatusCode::UNAUTHORIZED);
@@ -806,9 +798,7 @@ async fn a_full_store_refuses_revocations_with_a_clear_error_and_checks_as_usual
     let revoked = sign(&claims("alice", "t1"));
     let valid = sign(&claims("bob", "t2"));
     assert_eq!(
-        send(&app, request("POST", "/logout", Some(&revoked)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout", &revoked).await,
         StatusCode::NO_CONTENT,
         "the one record that fits"
     );
@@ -817,9 +807,7 @@ async fn a_full_store_refuses_revocations_with_a_clear_error_and_checks_as_usual
     assert_eq!(status_of(&app, &valid).await, StatusCode::OK);
     // A revocation is refused, never reported done.
     assert_eq!(
-        send(&app, request("POST", "/logout", Some(&valid)))
-            .await
-            .status(),
+        status_for(&app, "POST", "/logout", &valid).await,
         StatusCode::SERVICE_UNAVAILABLE
     );
     let response = send(&app, revoke_form(&valid)).await;

@@ -132,6 +132,11 @@ pub fn request(method: &str, path: &str, token: Option<&str>) -> Request<Body> {
     builder.body(Body::empty()).expect("request")
 }
 
+/// The status `app` answers `method path` with `token` as a Bearer token.
+pub async fn status_for(app: &Router, method: &str, path: &str, token: &str) -> StatusCode {
+    send(app, request(method, path, Some(token))).await.status()
+}
+
 pub async fn send(app: &Router, request: Request<Body>) -> Response<Body> {
     app.clone().oneshot(request).await.expect("infallible")
 }

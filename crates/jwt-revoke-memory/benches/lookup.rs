@@ -14,17 +14,12 @@
 //! `MEASUREMENTS.md`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::{PoisonError, RwLock};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use jwt_revoke_core::{
-    RecordKey, RevocationStore, SessionId, Timestamp, TokenId, TokenKeys, UserId,
-};
+use jwt_revoke_core::{RecordKey, SessionId, Timestamp, TokenId, TokenKeys, UserId};
 use jwt_revoke_memory::MemoryStore;
 
 const ISSUER: &str = "https://idp.example";
@@ -42,18 +37,6 @@ fn keys(n: usize) -> TokenKeys {
         UserId::new(ISSUER, format!("user-{n}")).key(),
         Some(SessionId::new(ISSUER, format!("session-{n}")).key()),
     )
-}
-
-/// Runs a store future to completion: MemoryStore never waits, so one poll finishes it.
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("MemoryStore futures never wait"),
-    }
 }
 
 /// A deterministic Fisher-Yates shuffle (xorshift64*), so runs visit probes in the same order.
@@ -150,12 +133,18 @@ impl Fixture {
         let mut hits = Vec::with_capacity(n / 4);
         for i in 0..n / 2 {
             let keys = keys(i);
-            ready(store.insert_token(&keys, expires_at)).expect("an unbounded store has room");
+            store
+                .write_token(&keys.token, expires_at)
+                .expect("an unbounded store has room");
             baseline.insert(&keys.token, expires_at.as_micros());
             if i < n / 4 {
                 let session = keys.session.expect("the keys have a session");
-                ready(store.raise_cutoff(keys.user, cut_at, expires_at)).expect("room");
-                ready(store.raise_cutoff(session, cut_at, expires_at)).expect("room");
+                store
+                    .write_cutoff(&keys.user, cut_at, expires_at)
+                    .expect("room");
+                store
+                    .write_cutoff(&session, cut_at, expires_at)
+                    .expect("room");
                 baseline.insert(&keys.user, expires_at.as_micros());
                 baseline.insert(&session, expires_at.as_micros());
                 hits.push(keys);

@@ -188,6 +188,35 @@ impl MemoryStore {
             .sum()
     }
 
+    /// [`RevocationStore::insert_token`] without the boxed future: records the token `token`
+    /// (a [`TokenKeys::token`] key) as revoked (or registered) until `expires_at`; a live
+    /// record keeps the later expiry. Fails only when the store is full.
+    pub fn write_token(&self, token: &RecordKey, expires_at: Timestamp) -> Result<(), StoreError> {
+        let now = self.now_micros();
+        self.insert_token_at(Key::of(token), expires_at.as_micros(), now)
+    }
+
+    /// [`RevocationStore::remove_token`] without the boxed future: deletes the record of
+    /// `token`; whether a live one was there.
+    pub fn delete_token(&self, token: &RecordKey) -> bool {
+        let now = self.now_micros();
+        self.remove_token_at(Key::of(token), now)
+    }
+
+    /// [`RevocationStore::raise_cutoff`] without the boxed future: raises the cut-off `key`
+    /// to `at` (never lowers it), living until `expires_at`; returns the cut-off in force.
+    /// Fails only when the store is full.
+    pub fn write_cutoff(
+        &self,
+        key: &RecordKey,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
+        let now = self.now_micros();
+        self.raise_cutoff_at(Key::of(key), at.as_micros(), expires_at.as_micros(), now)
+            .map(Timestamp::from_micros)
+    }
+
     /// Sweeps one shard if anything in it has expired at `now`; returns how many records it freed.
     pub(crate) fn sweep_shard(&self, index: usize, now: i64) -> usize {
         let Some(lock) = self.shards.get(index) else {
@@ -411,13 +440,11 @@ impl RevocationStore for MemoryStore {
         keys: &TokenKeys,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let now = self.now_micros();
-        self.insert_token_at(Key::of(&keys.token), expires_at.as_micros(), now)
+        self.write_token(&keys.token, expires_at)
     }
 
     async fn remove_token(&self, keys: &TokenKeys) -> Result<bool, StoreError> {
-        let now = self.now_micros();
-        Ok(self.remove_token_at(Key::of(&keys.token), now))
+        Ok(self.delete_token(&keys.token))
     }
 
     async fn raise_cutoff(
@@ -426,9 +453,7 @@ impl RevocationStore for MemoryStore {
         at: Timestamp,
         expires_at: Timestamp,
     ) -> Result<Timestamp, StoreError> {
-        let now = self.now_micros();
-        self.raise_cutoff_at(Key::of(&key), at.as_micros(), expires_at.as_micros(), now)
-            .map(Timestamp::from_micros)
+        self.write_cutoff(&key, at, expires_at)
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {

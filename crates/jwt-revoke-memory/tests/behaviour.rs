@@ -1,11 +1,8 @@
 //! MemoryStore's own promises, seen from outside: expiry, self-cleaning, the capacity rule,
 //! atomic cut-offs. The trait's shared contract is checked by `tests/conformance.rs`.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use jwt_revoke_core::{
@@ -51,23 +48,8 @@ fn session(n: usize) -> RecordKey {
     SessionId::new("https://idp.example", format!("session-{n}")).key()
 }
 
-/// Runs a store future to completion: MemoryStore never waits, so one poll finishes it.
-/// Lets plain threads call the async trait without a runtime.
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("MemoryStore futures never wait"),
-    }
-}
-
 fn listed(store: &MemoryStore, keys: &TokenKeys) -> bool {
-    ready(store.check(keys))
-        .expect("memory checks never fail")
-        .token_listed
+    store.lookup(keys).token_listed
 }
 
 #[test]
@@ -75,10 +57,10 @@ fn records_read_as_absent_from_their_expiry_on() {
     let clock = clock();
     let store = store(&clock);
     let keys = token(1);
-    ready(store.insert_token(&keys, at(10))).expect("room");
-    ready(store.raise_cutoff(keys.user, at(0), at(20))).expect("room");
+    store.write_token(&keys.token, at(10)).expect("room");
+    store.write_cutoff(&keys.user, at(0), at(20)).expect("room");
     let session = keys.session.expect("has a session");
-    ready(store.raise_cutoff(session, at(0), at(30))).expect("room");
+    store.write_cutoff(&session, at(0), at(30)).expect("room");
 
     clock.set(Timestamp::from_micros(at(10).as_micros() - 1));
     let reply = store.lookup(&keys);
@@ -110,16 +92,16 @@ fn delete_expired_frees_expired_records_without_any_read() {
     let clock = clock();
     let store = store(&clock);
     for n in 0..100 {
-        ready(store.insert_token(&token(n), at(10))).expect("room");
+        store.write_token(&token(n).token, at(10)).expect("room");
     }
     for n in 0..50 {
-        ready(store.raise_cutoff(user(n), at(0), at(20))).expect("room");
+        store.write_cutoff(&user(n), at(0), at(20)).expect("room");
     }
-    assert_eq!(ready(store.delete_expired()).expect("infallible"), 0);
+    assert_eq!(store.sweep_expired(), 0);
     assert_eq!(store.len(), 150);
 
     clock.set(at(15));
-    assert_eq!(ready(store.delete_expired()).expect("infallible"), 100);
+    assert_eq!(store.sweep_expired(), 100);
     assert_eq!(store.len(), 50);
     clock.set(at(20));
     assert_eq!(store.sweep_expired(), 50);
@@ -136,20 +118,20 @@ fn writes_sweep_their_shard_when_records_there_have_expired() {
         .sweep_interval(Duration::from_secs(5))
         .build();
     for n in 0..10 {
-        ready(store.insert_token(&token(n), at(10))).expect("room");
+        store.write_token(&token(n).token, at(10)).expect("room");
     }
     clock.set(at(10));
-    ready(store.insert_token(&token(100), at(100))).expect("room");
+    store.write_token(&token(100).token, at(100)).expect("room");
     assert_eq!(store.len(), 1, "the write freed the ten expired records");
 
     // Within the sweep interval the next write does not scan again...
-    ready(store.raise_cutoff(user(1), at(10), at(12))).expect("room");
+    store.write_cutoff(&user(1), at(10), at(12)).expect("room");
     clock.set(at(13));
-    ready(store.insert_token(&token(101), at(100))).expect("room");
+    store.write_token(&token(101).token, at(100)).expect("room");
     assert_eq!(store.len(), 3);
     // ...after it, it does.
     clock.set(at(15));
-    ready(store.remove_token(&token(999))).expect("infallible");
+    store.delete_token(&token(999).token);
     assert_eq!(store.len(), 2);
 }
 
@@ -212,16 +194,16 @@ fn a_full_store_refuses_new_records_and_keeps_every_live_one() {
         .clock(Arc::new(clock.clone()))
         .capacity(3)
         .build();
-    ready(store.insert_token(&token(1), at(100))).expect("room");
-    ready(store.insert_token(&token(2), at(100))).expect("room");
-    ready(store.raise_cutoff(user(3), at(0), at(100))).expect("room");
+    store.write_token(&token(1).token, at(100)).expect("room");
+    store.write_token(&token(2).token, at(100)).expect("room");
+    store.write_cutoff(&user(3), at(0), at(100)).expect("room");
 
-    let refused = ready(store.insert_token(&token(4), at(100)));
+    let refused = store.write_token(&token(4).token, at(100));
     assert!(
         matches!(refused, Err(StoreError::CapacityExceeded { capacity: 3 })),
         "{refused:?}"
     );
-    let refused = ready(store.raise_cutoff(user(5), at(0), at(100)));
+    let refused = store.write_cutoff(&user(5), at(0), at(100));
     assert!(
         matches!(refused, Err(StoreError::CapacityExceeded { capacity: 3 })),
         "{refused:?}"
@@ -233,9 +215,9 @@ fn a_full_store_refuses_new_records_and_keeps_every_live_one() {
     assert!(!listed(&store, &token(4)));
     assert_eq!(store.lookup(&token(5)).user_cutoff, None);
     // Checks of a full store are answered as always, through the trait too.
-    let reply = ready(store.check(&token(1))).expect("a full store still answers");
+    let reply = store.lookup(&token(1));
     assert!(reply.token_listed);
-    let reply = ready(store.check(&token(9))).expect("a full store still answers");
+    let reply = store.lookup(&token(9));
     assert!(!reply.token_listed);
     assert_eq!(
         store.usage(),
@@ -257,26 +239,26 @@ fn a_store_filling_up_warns_before_it_refuses() {
         .build();
     tracing::subscriber::with_default(WarnCounter(Arc::clone(&warnings)), || {
         for n in 0..15 {
-            ready(store.insert_token(&token(n), at(100))).expect("room");
+            store.write_token(&token(n).token, at(100)).expect("room");
         }
         assert_eq!(
             warnings.load(Ordering::SeqCst),
             0,
             "75% full: no warning yet"
         );
-        ready(store.insert_token(&token(15), at(100))).expect("room");
+        store.write_token(&token(15).token, at(100)).expect("room");
         assert_eq!(warnings.load(Ordering::SeqCst), 1, "80% full");
         for n in 16..19 {
-            ready(store.insert_token(&token(n), at(100))).expect("room");
+            store.write_token(&token(n).token, at(100)).expect("room");
         }
         assert_eq!(warnings.load(Ordering::SeqCst), 2, "95% full");
-        ready(store.insert_token(&token(19), at(100))).expect("room");
+        store.write_token(&token(19).token, at(100)).expect("room");
         assert_eq!(
             warnings.load(Ordering::SeqCst),
             2,
             "full, nothing refused yet"
         );
-        assert!(ready(store.insert_token(&token(20), at(100))).is_err());
+        assert!(store.write_token(&token(20).token, at(100)).is_err());
         assert_eq!(warnings.load(Ordering::SeqCst), 3, "the refusal");
     });
     assert_eq!(
@@ -294,12 +276,14 @@ fn expired_records_make_room_for_new_ones() {
         // No amortised sweep: the room must come from the full-store rule itself.
         .sweep_interval(Duration::from_secs(1_000_000))
         .build();
-    ready(store.insert_token(&token(1), at(100))).expect("room");
-    ready(store.insert_token(&token(2), at(10))).expect("room");
+    store.write_token(&token(1).token, at(100)).expect("room");
+    store.write_token(&token(2).token, at(10)).expect("room");
     // Sweep once so that the amortised sweeps wait for the long interval.
     assert_eq!(store.sweep_expired(), 0);
     clock.set(at(10));
-    ready(store.insert_token(&token(3), at(100))).expect("the expired record made room");
+    store
+        .write_token(&token(3).token, at(100))
+        .expect("the expired record made room");
     assert_eq!(store.len(), 2);
     assert!(listed(&store, &token(1)));
     assert!(listed(&store, &token(3)));
@@ -312,11 +296,15 @@ fn updates_of_held_records_are_never_refused() {
         .clock(Arc::new(clock.clone()))
         .capacity(2)
         .build();
-    ready(store.insert_token(&token(1), at(10))).expect("room");
-    ready(store.raise_cutoff(user(1), at(0), at(10))).expect("room");
+    store.write_token(&token(1).token, at(10)).expect("room");
+    store.write_cutoff(&user(1), at(0), at(10)).expect("room");
 
-    ready(store.insert_token(&token(1), at(50))).expect("an update needs no room");
-    let in_force = ready(store.raise_cutoff(user(1), at(5), at(50))).expect("no room needed");
+    store
+        .write_token(&token(1).token, at(50))
+        .expect("an update needs no room");
+    let in_force = store
+        .write_cutoff(&user(1), at(5), at(50))
+        .expect("no room needed");
     assert_eq!(in_force, at(5));
     clock.set(at(30));
     let reply = store.lookup(&token(1));
@@ -329,10 +317,10 @@ fn updates_of_held_records_are_never_refused() {
 fn a_record_keeps_its_later_expiry() {
     let clock = clock();
     let store = store(&clock);
-    ready(store.insert_token(&token(1), at(50))).expect("room");
-    ready(store.insert_token(&token(1), at(20))).expect("room");
-    ready(store.raise_cutoff(user(1), at(5), at(50))).expect("room");
-    let in_force = ready(store.raise_cutoff(user(1), at(1), at(20))).expect("room");
+    store.write_token(&token(1).token, at(50)).expect("room");
+    store.write_token(&token(1).token, at(20)).expect("room");
+    store.write_cutoff(&user(1), at(5), at(50)).expect("room");
+    let in_force = store.write_cutoff(&user(1), at(1), at(20)).expect("room");
     assert_eq!(in_force, at(5), "a cut-off never moves back");
     clock.set(at(30));
     let reply = store.lookup(&token(1));
@@ -358,7 +346,7 @@ fn concurrent_raises_keep_the_latest_cutoff() {
                     // Each thread raises to interleaved, shuffled instants; the max is known.
                     let micros = (raise * 7919 + thread as i64 * 104_729) % (RAISES * 10);
                     let instant = Timestamp::from_micros(at(0).as_micros() + micros);
-                    ready(store.raise_cutoff(key, instant, at(100))).expect("room");
+                    store.write_cutoff(&key, instant, at(100)).expect("room");
                 }
             })
         })
@@ -384,9 +372,13 @@ fn writing_an_already_expired_record_stores_nothing() {
     let clock = clock();
     let store = store(&clock);
     clock.set(at(10));
-    ready(store.insert_token(&token(1), at(10))).expect("succeeds");
-    ready(store.insert_token(&token(2), at(5))).expect("succeeds");
-    let in_force = ready(store.raise_cutoff(user(3), at(0), at(10))).expect("succeeds");
+    store
+        .write_token(&token(1).token, at(10))
+        .expect("succeeds");
+    store.write_token(&token(2).token, at(5)).expect("succeeds");
+    let in_force = store
+        .write_cutoff(&user(3), at(0), at(10))
+        .expect("succeeds");
     assert_eq!(in_force, at(0));
     assert!(store.is_empty());
     assert!(!listed(&store, &token(1)));
@@ -415,13 +407,13 @@ async fn revoking_an_expired_token_through_the_engine_stores_nothing() {
 fn removing_tells_whether_a_live_record_was_there_and_frees_it() {
     let clock = clock();
     let store = store(&clock);
-    ready(store.insert_token(&token(1), at(10))).expect("room");
-    ready(store.insert_token(&token(2), at(10))).expect("room");
-    assert!(ready(store.remove_token(&token(1))).expect("infallible"));
-    assert!(!ready(store.remove_token(&token(1))).expect("infallible"));
+    store.write_token(&token(1).token, at(10)).expect("room");
+    store.write_token(&token(2).token, at(10)).expect("room");
+    assert!(store.delete_token(&token(1).token));
+    assert!(!store.delete_token(&token(1).token));
     clock.set(at(10));
     assert!(
-        !ready(store.remove_token(&token(2))).expect("infallible"),
+        !store.delete_token(&token(2).token),
         "an expired record was not live"
     );
     assert!(store.is_empty());
@@ -431,10 +423,10 @@ fn removing_tells_whether_a_live_record_was_there_and_frees_it() {
 fn an_expired_cutoff_starts_afresh_instead_of_keeping_its_old_instant() {
     let clock = clock();
     let store = store(&clock);
-    ready(store.raise_cutoff(user(1), at(8), at(10))).expect("room");
+    store.write_cutoff(&user(1), at(8), at(10)).expect("room");
     clock.set(at(10));
     // The old cut-off (at 8) covers only expired tokens; the new one is earlier yet in force.
-    let in_force = ready(store.raise_cutoff(user(1), at(5), at(100))).expect("room");
+    let in_force = store.write_cutoff(&user(1), at(5), at(100)).expect("room");
     assert_eq!(in_force, at(5));
     assert_eq!(store.lookup(&token(1)).user_cutoff, Some(at(5)));
     assert_eq!(store.len(), 1);
@@ -471,11 +463,11 @@ fn refusals_are_logged_at_most_once_a_second() {
         .build();
     tracing::subscriber::with_default(WarnCounter(Arc::clone(&warnings)), || {
         for n in 0..10 {
-            assert!(ready(store.insert_token(&token(n), at(100))).is_err());
+            assert!(store.write_token(&token(n).token, at(100)).is_err());
         }
         assert_eq!(warnings.load(Ordering::SeqCst), 1);
         clock.set(at(1));
-        assert!(ready(store.insert_token(&token(1), at(100))).is_err());
+        assert!(store.write_token(&token(1).token, at(100)).is_err());
         assert_eq!(warnings.load(Ordering::SeqCst), 2);
     });
 }

@@ -33,7 +33,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use futures_util::StreamExt as _;
 use jwt_revoke_core::{
-    CheckReply, Clock, RecordKey, RevocationStore, StoreError, SystemClock, Timestamp, TokenKeys,
+    CheckReply, Clock, RecordKey, StoreError, SystemClock, Timestamp, TokenKeys,
 };
 use jwt_revoke_memory::MemoryStore;
 use redis::{AsyncCommands as _, Msg};
@@ -350,9 +350,7 @@ fn expiry(ttl_millis: i64) -> Timestamp {
 }
 
 fn apply_token(records: &MemoryStore, token: RecordKey, ttl_millis: i64) -> Result<(), StoreError> {
-    // The memory store files a token record under `keys.token` only.
-    let keys = TokenKeys::new(token, token, None);
-    now(records.insert_token(&keys, expiry(ttl_millis)))
+    records.write_token(&token, expiry(ttl_millis))
 }
 
 fn apply_cutoff(
@@ -361,28 +359,12 @@ fn apply_cutoff(
     at: Timestamp,
     ttl_millis: i64,
 ) -> Result<(), StoreError> {
-    now(records.raise_cutoff(key, at, expiry(ttl_millis))).map(drop)
+    records.write_cutoff(&key, at, expiry(ttl_millis)).map(drop)
 }
 
 fn apply_deletion(records: &MemoryStore, token: RecordKey) {
-    let keys = TokenKeys::new(token, token, None);
-    // The memory store cannot fail to delete.
-    let _ = now(records.remove_token(&keys));
+    records.delete_token(&token);
 }
-
-/// The memory store's futures are ready at once.
-fn now<T>(
-    future: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    use futures_util::FutureExt as _;
-    future
-        .now_or_never()
-        .unwrap_or_else(|| Err(StoreError::backend(NotImmediate)))
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the memory store did not answer at once")]
-struct NotImmediate;
 
 /// Why a replica session ended.
 #[derive(Debug, thiserror::Error)]

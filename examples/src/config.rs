@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::demo::{DEFAULT_IDP_AUDIENCE, DEVELOPMENT_SECRET, DemoConfig, IdpConfig};
-use crate::store::store_from_config;
+use jwt_revoke::{ReplicaConfig, StoreConfig};
 
 /// A demo's settings: where it listens, its HS256 secret, its store.
 #[derive(Debug, Clone)]
@@ -40,7 +40,10 @@ impl Settings {
         Settings {
             addr: std::env::var(addr_var).unwrap_or_else(|_| default_addr.to_owned()),
             secret,
-            store: std::env::var("REVOCATION_STORE").unwrap_or_else(|_| "memory".to_owned()),
+            store: std::env::var("REVOCATION_STORE")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "memory".to_owned()),
             local_replica: std::env::var("REVOCATION_LOCAL_REPLICA").unwrap_or_default(),
             idp_issuer: std::env::var("DEMO_IDP_ISSUER")
                 .ok()
@@ -66,7 +69,8 @@ impl Settings {
                 ));
             }
         };
-        let store = store_from_config(&self.store, local_replica)
+        let store = store_config(&self.store, local_replica)?
+            .build()
             .await
             .map_err(|err| err.to_string())?;
         let listener = TcpListener::bind(&self.addr)
@@ -77,6 +81,21 @@ impl Settings {
             config = config.with_idp(idp);
         }
         Ok((listener, config))
+    }
+}
+
+/// The store named by `REVOCATION_STORE` (`value`: `memory`, a `redis://` URL, a node list),
+/// with a local replica when `REVOCATION_LOCAL_REPLICA` is on; the error names the variable.
+pub fn store_config(value: &str, local_replica: bool) -> Result<StoreConfig, String> {
+    let config: StoreConfig = value
+        .parse()
+        .map_err(|err| format!("REVOCATION_STORE: {err}"))?;
+    if local_replica {
+        config
+            .with_local_replica(ReplicaConfig::default())
+            .map_err(|err| format!("REVOCATION_LOCAL_REPLICA: {err}"))
+    } else {
+        Ok(config)
     }
 }
 

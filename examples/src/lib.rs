@@ -8,7 +8,6 @@ pub mod config;
 pub mod demo;
 pub mod grpc;
 pub mod hyper_demo;
-pub mod store;
 
 /// The README's code blocks, compiled as doctests so that the quick start stays true.
 #[doc = include_str!("../../README.md")]

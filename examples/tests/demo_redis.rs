@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use jwt_revoke_examples::config::store_config;
 use jwt_revoke_examples::demo::{self, DemoConfig};
-use jwt_revoke_examples::store::store_from_config;
 use jwt_revoke_redis::test_support::RedisServer;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -24,7 +24,9 @@ async fn instance(url: &str) -> axum::Router {
 }
 
 async fn instance_with(url: &str, local_replica: bool) -> axum::Router {
-    let store = store_from_config(url, local_replica)
+    let store = store_config(url, local_replica)
+        .expect("a Redis URL")
+        .build()
         .await
         .expect("the Redis store builds");
     demo::router(DemoConfig::new(SECRET.to_vec(), store)).expect("the demo builds")
@@ -183,7 +185,9 @@ async fn an_unreachable_redis_stops_the_demo_at_start_up_with_a_clear_error() {
     let server = RedisServer::start();
     let url = server.url();
     drop(server);
-    let err = store_from_config(&url, false)
+    let err = store_config(&url, false)
+        .expect("a Redis URL")
+        .build()
         .await
         .expect_err("nothing listens there any more");
     assert!(err.to_string().contains("Redis"), "{err}");
@@ -216,9 +220,7 @@ async fn instances_with_a_local_replica_see_each_others_revocations_within_half_
 
 #[tokio::test]
 async fn a_local_replica_without_redis_is_a_configuration_error() {
-    let err = store_from_config("memory", true)
-        .await
-        .expect_err("nothing to replicate");
+    let err = store_config("memory", true).expect_err("nothing to replicate");
     assert!(
         err.to_string().contains("REVOCATION_LOCAL_REPLICA"),
         "{err}"

@@ -183,11 +183,11 @@ async fn revoke_others(store: &dyn RevocationStore) {
 }
 
 fn layered(keys: &Keys, store: Arc<dyn RevocationStore>, cache: bool) -> Router {
-    let mut builder = RevocationLayer::builder(Revocations::new(
-        store,
-        Policy::new(Duration::from_secs(3600)),
-    ))
-    .verify(DecodingKeys::new(keys.decoding.clone()), &[keys.alg])
+    let mut builder = RevocationLayer::verifying(
+        Revocations::new(store, Policy::new(Duration::from_secs(3600))),
+        DecodingKeys::new(keys.decoding.clone()),
+        &[keys.alg],
+    )
     .issuers([ISSUER]);
     if cache {
         builder = builder.cache_verified_tokens(100_000);

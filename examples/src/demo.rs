@@ -107,12 +107,12 @@ pub fn revocations(store: Arc<dyn RevocationStore>) -> Revocations {
 /// The revocation layer every demo (HTTP, gRPC, Hyper) puts in front of its protected
 /// services: HS256 with the demo's secret, tokens of the demo's issuer only.
 pub fn layer_builder(revocations: Revocations, secret: &[u8]) -> RevocationLayerBuilder {
-    RevocationLayer::builder(revocations)
-        .verify(
-            DecodingKeys::new(DecodingKey::from_secret(secret)),
-            &[Algorithm::HS256],
-        )
-        .issuers([ISSUER])
+    RevocationLayer::verifying(
+        revocations,
+        DecodingKeys::new(DecodingKey::from_secret(secret)),
+        &[Algorithm::HS256],
+    )
+    .issuers([ISSUER])
 }
 
 /// The demo's router, with the revocation layer in front of the protected routes, the RFC 7009

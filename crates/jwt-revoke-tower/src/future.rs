@@ -23,7 +23,7 @@ use crate::service::{Authenticated, decide, respond};
 /// The timer is armed only if the store does not answer at the first poll: a store that
 /// answers at once (the memory store always does) costs no timer registration at all. The
 /// limit then runs from that first poll, which is when the call started.
-pub struct CheckFuture {
+pub(crate) struct CheckFuture {
     call: Pin<Box<dyn Future<Output = Result<Verdict, StoreError>> + Send>>,
     limit: Duration,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,

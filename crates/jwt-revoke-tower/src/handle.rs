@@ -30,8 +30,7 @@ use jwt_revoke_core::{Cutoff, Revocations, StoreError, TokenFacts, TokenRevocati
 /// }
 ///
 /// # let revocations = Revocations::new(Arc::new(MemoryStore::new()), Policy::new(Duration::from_secs(900)));
-/// # let layer = RevocationLayer::builder(revocations)
-/// #     .verify(DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
+/// # let layer = RevocationLayer::verifying(revocations, DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
 /// #     .build().unwrap();
 /// let app: Router = Router::new().route("/logout", post(logout)).layer(layer);
 /// ```

@@ -24,12 +24,14 @@ const DEFAULT_CLAIMS_MEMO_BYTES: usize = 4 << 20;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// Neither [`verify`](RevocationLayerBuilder::verify) nor
-    /// [`claims_verified_upstream`](RevocationLayerBuilder::claims_verified_upstream) was chosen.
+    /// The RFC 7009 endpoint was given a layer that reads claims verified upstream
+    /// ([`RevocationLayer::claims_verified_upstream`]): it verifies the tokens it revokes
+    /// itself, with the keys of a [`RevocationLayer::verifying`] layer.
     #[error(
-        "choose how tokens are verified: .verify(keys, algorithms) or .claims_verified_upstream()"
+        "the RFC 7009 endpoint verifies the tokens it revokes: give it a layer built with \
+         RevocationLayer::verifying(…), not one that reads claims verified upstream"
     )]
-    NoVerification,
+    NotVerifying,
     /// The algorithm allowlist is empty.
     #[error("the algorithm allowlist is empty")]
     NoAlgorithms,
@@ -56,13 +58,6 @@ pub enum BuildError {
          jsonwebtoken::crypto::CryptoProvider::install_default() before building the layer"
     )]
     NoCryptoBackend,
-    /// A shared secret (a webhook's) is shorter than this many bytes: an empty or short
-    /// secret, say from an unset environment variable, would let anyone in.
-    #[error("the shared secret is shorter than {min_bytes} bytes")]
-    WeakSecret {
-        /// The shortest secret accepted.
-        min_bytes: usize,
-    },
 }
 
 /// What to do when the store cannot answer (unreachable, timed out).
@@ -231,8 +226,8 @@ impl ClaimRules {
 ///     Arc::new(MemoryStore::new()),
 ///     Policy::new(Duration::from_secs(15 * 60)), // our access tokens live at most 15 minutes
 /// );
-/// let layer = RevocationLayer::builder(revocations)
-///     .verify(DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
+/// let keys = DecodingKeys::new(DecodingKey::from_secret(b"secret"));
+/// let layer = RevocationLayer::verifying(revocations, keys, &[Algorithm::HS256])
 ///     .issuers(["https://auth.example"])
 ///     .bypass("/healthz")
 ///     .build()
@@ -251,12 +246,42 @@ pub struct RevocationLayer<R = DefaultRejection> {
 }
 
 impl RevocationLayer {
-    /// Starts a layer over an engine. Choose a verification mode, then
+    /// A layer that verifies tokens with jsonwebtoken: signature by one of `keys`, algorithm
+    /// in `algorithms` (the token's own `alg` is never trusted beyond this list; `none` does
+    /// not exist here), then the policy's time rules. Configure it further, then
     /// [`build`](RevocationLayerBuilder::build).
-    pub fn builder(revocations: Revocations) -> RevocationLayerBuilder {
+    pub fn verifying(
+        revocations: Revocations,
+        keys: DecodingKeys,
+        algorithms: &[Algorithm],
+    ) -> RevocationLayerBuilder {
+        let mut builder = Self::builder(revocations, ChosenVerification::Jwt(keys));
+        builder.algorithms = algorithms.to_vec();
+        builder
+    }
+
+    /// A layer that does not verify signatures: an upstream layer has, and has put
+    /// [`Claims`](crate::Claims) into the request's extensions. A request without them is
+    /// refused as unauthenticated. The issuer and audience rules still apply to them.
+    ///
+    /// A token without `jti` is identified by the digest of its payload, which must then be
+    /// exactly the text the `Claims` hold ([`Claims::from_verified_json`] of the token's
+    /// decoded payload): the layer finds the token in the request (through its token sources,
+    /// which should include wherever the upstream layer reads it) and refuses the request when
+    /// the token there does not carry that payload.
+    ///
+    /// [`Claims::from_verified_json`]: crate::Claims::from_verified_json
+    pub fn claims_verified_upstream(revocations: Revocations) -> RevocationLayerBuilder {
+        Self::builder(revocations, ChosenVerification::Upstream)
+    }
+
+    fn builder(
+        revocations: Revocations,
+        verification: ChosenVerification,
+    ) -> RevocationLayerBuilder {
         RevocationLayerBuilder {
             revocations,
-            verification: None,
+            verification,
             algorithms: Vec::new(),
             issuers: Vec::new(),
             audiences: Vec::new(),
@@ -324,11 +349,12 @@ enum ChosenVerification {
     Upstream,
 }
 
-/// Configures a [`RevocationLayer`]. From [`RevocationLayer::builder`].
+/// Configures a [`RevocationLayer`]. From [`RevocationLayer::verifying`] or
+/// [`RevocationLayer::claims_verified_upstream`].
 #[must_use]
 pub struct RevocationLayerBuilder {
     revocations: Revocations,
-    verification: Option<ChosenVerification>,
+    verification: ChosenVerification,
     algorithms: Vec<Algorithm>,
     issuers: Vec<String>,
     audiences: Vec<String>,
@@ -354,31 +380,6 @@ impl std::fmt::Debug for RevocationLayerBuilder {
 }
 
 impl RevocationLayerBuilder {
-    /// Verify tokens with jsonwebtoken: signature by one of `keys`, algorithm in `algorithms`
-    /// (the token's own `alg` is never trusted beyond this list; `none` does not exist here),
-    /// `exp` and `nbf` with the policy's leeway.
-    pub fn verify(mut self, keys: DecodingKeys, algorithms: &[Algorithm]) -> Self {
-        self.verification = Some(ChosenVerification::Jwt(keys));
-        self.algorithms = algorithms.to_vec();
-        self
-    }
-
-    /// Do not verify signatures here: an upstream layer has, and has put
-    /// [`Claims`](crate::Claims) into the request's extensions. A request without them is
-    /// refused as unauthenticated. The issuer and audience rules still apply to them.
-    ///
-    /// A token without `jti` is identified by the digest of its payload, which must then be
-    /// exactly the text the `Claims` hold ([`Claims::from_verified_json`] of the token's
-    /// decoded payload): the layer finds the token in the request (through its token sources,
-    /// which should include wherever the upstream layer reads it) and refuses the request when
-    /// the token there does not carry that payload.
-    ///
-    /// [`Claims::from_verified_json`]: crate::Claims::from_verified_json
-    pub fn claims_verified_upstream(mut self) -> Self {
-        self.verification = Some(ChosenVerification::Upstream);
-        self
-    }
-
     /// Accept only tokens whose `iss` is one of these.
     pub fn issuers<I: IntoIterator<Item = T>, T: Into<String>>(mut self, issuers: I) -> Self {
         self.issuers = issuers.into_iter().map(Into::into).collect();
@@ -490,9 +491,8 @@ impl RevocationLayerBuilder {
     /// Builds the layer, checking the configuration (and that jsonwebtoken has a crypto backend).
     pub fn build(self) -> Result<RevocationLayer, BuildError> {
         let verification = match self.verification {
-            None => return Err(BuildError::NoVerification),
-            Some(ChosenVerification::Upstream) => Verification::Upstream,
-            Some(ChosenVerification::Jwt(keys)) => {
+            ChosenVerification::Upstream => Verification::Upstream,
+            ChosenVerification::Jwt(keys) => {
                 let settings = VerifierSettings::access(
                     &self.algorithms,
                     &self.issuers,

@@ -32,8 +32,7 @@
 //!     Arc::new(MemoryStore::new()),
 //!     Policy::new(Duration::from_secs(15 * 60)),
 //! );
-//! let layer = RevocationLayer::builder(revocations)
-//!     .verify(DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
+//! let layer = RevocationLayer::verifying(revocations, DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
 //!     .build()
 //!     .expect("a crypto backend is enabled and the configuration is valid");
 //!
@@ -72,7 +71,7 @@ mod verify;
 
 pub use claims::Claims;
 pub use extract::TokenSource;
-pub use future::{CheckFuture, ResponseFuture};
+pub use future::ResponseFuture;
 pub use handle::RevocationHandle;
 pub use layer::{BuildError, LayerStats, RevocationLayer, RevocationLayerBuilder, StoreFailure};
 pub use rejection::{DefaultRejection, Rejection, RejectionKind, RejectionResponse};

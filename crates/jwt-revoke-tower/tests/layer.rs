@@ -615,8 +615,7 @@ async fn keys_are_chosen_by_kid() {
     let keys = DecodingKeys::by_kid_only()
         .with_kid("old", DecodingKey::from_secret(b"old secret"))
         .with_kid("new", DecodingKey::from_secret(SECRET));
-    let layer = RevocationLayer::builder(memory_revocations(&clock))
-        .verify(keys, &[Algorithm::HS256])
+    let layer = RevocationLayer::verifying(memory_revocations(&clock), keys, &[Algorithm::HS256])
         .build()
         .expect("builds");
     let app = app(layer);
@@ -675,8 +674,7 @@ async fn issuer_and_audience_restrictions_apply() {
 async fn claims_verified_upstream_are_checked_for_revocation() {
     let clock = clock();
     let revocations = memory_revocations(&clock);
-    let layer = RevocationLayer::builder(revocations.clone())
-        .claims_verified_upstream()
+    let layer = RevocationLayer::claims_verified_upstream(revocations.clone())
         .build()
         .expect("builds");
     let app = app(layer);
@@ -710,36 +708,42 @@ async fn claims_verified_upstream_are_checked_for_revocation() {
 #[test]
 fn configuration_mistakes_are_build_errors() {
     let clock = clock();
-    let no_mode = RevocationLayer::builder(memory_revocations(&clock)).build();
-    assert!(matches!(no_mode, Err(BuildError::NoVerification)));
-    let no_algs = RevocationLayer::builder(memory_revocations(&clock))
-        .verify(DecodingKeys::new(DecodingKey::from_secret(SECRET)), &[])
-        .build();
+    // A layer without a verification mode cannot be written: the two modes are two
+    // constructors (`verifying`, `claims_verified_upstream`).
+    let no_algs = RevocationLayer::verifying(
+        memory_revocations(&clock),
+        DecodingKeys::new(DecodingKey::from_secret(SECRET)),
+        &[],
+    )
+    .build();
     assert!(matches!(no_algs, Err(BuildError::NoAlgorithms)));
     // An HMAC secret can never verify RS256: the classic algorithm-confusion setup is refused.
-    let confused = RevocationLayer::builder(memory_revocations(&clock))
-        .verify(
-            DecodingKeys::new(DecodingKey::from_secret(SECRET)),
-            &[Algorithm::RS256],
-        )
-        .build();
+    let confused = RevocationLayer::verifying(
+        memory_revocations(&clock),
+        DecodingKeys::new(DecodingKey::from_secret(SECRET)),
+        &[Algorithm::RS256],
+    )
+    .build();
     assert!(matches!(
         confused,
         Err(BuildError::KeyAlgorithmMismatch { .. })
     ));
-    let no_keys = RevocationLayer::builder(memory_revocations(&clock))
-        .verify(DecodingKeys::by_kid_only(), &[Algorithm::HS256])
-        .build();
+    let no_keys = RevocationLayer::verifying(
+        memory_revocations(&clock),
+        DecodingKeys::by_kid_only(),
+        &[Algorithm::HS256],
+    )
+    .build();
     assert!(matches!(no_keys, Err(BuildError::NoKeys)));
     // Two keys for one kid: whichever was found first would decide.
-    let twice = RevocationLayer::builder(memory_revocations(&clock))
-        .verify(
-            DecodingKeys::by_kid_only()
-                .with_kid("k", DecodingKey::from_secret(SECRET))
-                .with_kid("k", DecodingKey::from_secret(b"another secret")),
-            &[Algorithm::HS256],
-        )
-        .build();
+    let twice = RevocationLayer::verifying(
+        memory_revocations(&clock),
+        DecodingKeys::by_kid_only()
+            .with_kid("k", DecodingKey::from_secret(SECRET))
+            .with_kid("k", DecodingKey::from_secret(b"another secret")),
+        &[Algorithm::HS256],
+    )
+    .build();
     assert!(matches!(twice, Err(BuildError::DuplicateKid { kid }) if kid == "k"));
 }
 
@@ -852,8 +856,7 @@ async fn logging_out_everywhere_covers_a_token_issued_ahead_of_the_clock() {
 #[tokio::test]
 async fn claims_verified_upstream_without_jti_must_come_with_their_own_token() {
     let clock = clock();
-    let layer = RevocationLayer::builder(memory_revocations(&clock))
-        .claims_verified_upstream()
+    let layer = RevocationLayer::claims_verified_upstream(memory_revocations(&clock))
         .build()
         .expect("builds");
     let app = app(layer);

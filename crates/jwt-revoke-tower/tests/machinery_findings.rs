@@ -106,13 +106,13 @@ async fn a_kid_is_matched_only_against_keys_named_by_kid() {
     );
     assert_invalid_token(&one_key, &forged, "signature").await;
 
-    let named = app(RevocationLayer::builder(memory_revocations(&clock))
-        .verify(
-            DecodingKeys::by_kid_only().with_kid("2026-11", DecodingKey::from_secret(SECRET)),
-            &[Algorithm::HS256],
-        )
-        .build()
-        .expect("builds"));
+    let named = app(RevocationLayer::verifying(
+        memory_revocations(&clock),
+        DecodingKeys::by_kid_only().with_kid("2026-11", DecodingKey::from_secret(SECRET)),
+        &[Algorithm::HS256],
+    )
+    .build()
+    .expect("builds"));
     assert_eq!(
         status_for(&named, "GET", "/me", &stamped).await,
         StatusCode::OK

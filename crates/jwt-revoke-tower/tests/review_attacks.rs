@@ -254,8 +254,7 @@ async fn verify_bearer_upstream(
 #[tokio::test]
 async fn a3_upstream_claims_of_a_payload_with_a_trailing_newline_are_refused_forever() {
     let clock = clock();
-    let layer = RevocationLayer::builder(memory_revocations(&clock))
-        .claims_verified_upstream()
+    let layer = RevocationLayer::claims_verified_upstream(memory_revocations(&clock))
         .build()
         .expect("builds");
     let app = app(layer).layer(middleware::from_fn(verify_bearer_upstream));
@@ -332,10 +331,11 @@ async fn a5_claims_verified_upstream_with_an_events_claim_pass_as_an_access_toke
         StatusCode::UNAUTHORIZED
     );
     // Upstream mode does not.
-    let upstream = app(RevocationLayer::builder(memory_revocations(&clock))
-        .claims_verified_upstream()
-        .build()
-        .expect("builds"));
+    let upstream = app(
+        RevocationLayer::claims_verified_upstream(memory_revocations(&clock))
+            .build()
+            .expect("builds"),
+    );
     let mut request = request("GET", "/me", Some(&sign(&logout_like)));
     request
         .extensions_mut()

@@ -52,13 +52,13 @@ fn with_other_ecdsa_signature(token: &str) -> String {
 }
 
 fn es256_app(keys: &KeyPair, clock: &jwt_revoke_core::ManualClock) -> axum::Router {
-    let layer = RevocationLayer::builder(memory_revocations(clock))
-        .verify(
-            DecodingKeys::new(keys.decoding.clone()),
-            &[Algorithm::ES256],
-        )
-        .build()
-        .expect("builds");
+    let layer = RevocationLayer::verifying(
+        memory_revocations(clock),
+        DecodingKeys::new(keys.decoding.clone()),
+        &[Algorithm::ES256],
+    )
+    .build()
+    .expect("builds");
     let endpoint = RevocationEndpoint::new(&layer).expect("a verifying layer");
     app(layer).route_service("/oauth/revoke", endpoint)
 }
@@ -196,7 +196,7 @@ async fn verify_cookie_upstream(
 }
 
 fn upstream_app(revocations: Revocations, read_cookie_too: bool) -> axum::Router {
-    let mut builder = RevocationLayer::builder(revocations).claims_verified_upstream();
+    let mut builder = RevocationLayer::claims_verified_upstream(revocations);
     if read_cookie_too {
         builder = builder.token_from_cookie("at");
     }
@@ -629,8 +629,7 @@ async fn a_token_for_another_audience_is_refused_by_a_layer_that_names_none() {
 #[tokio::test]
 async fn claims_verified_upstream_obey_the_issuer_and_audience_rules_too() {
     let clock = clock();
-    let layer = RevocationLayer::builder(memory_revocations(&clock))
-        .claims_verified_upstream()
+    let layer = RevocationLayer::claims_verified_upstream(memory_revocations(&clock))
         .issuers([ISSUER])
         .build()
         .expect("builds");
@@ -743,13 +742,13 @@ async fn a_jwk_is_used_only_with_its_own_algorithm_and_only_for_signatures() {
         {"kty": "oct", "kid": "k3", "use": "sig", "k": URL_SAFE_NO_PAD.encode(SECRET)},
     ]}))
     .expect("a JWKS");
-    let layer = RevocationLayer::builder(memory_revocations(&clock))
-        .verify(
-            DecodingKeys::from_jwks(&jwks).expect("keys"),
-            &[Algorithm::HS256, Algorithm::HS384],
-        )
-        .build()
-        .expect("builds");
+    let layer = RevocationLayer::verifying(
+        memory_revocations(&clock),
+        DecodingKeys::from_jwks(&jwks).expect("keys"),
+        &[Algorithm::HS256, Algorithm::HS384],
+    )
+    .build()
+    .expect("builds");
     let app = app(layer);
     let signed = |alg: Algorithm, kid: &str| {
         let mut header = Header::new(alg);

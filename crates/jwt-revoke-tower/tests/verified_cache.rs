@@ -95,14 +95,14 @@ async fn a_layer_with_other_keys_has_its_own_empty_cache() {
     let (app, _, _, revocations) = cached_app(100);
     let token = sign(&claims("alice", "t1"));
     assert_eq!(status(&app, "GET", "/me", &token).await, StatusCode::OK);
-    let rotated = RevocationLayer::builder(revocations)
-        .verify(
-            DecodingKeys::new(DecodingKey::from_secret(b"the rotated-in secret")),
-            &[Algorithm::HS256],
-        )
-        .cache_verified_tokens(100)
-        .build()
-        .expect("builds");
+    let rotated = RevocationLayer::verifying(
+        revocations,
+        DecodingKeys::new(DecodingKey::from_secret(b"the rotated-in secret")),
+        &[Algorithm::HS256],
+    )
+    .cache_verified_tokens(100)
+    .build()
+    .expect("builds");
     let rotated_app = support::app(rotated.clone());
     assert_invalid_token(&rotated_app, &token, "the token's signature is invalid").await;
     assert_eq!(rotated.stats().verified_cache_hits(), 0);

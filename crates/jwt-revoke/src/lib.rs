@@ -57,8 +57,7 @@
 //!     store.build().await?,
 //!     Policy::new(Duration::from_secs(15 * 60)), // your tokens' longest lifetime
 //! );
-//! let layer = RevocationLayer::builder(revocations)
-//!     .verify(DecodingKeys::new(DecodingKey::from_secret(b"your HS256 secret")), &[Algorithm::HS256])
+//! let layer = RevocationLayer::verifying(revocations, DecodingKeys::new(DecodingKey::from_secret(b"your HS256 secret")), &[Algorithm::HS256])
 //!     .issuers(["https://auth.example.com"])
 //!     .build()?;
 //!

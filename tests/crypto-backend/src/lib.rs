@@ -11,7 +11,6 @@ use jwt_revoke_tower::{BuildError, DecodingKeys, RevocationLayer};
 /// Builds an HS256 layer over a memory store.
 pub fn build_layer() -> Result<RevocationLayer, BuildError> {
     let revocations = Revocations::new(Arc::new(MemoryStore::new()), Policy::new(Duration::from_secs(60)));
-    RevocationLayer::builder(revocations)
-        .verify(DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
+    RevocationLayer::verifying(revocations, DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
         .build()
 }

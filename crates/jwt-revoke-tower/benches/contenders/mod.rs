@@ -148,9 +148,12 @@ pub fn jwt_only(
 }
 
 pub fn layered(keys: &Keys, cache: bool) -> RevocationLayer {
-    let mut builder = RevocationLayer::builder(revocations())
-        .verify(DecodingKeys::new(keys.decoding.clone()), &[keys.alg])
-        .issuers([ISSUER]);
+    let mut builder = RevocationLayer::verifying(
+        revocations(),
+        DecodingKeys::new(keys.decoding.clone()),
+        &[keys.alg],
+    )
+    .issuers([ISSUER]);
     if cache {
         builder = builder.cache_verified_tokens(10_000);
     }
@@ -158,10 +161,13 @@ pub fn layered(keys: &Keys, cache: bool) -> RevocationLayer {
 }
 
 pub fn layered_without_memo(keys: &Keys) -> RevocationLayer {
-    RevocationLayer::builder(revocations())
-        .verify(DecodingKeys::new(keys.decoding.clone()), &[keys.alg])
-        .issuers([ISSUER])
-        .claims_memo(0)
-        .build()
-        .expect("builds")
+    RevocationLayer::verifying(
+        revocations(),
+        DecodingKeys::new(keys.decoding.clone()),
+        &[keys.alg],
+    )
+    .issuers([ISSUER])
+    .claims_memo(0)
+    .build()
+    .expect("builds")
 }

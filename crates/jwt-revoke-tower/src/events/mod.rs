@@ -52,7 +52,7 @@ pub use security_event::{
 };
 pub use token::EventTokenTrust;
 pub use webhook::{
-    FusionAuthWebhook, FusionAuthWebhookBuilder, MIN_SECRET_BYTES, REFRESH_TOKEN_REVOKE,
+    FusionAuthWebhook, FusionAuthWebhookBuilder, MIN_SECRET_BYTES, REFRESH_TOKEN_REVOKE, WeakSecret,
 };
 
 /// The body of every receiver's responses.

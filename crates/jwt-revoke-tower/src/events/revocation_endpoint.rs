@@ -44,8 +44,7 @@ type ClientCheck = dyn Fn(&http::request::Parts) -> bool + Send + Sync;
 /// use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey};
 /// # let revocations = Revocations::new(Arc::new(MemoryStore::new()), Policy::new(Duration::from_secs(900)));
 ///
-/// let layer = RevocationLayer::builder(revocations)
-///     .verify(DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
+/// let layer = RevocationLayer::verifying(revocations, DecodingKeys::new(DecodingKey::from_secret(b"secret")), &[Algorithm::HS256])
 ///     .build()
 ///     .expect("valid configuration");
 /// let revoke = RevocationEndpoint::new(&layer).expect("the layer verifies tokens");
@@ -74,12 +73,12 @@ impl std::fmt::Debug for RevocationEndpoint {
 impl RevocationEndpoint {
     /// An endpoint that verifies tokens as `layer` does and revokes through its engine.
     ///
-    /// Fails with [`BuildError::NoVerification`] for a layer that reads claims verified
+    /// Fails with [`BuildError::NotVerifying`] for a layer that reads claims verified
     /// upstream: the endpoint receives bare tokens and must verify them itself.
     pub fn new<R>(layer: &RevocationLayer<R>) -> Result<Self, BuildError> {
         let shared = layer.shared();
         if !matches!(shared.verification, Verification::Jwt(_)) {
-            return Err(BuildError::NoVerification);
+            return Err(BuildError::NotVerifying);
         }
         Ok(RevocationEndpoint {
             inner: Arc::new(Inner {

@@ -11,7 +11,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
-use crate::layer::BuildError;
 
 /// The shortest shared secret a webhook accepts.
 pub const MIN_SECRET_BYTES: usize = 16;
@@ -205,6 +204,16 @@ impl FusionAuthWebhook {
 
 event_service!(FusionAuthWebhook);
 
+/// The webhook's shared secret is shorter than [`MIN_SECRET_BYTES`]: an empty or short
+/// secret, say from an unset environment variable, would let anyone in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the webhook's shared secret is shorter than {min_bytes} bytes")]
+#[non_exhaustive]
+pub struct WeakSecret {
+    /// The shortest secret accepted.
+    pub min_bytes: usize,
+}
+
 fn refuse(description: &str) -> http::Response<EventBody> {
     json(StatusCode::BAD_REQUEST, &json!({ "error": description }))
 }
@@ -217,9 +226,9 @@ impl FusionAuthWebhookBuilder {
     }
 
     /// Builds the webhook; refuses a secret shorter than [`MIN_SECRET_BYTES`].
-    pub fn build(self) -> Result<FusionAuthWebhook, BuildError> {
+    pub fn build(self) -> Result<FusionAuthWebhook, WeakSecret> {
         if self.secret_len < MIN_SECRET_BYTES {
-            return Err(BuildError::WeakSecret {
+            return Err(WeakSecret {
                 min_bytes: MIN_SECRET_BYTES,
             });
         }

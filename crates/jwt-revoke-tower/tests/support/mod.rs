@@ -52,7 +52,8 @@ pub fn memory_revocations(clock: &ManualClock) -> Revocations {
 }
 
 pub fn hs256_builder(revocations: Revocations) -> RevocationLayerBuilder {
-    RevocationLayer::builder(revocations).verify(
+    RevocationLayer::verifying(
+        revocations,
         DecodingKeys::new(DecodingKey::from_secret(SECRET)),
         &[Algorithm::HS256],
     )

@@ -259,7 +259,7 @@ async fn login(State(state): State<AppState>, Json(request): Json<LoginRequest>)
 /// within the policy's allowance for an `iat` ahead.
 async fn wait_until_acceptable(revocations: &Revocations, iat: i64) {
     let acceptable_from =
-        Timestamp::from_secs(iat).saturating_sub(revocations.policy().max_issued_at_skew());
+        Timestamp::from_secs(iat).saturating_sub(revocations.policy().issued_at_skew());
     let wait = acceptable_from.duration_since(revocations.clock().now());
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;

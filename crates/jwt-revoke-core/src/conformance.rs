@@ -54,7 +54,7 @@ use async_trait::async_trait;
 
 use crate::claims::RegisteredClaims;
 use crate::key::{RecordKey, SessionId, TokenId, UserId};
-use crate::policy::Policy;
+use crate::policy::{ListMode, Policy};
 use crate::revocations::{RevocationReason, Revocations, TokenFacts, TokenRevocation, Verdict};
 use crate::store::{RevocationStore, StoreError, TokenKeys};
 use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
@@ -379,7 +379,7 @@ fn facts_at(
 }
 
 fn policy() -> Policy {
-    Policy::new(LONG).leeway(Duration::ZERO)
+    Policy::new(LONG).with_leeway(Duration::ZERO)
 }
 
 async fn verdict(engine: &Revocations, token: &TokenFacts) -> Verdict {
@@ -797,7 +797,7 @@ async fn user_cutoff_follows_the_same_second_rule(harness: Harness) {
         "a fractional iat after the cut-off is refused"
     );
     let first_valid = Timestamp::from_secs(cutoff.first_valid_iat());
-    let acceptable_from = first_valid.saturating_sub(engine.policy().max_issued_at_skew());
+    let acceptable_from = first_valid.saturating_sub(engine.policy().issued_at_skew());
     harness
         .clock
         .advance(acceptable_from.duration_since(harness.now()))
@@ -835,7 +835,7 @@ async fn session_cutoff_revokes_that_session_only(harness: Harness) {
 }
 
 async fn allowlist_registers_and_destroys(harness: Harness) {
-    let engine = harness.engine(policy().allowlist());
+    let engine = harness.engine(policy().with_mode(ListMode::Allowlist));
     let now = harness.now().as_secs_floor();
     let token = facts(&engine, ISSUER, "alice", "t-1", None, now, LONG);
     let short = facts(&engine, ISSUER, "alice", "t-2", None, now, SHORT * 2);
@@ -919,7 +919,7 @@ async fn a_jti_names_a_token_of_one_user_only(harness: Harness) {
         Verdict::Valid,
         "another user's token with the same jti was revoked"
     );
-    let allowlist = harness.engine(policy().allowlist());
+    let allowlist = harness.engine(policy().with_mode(ListMode::Allowlist));
     let alices = facts(&allowlist, ISSUER, "alice", "shared-jti", None, now, LONG);
     let bobs = facts(&allowlist, ISSUER, "bob", "shared-jti", None, now, LONG);
     allowlist.register_token(&alices).await.expect("register");

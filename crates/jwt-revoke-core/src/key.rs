@@ -38,7 +38,8 @@ impl RecordKey {
         &self.0
     }
 
-    /// Lower-case hex, 64 characters: what text-keyed backends (Redis) use.
+    /// Lower-case hex, 64 characters: for logs, debugging and stores that want text keys
+    /// (the Redis store writes its own, shorter base64url form).
     pub fn to_hex(&self) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = String::with_capacity(64);
@@ -47,14 +48,6 @@ impl RecordKey {
             out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
         out
-    }
-
-    /// The first 16 bytes as an integer: a compact in-memory key. Collisions need a
-    /// 2^64-work birthday search on SHA-256 for *some* pair and 2^128 for a chosen one.
-    pub fn prefix_u128(&self) -> u128 {
-        let mut half = [0u8; 16];
-        half.copy_from_slice(&self.0[..16]);
-        u128::from_le_bytes(half)
     }
 
     fn derive(version: &[u8], domain: &str, parts: &[&[u8]]) -> Self {
@@ -78,7 +71,7 @@ impl fmt::Debug for RecordKey {
 
 /// How a token is identified within its issuer and subject.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub enum TokenIdentifier {
+pub enum IdentifiedBy {
     /// The token's `jti` claim.
     Jti(String),
     /// SHA-256 of the token's verified payload (the JSON text its signature covers), for
@@ -90,11 +83,11 @@ pub enum TokenIdentifier {
     PayloadDigest([u8; 32]),
 }
 
-impl fmt::Debug for TokenIdentifier {
+impl fmt::Debug for IdentifiedBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TokenIdentifier::Jti(jti) => f.debug_tuple("Jti").field(jti).finish(),
-            TokenIdentifier::PayloadDigest(digest) => {
+            IdentifiedBy::Jti(jti) => f.debug_tuple("Jti").field(jti).finish(),
+            IdentifiedBy::PayloadDigest(digest) => {
                 write!(f, "PayloadDigest({})", &RecordKey(*digest).to_hex()[..16])
             }
         }
@@ -122,7 +115,7 @@ impl fmt::Debug for TokenIdentifier {
 pub struct TokenId {
     issuer: String,
     subject: String,
-    identifier: TokenIdentifier,
+    identifier: IdentifiedBy,
 }
 
 impl TokenId {
@@ -135,7 +128,7 @@ impl TokenId {
         TokenId {
             issuer: issuer.into(),
             subject: subject.into(),
-            identifier: TokenIdentifier::Jti(jti.into()),
+            identifier: IdentifiedBy::Jti(jti.into()),
         }
     }
 
@@ -152,7 +145,7 @@ impl TokenId {
         TokenId {
             issuer: issuer.into(),
             subject: subject.into(),
-            identifier: TokenIdentifier::PayloadDigest(Sha256::digest(payload.as_bytes()).into()),
+            identifier: IdentifiedBy::PayloadDigest(Sha256::digest(payload.as_bytes()).into()),
         }
     }
 
@@ -167,7 +160,7 @@ impl TokenId {
     }
 
     /// The `jti` or payload digest.
-    pub fn identifier(&self) -> &TokenIdentifier {
+    pub fn identified_by(&self) -> &IdentifiedBy {
         &self.identifier
     }
 
@@ -193,12 +186,12 @@ impl TokenId {
         // (iss, jti) and the digest of the whole compact token.
         let (issuer, subject) = (self.issuer.as_bytes(), self.subject.as_bytes());
         match &self.identifier {
-            TokenIdentifier::Jti(jti) => RecordKey::derive(
+            IdentifiedBy::Jti(jti) => RecordKey::derive(
                 TOKEN_KEYS,
                 domain,
                 &[b"jti", issuer, subject, jti.as_bytes()],
             ),
-            TokenIdentifier::PayloadDigest(digest) => RecordKey::derive(
+            IdentifiedBy::PayloadDigest(digest) => RecordKey::derive(
                 TOKEN_KEYS,
                 domain,
                 &[b"payload-sha256", issuer, subject, digest],
@@ -355,6 +348,6 @@ mod tests {
         let id = TokenId::from_payload("iss", "sub", r#"{"secret":"claims"}"#);
         let debug = format!("{id:?}");
         assert!(!debug.contains("secret"), "{debug}");
-        assert!(matches!(id.identifier(), TokenIdentifier::PayloadDigest(_)));
+        assert!(matches!(id.identified_by(), IdentifiedBy::PayloadDigest(_)));
     }
 }

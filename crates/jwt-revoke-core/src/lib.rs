@@ -42,8 +42,8 @@ mod time;
 pub mod conformance;
 
 pub use claims::{Audience, NumericDate, RegisteredClaims};
-pub use key::{RecordKey, SessionId, TokenId, TokenIdentifier, UserId};
-pub use policy::{ListMode, Policy, TokenIdentity};
+pub use key::{IdentifiedBy, RecordKey, SessionId, TokenId, UserId};
+pub use policy::{IdentityRule, ListMode, Policy};
 pub use revocations::{
     Cutoff, RevocationReason, Revocations, TokenError, TokenFacts, TokenRevocation, Verdict,
 };

@@ -19,7 +19,7 @@ pub enum ListMode {
 /// How a token is identified within its issuer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum TokenIdentity {
+pub enum IdentityRule {
     /// By `jti` when the token has one, else by the SHA-256 digest of its verified payload.
     #[default]
     JtiOrDigest,
@@ -34,12 +34,12 @@ pub enum TokenIdentity {
 /// Tokens that live longer (`exp - iat`) are refused, so no token can outlive its cut-off.
 ///
 /// ```
-/// use jwt_revoke_core::{ListMode, Policy};
+/// use jwt_revoke_core::{IdentityRule, ListMode, Policy};
 /// use std::time::Duration;
 ///
 /// let policy = Policy::new(Duration::from_secs(15 * 60))   // access tokens live ≤ 15 min
-///     .leeway(Duration::from_secs(30))                      // clock skew tolerated
-///     .require_jti();
+///     .with_leeway(Duration::from_secs(30))                      // clock skew tolerated
+///     .with_identity(IdentityRule::RequireJti);
 /// assert_eq!(policy.mode(), ListMode::Denylist);
 /// ```
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub struct Policy {
     max_token_lifetime: Duration,
     leeway: Duration,
     mode: ListMode,
-    identity: TokenIdentity,
+    identity: IdentityRule,
     tokens_without_exp: Option<Duration>,
     issued_at_skew: Duration,
 }
@@ -65,7 +65,7 @@ impl Policy {
             max_token_lifetime,
             leeway: Duration::from_secs(60),
             mode: ListMode::Denylist,
-            identity: TokenIdentity::JtiOrDigest,
+            identity: IdentityRule::JtiOrDigest,
             tokens_without_exp: None,
             issued_at_skew: Self::DEFAULT_ISSUED_AT_SKEW,
         }
@@ -73,7 +73,7 @@ impl Policy {
 
     /// Clock skew tolerated between issuer and this service for `exp` and `nbf`. A token
     /// stays valid until `exp + leeway`, so its revocation record is kept that long too.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
     }
@@ -88,19 +88,21 @@ impl Policy {
     /// is paid by tokens issued in that window after the cut-off: they are covered too, unless
     /// the issuer gives them `iat` ≥ [`Cutoff::first_valid_iat`](crate::Cutoff::first_valid_iat)
     /// (accepted within a second) or a fractional `iat` after the cut-off.
-    pub fn issued_at_skew(mut self, skew: Duration) -> Self {
+    pub fn with_issued_at_skew(mut self, skew: Duration) -> Self {
         self.issued_at_skew = skew;
         self
     }
 
-    /// How far ahead of the clock an `iat` may be (see [`issued_at_skew`](Self::issued_at_skew)).
-    pub fn max_issued_at_skew(&self) -> Duration {
+    /// How far ahead of the clock an `iat` may be (see
+    /// [`with_issued_at_skew`](Self::with_issued_at_skew)).
+    pub fn issued_at_skew(&self) -> Duration {
         self.issued_at_skew
     }
 
-    /// Allowlist mode: see [`ListMode::Allowlist`].
-    pub fn allowlist(mut self) -> Self {
-        self.mode = ListMode::Allowlist;
+    /// Whether tokens are checked against a denylist (the default) or an allowlist: see
+    /// [`ListMode`].
+    pub fn with_mode(mut self, mode: ListMode) -> Self {
+        self.mode = mode;
         self
     }
 
@@ -109,9 +111,11 @@ impl Policy {
         self.mode
     }
 
-    /// Refuse tokens without a `jti` instead of identifying them by digest.
-    pub fn require_jti(mut self) -> Self {
-        self.identity = TokenIdentity::RequireJti;
+    /// How tokens are identified: by `jti` or, without one, by the digest of their payload
+    /// (the default), or by `jti` only ([`IdentityRule::RequireJti`]: a token without `jti`
+    /// is refused).
+    pub fn with_identity(mut self, rule: IdentityRule) -> Self {
+        self.identity = rule;
         self
     }
 
@@ -130,13 +134,13 @@ impl Policy {
         self.max_token_lifetime
     }
 
-    /// The clock-skew leeway.
-    pub fn leeway_duration(&self) -> Duration {
+    /// The clock-skew leeway (see [`with_leeway`](Self::with_leeway)).
+    pub fn leeway(&self) -> Duration {
         self.leeway
     }
 
     /// How tokens are identified.
-    pub fn identity(&self) -> TokenIdentity {
+    pub fn identity(&self) -> IdentityRule {
         self.identity
     }
 

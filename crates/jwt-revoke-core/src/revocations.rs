@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::claims::{NumericDate, RegisteredClaims};
 use crate::key::{SessionId, TokenId, UserId};
-use crate::policy::{ListMode, Policy, TokenIdentity};
+use crate::policy::{IdentityRule, ListMode, Policy};
 use crate::store::{CheckReply, RevocationStore, StoreError, TokenKeys};
 use crate::time::{Clock, SystemClock, Timestamp};
 
@@ -24,7 +24,7 @@ use crate::time::{Clock, SystemClock, Timestamp};
 /// A cut-off made "now" must also cover the tokens the service accepted a moment ago whose
 /// `iat` was a little ahead of its clock (an issuer's clock runs ahead; an integer `iat` is
 /// rounded up). So [`Revocations::revoke_user`] and [`Revocations::revoke_session`] cut at
-/// *now + [`Policy::max_issued_at_skew`]*, the latest `iat` the engine accepts now, and a token
+/// *now + [`Policy::issued_at_skew`]*, the latest `iat` the engine accepts now, and a token
 /// without `iat` (which cannot tell when it was issued) is covered by every live cut-off of its
 /// user or session.
 ///
@@ -125,7 +125,7 @@ pub enum TokenError {
     /// `nbf - leeway` is still ahead.
     #[error("the token is not valid yet")]
     NotYetValid,
-    /// `iat` is ahead of the clock by more than [`Policy::max_issued_at_skew`]: it would
+    /// `iat` is ahead of the clock by more than [`Policy::issued_at_skew`]: it would
     /// escape cut-offs.
     #[error("the token was issued in the future")]
     IssuedInFuture,
@@ -394,8 +394,8 @@ impl Revocations {
         let jti = claims.jti.as_deref().filter(|jti| !jti.is_empty());
         let token = match (jti, policy.identity()) {
             (Some(jti), _) => TokenId::from_jti(issuer, subject, jti),
-            (None, TokenIdentity::JtiOrDigest) => TokenId::from_payload(issuer, subject, payload),
-            (None, TokenIdentity::RequireJti) => return Err(TokenError::MissingJti),
+            (None, IdentityRule::JtiOrDigest) => TokenId::from_payload(issuer, subject, payload),
+            (None, IdentityRule::RequireJti) => return Err(TokenError::MissingJti),
         };
         let user = UserId::new(issuer, subject);
         let session = claims.sid.as_deref().map(|sid| SessionId::new(issuer, sid));
@@ -439,7 +439,7 @@ impl Revocations {
         iat: Option<Timestamp>,
     ) -> Result<(), TokenError> {
         self.check_expiry(now, expires_at)?;
-        let leeway = self.inner.policy.leeway_duration();
+        let leeway = self.inner.policy.leeway();
         if not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(TokenError::NotYetValid);
         }
@@ -475,7 +475,7 @@ impl Revocations {
     }
 
     fn check_expiry(&self, now: Timestamp, expires_at: Timestamp) -> Result<(), TokenError> {
-        let leeway = self.inner.policy.leeway_duration();
+        let leeway = self.inner.policy.leeway();
         if expires_at.saturating_add(leeway) <= now {
             return Err(TokenError::Expired);
         }
@@ -565,7 +565,7 @@ impl Revocations {
 
     /// Revokes every token of `user` issued up to now ("log out everywhere"): every token
     /// this engine would accept now, so the cut-off is at now plus
-    /// [`Policy::max_issued_at_skew`] (see [`Cutoff`]). Returns the cut-off in force, which
+    /// [`Policy::issued_at_skew`] (see [`Cutoff`]). Returns the cut-off in force, which
     /// may be later if a concurrent revocation won.
     pub async fn revoke_user(&self, user: &UserId) -> Result<Cutoff, StoreError> {
         self.raise_cutoff(
@@ -579,7 +579,7 @@ impl Revocations {
     /// instant, such as a CAEP credential change). A cut-off never moves backwards: an earlier
     /// `at` than the stored one changes nothing. An `at` ahead of the clock is brought back to
     /// the latest `iat` the engine accepts now (the clock plus
-    /// [`Policy::max_issued_at_skew`]), so no cut-off can kill tokens that are not issued yet.
+    /// [`Policy::issued_at_skew`]), so no cut-off can kill tokens that are not issued yet.
     pub async fn revoke_user_at(&self, user: &UserId, at: Timestamp) -> Result<Cutoff, StoreError> {
         self.raise_cutoff(user.key(), at).await
     }
@@ -624,13 +624,11 @@ impl Revocations {
 
     /// The latest `iat` that [`inspect`](Self::inspect) accepts at `now`.
     fn latest_acceptable_iat(&self, now: Timestamp) -> Timestamp {
-        now.saturating_add(self.inner.policy.max_issued_at_skew())
+        now.saturating_add(self.inner.policy.issued_at_skew())
     }
 
     fn record_expiry(&self, token: &TokenFacts) -> Timestamp {
-        token
-            .expires_at
-            .saturating_add(self.inner.policy.leeway_duration())
+        token.expires_at.saturating_add(self.inner.policy.leeway())
     }
 }
 
@@ -671,7 +669,7 @@ mod tests {
         let clock = crate::time::ManualClock::new(Timestamp::from_secs(1_700_000_000));
         Revocations::new(
             store,
-            Policy::new(Duration::from_secs(600)).leeway(Duration::from_secs(5)),
+            Policy::new(Duration::from_secs(600)).with_leeway(Duration::from_secs(5)),
         )
         .with_clock(Arc::new(clock))
     }
@@ -713,7 +711,7 @@ mod tests {
         );
         let strict = Revocations::new(
             Arc::new(LastCutoff::default()),
-            Policy::new(Duration::from_secs(600)).require_jti(),
+            Policy::new(Duration::from_secs(600)).with_identity(IdentityRule::RequireJti),
         )
         .with_clock(Arc::new(crate::time::ManualClock::new(
             Timestamp::from_secs(1_700_000_000),
@@ -731,7 +729,7 @@ mod tests {
         )));
         let revocations = Revocations::new(
             Arc::new(LastCutoff::default()),
-            Policy::new(Duration::from_secs(600)).leeway(Duration::from_secs(5)),
+            Policy::new(Duration::from_secs(600)).with_leeway(Duration::from_secs(5)),
         )
         .with_clock(clock.clone());
         let claims: RegisteredClaims = serde_json::from_value(serde_json::json!({
@@ -856,7 +854,7 @@ mod tests {
         )));
         let revocations = Revocations::new(
             Arc::new(LastCutoff::default()),
-            Policy::new(Duration::from_secs(600)).leeway(Duration::from_secs(5)),
+            Policy::new(Duration::from_secs(600)).with_leeway(Duration::from_secs(5)),
         )
         .with_clock(clock.clone());
         let token = |value: serde_json::Value| {

@@ -51,11 +51,11 @@ impl VerifiedCache {
     pub(crate) fn insert(&self, digest: [u8; 32], known: &Authenticated, policy: &Policy) {
         let registered = known.claims.registered();
         let until = match (registered.exp, registered.iat, policy.tokens_without_exp()) {
-            (Some(exp), _, _) => exp.timestamp().saturating_add(policy.leeway_duration()),
+            (Some(exp), _, _) => exp.timestamp().saturating_add(policy.leeway()),
             (None, Some(iat), Some(retention)) => iat
                 .timestamp()
                 .saturating_add(retention)
-                .saturating_add(policy.leeway_duration()),
+                .saturating_add(policy.leeway()),
             _ => return,
         };
         self.entries.insert(

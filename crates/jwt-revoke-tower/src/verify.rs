@@ -214,7 +214,7 @@ impl<'a> VerifierSettings<'a> {
             algorithms,
             issuers,
             audiences,
-            leeway: policy.leeway_duration(),
+            leeway: policy.leeway(),
             // jsonwebtoken checks `iss` and `aud` only when present unless they are required:
             // an allowlist of issuers or audiences must not be escaped by leaving the claim out.
             required: [

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode};
 use jsonwebtoken::{Algorithm, DecodingKey, Header};
-use jwt_revoke_core::{Policy, UserId};
+use jwt_revoke_core::{IdentityRule, Policy, UserId};
 use jwt_revoke_tower::{
     BuildError, Claims, DecodingKeys, Rejection, RevocationLayer, StoreFailure,
 };
@@ -778,7 +778,11 @@ fn requiring_jti_refuses_tokens_without_one() {
         let store = jwt_revoke_memory::MemoryStore::builder()
             .clock(Arc::new(clock.clone()))
             .build();
-        let revocations = revocations_on(Arc::new(store), &clock, policy().require_jti());
+        let revocations = revocations_on(
+            Arc::new(store),
+            &clock,
+            policy().with_identity(IdentityRule::RequireJti),
+        );
         let app = app(hs256_builder(revocations).build().expect("builds"));
         let mut no_jti = claims("alice", "x");
         no_jti.as_object_mut().expect("object").remove("jti");
@@ -832,8 +836,8 @@ async fn an_untyped_logout_token_is_not_an_access_token() {
 async fn logging_out_everywhere_covers_a_token_issued_ahead_of_the_clock() {
     let clock = clock();
     let policy = Policy::new(Duration::from_secs(3600))
-        .leeway(Duration::from_secs(60))
-        .issued_at_skew(Duration::from_secs(60));
+        .with_leeway(Duration::from_secs(60))
+        .with_issued_at_skew(Duration::from_secs(60));
     let store = jwt_revoke_memory::MemoryStore::builder()
         .clock(Arc::new(clock.clone()))
         .build();

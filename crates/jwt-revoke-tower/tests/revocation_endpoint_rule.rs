@@ -131,7 +131,7 @@ fn token_of(shape: &Shape) -> String {
 
 fn policy_of(shape: &Shape) -> Policy {
     let policy =
-        Policy::new(Duration::from_secs(3_600)).leeway(Duration::from_secs(shape.leeway_secs));
+        Policy::new(Duration::from_secs(3_600)).with_leeway(Duration::from_secs(shape.leeway_secs));
     if shape.tokens_without_exp {
         policy.accept_tokens_without_exp(Duration::from_secs(3_600))
     } else {

@@ -499,7 +499,7 @@ async fn logging_out_everywhere_refuses_a_token_without_iat_accepted_before() {
     let store = jwt_revoke_memory::MemoryStore::builder()
         .clock(Arc::new(clock.clone()))
         .build();
-    let policy = Policy::new(Duration::from_secs(3600)).leeway(Duration::from_secs(30));
+    let policy = Policy::new(Duration::from_secs(3600)).with_leeway(Duration::from_secs(30));
     let app = app(
         hs256_builder(revocations_on(Arc::new(store), &clock, policy))
             .build()

@@ -50,7 +50,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use crate::claims::RegisteredClaims;
 use crate::key::{SessionId, UserId};
-use crate::policy::Policy;
+use crate::policy::{ListMode, Policy};
 use crate::revocations::{Revocations, TokenRevocation, Verdict};
 use crate::store::{RevocationStore, StoreError};
 use crate::time::{Clock, ManualClock, Timestamp};
@@ -66,9 +66,11 @@ const LEEWAY: Duration = Duration::from_secs(5);
 const SKEW: Duration = Duration::from_secs(2);
 
 fn policy(allowlist: bool) -> Policy {
-    let policy = Policy::new(LONGEST).leeway(LEEWAY).issued_at_skew(SKEW);
+    let policy = Policy::new(LONGEST)
+        .with_leeway(LEEWAY)
+        .with_issued_at_skew(SKEW);
     if allowlist {
-        policy.allowlist()
+        policy.with_mode(ListMode::Allowlist)
     } else {
         policy
     }

@@ -128,7 +128,7 @@ impl EventTokenVerifier {
         revocations: &Revocations,
         rules: EventRules,
     ) -> Result<Self, BuildError> {
-        let leeway = revocations.policy().leeway_duration();
+        let leeway = revocations.policy().leeway();
         let issuers = [trust.issuer.clone()];
         let settings = VerifierSettings {
             algorithms: &trust.algorithms,

@@ -33,7 +33,7 @@ pub fn clock() -> ManualClock {
 }
 
 pub fn policy() -> Policy {
-    Policy::new(Duration::from_secs(3600)).leeway(Duration::from_secs(0))
+    Policy::new(Duration::from_secs(3600)).with_leeway(Duration::from_secs(0))
 }
 
 pub fn revocations_on(

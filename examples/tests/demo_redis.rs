@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const SECRET: &[u8] = b"demo redis test secret";
-/// The layer's and the store's time limits are 500 ms each; a failing request must come back
+/// The store bounds each call to 500 ms and the engine to 550 ms; a failing request must come back
 /// well within this.
 const NO_HANG: Duration = Duration::from_millis(2_000);
 const RECOVERY: Duration = Duration::from_secs(30);

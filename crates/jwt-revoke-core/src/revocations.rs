@@ -266,6 +266,16 @@ struct Inner {
     store: Arc<dyn RevocationStore>,
     policy: Policy,
     clock: Arc<dyn Clock>,
+    store_timeout: Duration,
+}
+
+/// The limit on store calls for a store that does not bound its own.
+const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The limit for a store whose calls take at most `bound`: a little longer, so that the
+/// store's own error (a timeout that says which server) comes first.
+fn backstop(bound: Duration) -> Duration {
+    bound + (bound / 10).max(Duration::from_millis(20))
 }
 
 impl fmt::Debug for Revocations {
@@ -274,6 +284,7 @@ impl fmt::Debug for Revocations {
             .field("store", &self.inner.store)
             .field("policy", &self.inner.policy)
             .field("clock", &self.inner.clock)
+            .field("store_timeout", &self.inner.store_timeout)
             .finish()
     }
 }
@@ -281,11 +292,13 @@ impl fmt::Debug for Revocations {
 impl Revocations {
     /// An engine over `store` with `policy`, reading the system clock.
     pub fn new(store: Arc<dyn RevocationStore>, policy: Policy) -> Self {
+        let store_timeout = store.call_timeout().map_or(DEFAULT_STORE_TIMEOUT, backstop);
         Revocations {
             inner: Arc::new(Inner {
                 store,
                 policy,
                 clock: Arc::new(SystemClock),
+                store_timeout,
             }),
         }
     }
@@ -297,8 +310,37 @@ impl Revocations {
                 store: Arc::clone(&self.inner.store),
                 policy: self.inner.policy.clone(),
                 clock,
+                store_timeout: self.inner.store_timeout,
             }),
         }
+    }
+
+    /// The same engine with another limit on store calls (see
+    /// [`store_timeout`](Self::store_timeout)). For a store that does not bound its own calls;
+    /// a store that does (Redis) is better given its own timeout, from which this one follows.
+    pub fn with_store_timeout(self, timeout: Duration) -> Self {
+        Revocations {
+            inner: Arc::new(Inner {
+                store: Arc::clone(&self.inner.store),
+                policy: self.inner.policy.clone(),
+                clock: Arc::clone(&self.inner.clock),
+                store_timeout: timeout,
+            }),
+        }
+    }
+
+    /// The one limit on every store call made for this engine: the layer's check of each
+    /// request, the revocation handle's calls, the event receivers' writes. A call that takes
+    /// longer fails as [`StoreError::Timeout`] (a 503 at the layer, never a 401 or a hang).
+    ///
+    /// Its owner is the store: for a store that bounds its calls
+    /// ([`RevocationStore::call_timeout`], the Redis store's `timeout`) it is that bound plus a
+    /// tenth (at least 20 ms), so the store's own error comes first; for one that does not (the
+    /// memory store answers at once), 500 ms, or what
+    /// [`with_store_timeout`](Self::with_store_timeout) says. The engine only holds the value:
+    /// the callers, which run on a runtime, apply it.
+    pub fn store_timeout(&self) -> Duration {
+        self.inner.store_timeout
     }
 
     /// The policy.
@@ -663,6 +705,60 @@ mod tests {
             *self.0.lock().expect("not poisoned") = Some(at);
             Ok(at)
         }
+    }
+
+    /// A store that says it bounds its calls to `self.0`.
+    #[derive(Debug)]
+    struct Bounded(Option<Duration>);
+
+    #[async_trait::async_trait]
+    impl RevocationStore for Bounded {
+        async fn check(&self, _: &TokenKeys) -> Result<CheckReply, StoreError> {
+            Ok(CheckReply::default())
+        }
+        async fn insert_token(&self, _: &TokenKeys, _: Timestamp) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn remove_token(&self, _: &TokenKeys) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn raise_cutoff(
+            &self,
+            _: RecordKey,
+            at: Timestamp,
+            _: Timestamp,
+        ) -> Result<Timestamp, StoreError> {
+            Ok(at)
+        }
+        fn call_timeout(&self) -> Option<Duration> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn the_store_timeout_follows_the_stores_own_bound_and_outlasts_it() {
+        let policy = || Policy::new(Duration::from_secs(600));
+        let of = |bound| Revocations::new(Arc::new(Bounded(bound)), policy()).store_timeout();
+        // A store without a bound of its own: 500 ms.
+        assert_eq!(of(None), Duration::from_millis(500));
+        // A store that bounds its calls: a tenth longer, at least 20 ms, so its error is first.
+        assert_eq!(
+            of(Some(Duration::from_millis(500))),
+            Duration::from_millis(550)
+        );
+        assert_eq!(
+            of(Some(Duration::from_millis(100))),
+            Duration::from_millis(120)
+        );
+        assert_eq!(
+            of(Some(Duration::from_secs(2))),
+            Duration::from_millis(2_200)
+        );
+        // Said explicitly, for a store without a bound; kept by with_clock.
+        let engine = Revocations::new(Arc::new(Bounded(None)), policy())
+            .with_store_timeout(Duration::from_millis(50))
+            .with_clock(Arc::new(crate::time::SystemClock));
+        assert_eq!(engine.store_timeout(), Duration::from_millis(50));
     }
 
     fn engine(store: Arc<LastCutoff>) -> Revocations {

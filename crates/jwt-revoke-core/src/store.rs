@@ -275,6 +275,17 @@ pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
     fn usage(&self) -> Option<StoreUsage> {
         None
     }
+
+    /// The longest any call of this store takes, when the store bounds its calls itself (the
+    /// Redis store: its per-call timeout, plus its wait for replicas when it has one); the
+    /// default says it does not. The engine derives from it the one limit that every caller
+    /// applies to every store call ([`Revocations::store_timeout`]), a little longer, so that
+    /// the store's own, more precise error comes first.
+    ///
+    /// [`Revocations::store_timeout`]: crate::Revocations::store_timeout
+    fn call_timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 #[async_trait]
@@ -305,6 +316,9 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
     }
     fn usage(&self) -> Option<StoreUsage> {
         (**self).usage()
+    }
+    fn call_timeout(&self) -> Option<Duration> {
+        (**self).call_timeout()
     }
 }
 

@@ -661,6 +661,14 @@ impl RedisStore {
             .map(move |outcome| outcome.unwrap_or(Err(StoreError::Timeout(limit))))
     }
 
+    /// A write's limit: the per-call timeout, plus the wait for replicas when there is one.
+    fn write_timeout(&self) -> Duration {
+        self.timeout
+            + self
+                .acknowledgement
+                .map_or(Duration::ZERO, |acknowledgement| acknowledgement.timeout)
+    }
+
     fn fail(&self, err: RedisError) -> StoreError {
         self.connection.report(&err);
         store_error(err)
@@ -678,10 +686,7 @@ impl RedisStore {
         F: Future<Output = Result<T, StoreError>>,
     {
         let permit = self.in_flight.acquire();
-        let limit = self.timeout
-            + self
-                .acknowledgement
-                .map_or(Duration::ZERO, |acknowledgement| acknowledgement.timeout);
+        let limit = self.write_timeout();
         let call = tokio::time::timeout(limit, call)
             .map(move |outcome| outcome.unwrap_or(Err(StoreError::Timeout(limit))));
         async move {
@@ -773,6 +778,12 @@ impl fmt::Debug for RedisStore {
 
 #[async_trait]
 impl RevocationStore for RedisStore {
+    /// Every call is bounded by the store's timeout (writes also by the wait for replicas):
+    /// the engine's limit follows from it.
+    fn call_timeout(&self) -> Option<Duration> {
+        Some(self.write_timeout())
+    }
+
     async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError> {
         self.ensure_guard();
         if let Some(evicting) = self.health.evicting() {

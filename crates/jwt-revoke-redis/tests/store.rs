@@ -580,3 +580,23 @@ fn a_store_keeps_working_after_the_runtime_that_first_used_it_is_gone() {
         panic!("no check answered in the second runtime: {answers:?}");
     });
 }
+
+/// The engine's one limit on store calls follows the store's own (issue 13: one owner per
+/// timeout): a tenth longer than a call may take, writes' wait for replicas included.
+#[tokio::test]
+async fn the_engines_store_timeout_follows_the_redis_stores_own() {
+    let server = RedisServer::shared();
+    let engine = |store: RedisStore| {
+        Revocations::new(Arc::new(store), Policy::new(Duration::from_secs(600))).store_timeout()
+    };
+    let config = RedisStoreConfig::from_url(server.url()).with_key_prefix(unique_prefix());
+    let plain = config
+        .clone()
+        .with_timeout(Duration::from_millis(300))
+        .build()
+        .await
+        .expect("builds");
+    assert_eq!(engine(plain), Duration::from_millis(330));
+    let default = config.clone().build().await.expect("builds");
+    assert_eq!(engine(default), Duration::from_millis(550));
+}

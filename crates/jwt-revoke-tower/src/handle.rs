@@ -2,14 +2,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use jwt_revoke_core::{Cutoff, Revocations, StoreError, TokenFacts, TokenRevocation};
 
 /// Revokes the current request's token, its user or its session: logout in one line.
 ///
 /// The layer puts one into the request's extensions next to the [`Claims`](crate::Claims)
-/// of every request it lets through. Every call is bounded by the layer's store timeout.
+/// of every request it lets through. Every call is bounded by the engine's
+/// [`store_timeout`](jwt_revoke_core::Revocations::store_timeout).
 /// An `Err` means the revocation may not have happened: tell the user it failed.
 ///
 /// ```
@@ -38,16 +38,11 @@ use jwt_revoke_core::{Cutoff, Revocations, StoreError, TokenFacts, TokenRevocati
 pub struct RevocationHandle {
     revocations: Revocations,
     token: Arc<TokenFacts>,
-    timeout: Duration,
 }
 
 impl RevocationHandle {
-    pub(crate) fn new(revocations: Revocations, token: Arc<TokenFacts>, timeout: Duration) -> Self {
-        RevocationHandle {
-            revocations,
-            token,
-            timeout,
-        }
+    pub(crate) fn new(revocations: Revocations, token: Arc<TokenFacts>) -> Self {
+        RevocationHandle { revocations, token }
     }
 
     /// What is known of the current token: its identity, user, session and lifetime.
@@ -95,8 +90,9 @@ impl RevocationHandle {
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, call)
+        let limit = self.revocations.store_timeout();
+        tokio::time::timeout(limit, call)
             .await
-            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+            .unwrap_or(Err(StoreError::Timeout(limit)))
     }
 }

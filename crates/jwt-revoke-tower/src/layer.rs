@@ -290,7 +290,6 @@ impl RevocationLayer {
             max_token_bytes: 8 * 1024,
             bypass_exact: Vec::new(),
             bypass_prefixes: Vec::new(),
-            store_timeout: Duration::from_millis(500),
             store_failure: StoreFailure::FailClosed {
                 retry_after: Duration::from_secs(1),
             },
@@ -363,7 +362,6 @@ pub struct RevocationLayerBuilder {
     max_token_bytes: usize,
     bypass_exact: Vec<String>,
     bypass_prefixes: Vec<String>,
-    store_timeout: Duration,
     store_failure: StoreFailure,
     verified_cache: Option<usize>,
     claims_memo_bytes: usize,
@@ -443,12 +441,6 @@ impl RevocationLayerBuilder {
         self
     }
 
-    /// The longest a store call may take before it counts as a failure (default 500 ms).
-    pub fn store_timeout(mut self, timeout: Duration) -> Self {
-        self.store_timeout = timeout;
-        self
-    }
-
     /// What to do when the store fails (default: fail closed, `Retry-After: 1`).
     pub fn on_store_failure(mut self, behaviour: StoreFailure) -> Self {
         self.store_failure = behaviour;
@@ -512,6 +504,9 @@ impl RevocationLayerBuilder {
             Verification::Jwt(_) => ClaimsMemo::new(self.claims_memo_bytes),
             Verification::Upstream => None,
         };
+        // The engine's limit (its store's own, a little longer): one owner for every store
+        // call (see `Revocations::store_timeout`).
+        let store_timeout = self.revocations.store_timeout();
         Ok(RevocationLayer {
             shared: Arc::new(Shared {
                 revocations: self.revocations,
@@ -525,7 +520,7 @@ impl RevocationLayerBuilder {
                 max_token_bytes: self.max_token_bytes,
                 bypass_exact: self.bypass_exact,
                 bypass_prefixes: self.bypass_prefixes,
-                store_timeout: self.store_timeout,
+                store_timeout,
                 store_failure: self.store_failure,
                 stats: LayerStats::default(),
                 verified_cache,

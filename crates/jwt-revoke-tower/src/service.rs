@@ -286,11 +286,7 @@ pub(crate) fn decide<B>(
             }
         }
     }
-    let handle = RevocationHandle::new(
-        shared.revocations.clone(),
-        authenticated.token,
-        shared.store_timeout,
-    );
+    let handle = RevocationHandle::new(shared.revocations.clone(), authenticated.token);
     request.extensions_mut().insert(authenticated.claims);
     request.extensions_mut().insert(handle);
     Ok(())

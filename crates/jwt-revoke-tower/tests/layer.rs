@@ -526,8 +526,9 @@ async fn failing_open_lets_requests_through_and_counts_them() {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_store_times_out_into_a_503() {
     let clock = clock();
-    let layer = hs256_builder(revocations_on(Arc::new(HangingStore), &clock, policy()))
-        .store_timeout(Duration::from_millis(50))
+    let revocations = revocations_on(Arc::new(HangingStore), &clock, policy())
+        .with_store_timeout(Duration::from_millis(50));
+    let layer = hs256_builder(revocations)
         .on_store_failure(StoreFailure::FailClosed {
             retry_after: Duration::from_secs(5),
         })

@@ -76,7 +76,6 @@ pub struct BackchannelLogoutBuilder {
     trust: EventTokenTrust,
     token_issuer: Option<String>,
     max_age: Duration,
-    store_timeout: Duration,
 }
 
 impl BackchannelLogout {
@@ -87,7 +86,6 @@ impl BackchannelLogout {
             trust,
             token_issuer: None,
             max_age: Duration::from_secs(10 * 60),
-            store_timeout: Duration::from_millis(500),
         }
     }
 
@@ -131,7 +129,7 @@ impl BackchannelLogout {
             // later login.
             (Some(sid), _) => {
                 let session = SessionId::new(issuer, sid.as_str());
-                super::bounded(verifier.store_timeout, revocations.revoke_session(&session)).await
+                super::bounded(revocations, revocations.revoke_session(&session)).await
             }
             // A user logged out at the provider when it issued the token: cut there, not at
             // receipt, so that a replay or a retry can never move the cut-off past a later
@@ -139,11 +137,7 @@ impl BackchannelLogout {
             (None, Some(sub)) => {
                 let at = verifier.event_instant(&claims, revocations.clock().now());
                 let user = UserId::new(issuer, sub.as_str());
-                super::bounded(
-                    verifier.store_timeout,
-                    revocations.revoke_user_at(&user, at),
-                )
-                .await
+                super::bounded(revocations, revocations.revoke_user_at(&user, at)).await
             }
             (None, None) => return refuse("the logout token has neither sub nor sid"),
         };
@@ -192,12 +186,6 @@ impl BackchannelLogoutBuilder {
         self
     }
 
-    /// The limit of each store call (default 500 ms).
-    pub fn store_timeout(mut self, timeout: Duration) -> Self {
-        self.store_timeout = timeout;
-        self
-    }
-
     /// Builds the receiver, checking the keys and algorithms.
     pub fn build(self) -> Result<BackchannelLogout, BuildError> {
         let rules = EventRules {
@@ -206,7 +194,6 @@ impl BackchannelLogoutBuilder {
             required: vec!["iss", "aud", "iat", "exp"],
             max_age: self.max_age,
             token_issuer: self.token_issuer,
-            store_timeout: self.store_timeout,
         };
         Ok(BackchannelLogout {
             inner: Arc::new(TokenReceiver::new(self.revocations, self.trust, rules)?),

@@ -39,7 +39,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -210,11 +209,14 @@ pub(crate) fn store_unavailable(body: &serde_json::Value) -> Response<EventBody>
     response
 }
 
-/// Runs a store call within `limit`; a timeout is a [`jwt_revoke_core::StoreError::Timeout`].
+/// Runs a store call within the engine's limit
+/// ([`Revocations::store_timeout`](jwt_revoke_core::Revocations::store_timeout)); a timeout is
+/// a [`jwt_revoke_core::StoreError::Timeout`].
 pub(crate) async fn bounded<T>(
-    limit: Duration,
+    revocations: &jwt_revoke_core::Revocations,
     call: impl Future<Output = Result<T, jwt_revoke_core::StoreError>>,
 ) -> Result<T, jwt_revoke_core::StoreError> {
+    let limit = revocations.store_timeout();
     tokio::time::timeout(limit, call)
         .await
         .unwrap_or(Err(jwt_revoke_core::StoreError::Timeout(limit)))

@@ -164,7 +164,7 @@ impl RevocationEndpoint {
         else {
             return plain(StatusCode::OK);
         };
-        match super::bounded(shared.store_timeout, revocations.revoke_token(&facts)).await {
+        match super::bounded(revocations, revocations.revoke_token(&facts)).await {
             Ok(_) => plain(StatusCode::OK),
             Err(err) => {
                 tracing::warn!(%err, "token revocation could not be recorded");

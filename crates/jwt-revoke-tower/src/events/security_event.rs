@@ -86,7 +86,6 @@ pub struct SecurityEventReceiverBuilder {
     trust: EventTokenTrust,
     token_issuer: Option<String>,
     max_age: Duration,
-    store_timeout: Duration,
 }
 
 /// Whose tokens an event ends.
@@ -106,7 +105,6 @@ impl SecurityEventReceiver {
             trust,
             token_issuer: None,
             max_age: Duration::from_secs(60 * 60),
-            store_timeout: Duration::from_millis(500),
         }
     }
 
@@ -145,17 +143,12 @@ impl SecurityEventReceiver {
                 // names: a late delivery must not spare tokens of a session that is over.
                 Target::Session(sid) => {
                     let session = SessionId::new(verifier.token_issuer.as_str(), sid);
-                    super::bounded(verifier.store_timeout, revocations.revoke_session(&session))
-                        .await
+                    super::bounded(revocations, revocations.revoke_session(&session)).await
                 }
                 Target::User { issuer, sub } => {
                     let issuer = issuer.unwrap_or_else(|| verifier.token_issuer.clone());
                     let user = UserId::new(issuer, sub);
-                    super::bounded(
-                        verifier.store_timeout,
-                        revocations.revoke_user_at(&user, at),
-                    )
-                    .await
+                    super::bounded(revocations, revocations.revoke_user_at(&user, at)).await
                 }
             };
             if let Err(err) = revoked {
@@ -282,12 +275,6 @@ impl SecurityEventReceiverBuilder {
         self
     }
 
-    /// The limit of each store call (default 500 ms).
-    pub fn store_timeout(mut self, timeout: Duration) -> Self {
-        self.store_timeout = timeout;
-        self
-    }
-
     /// Builds the receiver, checking the keys and algorithms.
     pub fn build(self) -> Result<SecurityEventReceiver, BuildError> {
         let rules = EventRules {
@@ -296,7 +283,6 @@ impl SecurityEventReceiverBuilder {
             required: vec!["iss", "aud", "iat"],
             max_age: self.max_age,
             token_issuer: self.token_issuer,
-            store_timeout: self.store_timeout,
         };
         Ok(SecurityEventReceiver {
             inner: Arc::new(TokenReceiver::new(self.revocations, self.trust, rules)?),

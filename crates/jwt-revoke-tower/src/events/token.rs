@@ -109,7 +109,6 @@ pub(crate) struct EventTokenVerifier {
     max_age: Duration,
     /// The issuer of the tokens whose users and sessions these events end.
     pub(crate) token_issuer: String,
-    pub(crate) store_timeout: Duration,
 }
 
 /// The settings of an [`EventTokenVerifier`] besides who is trusted.
@@ -119,7 +118,6 @@ pub(crate) struct EventRules {
     pub(crate) required: Vec<&'static str>,
     pub(crate) max_age: Duration,
     pub(crate) token_issuer: Option<String>,
-    pub(crate) store_timeout: Duration,
 }
 
 impl EventTokenVerifier {
@@ -144,7 +142,6 @@ impl EventTokenVerifier {
             leeway,
             max_age: rules.max_age,
             token_issuer: rules.token_issuer.unwrap_or(trust.issuer),
-            store_timeout: rules.store_timeout,
         })
     }
 
@@ -232,7 +229,7 @@ impl EventTokenVerifier {
         claims: &EventClaims,
     ) -> Result<bool, StoreError> {
         let keys = Self::ledger_keys(claims);
-        let reply = super::bounded(self.store_timeout, revocations.store().check(&keys)).await?;
+        let reply = super::bounded(revocations, revocations.store().check(&keys)).await?;
         Ok(reply.token_listed)
     }
 
@@ -255,7 +252,7 @@ impl EventTokenVerifier {
             .saturating_add(Duration::from_secs(1));
         let keys = Self::ledger_keys(claims);
         super::bounded(
-            self.store_timeout,
+            revocations,
             revocations.store().insert_token(&keys, lives_until),
         )
         .await

@@ -71,7 +71,6 @@ struct Inner {
     issuer: String,
     header: HeaderName,
     secret_digest: [u8; 32],
-    store_timeout: Duration,
 }
 
 impl std::fmt::Debug for FusionAuthWebhook {
@@ -92,7 +91,6 @@ pub struct FusionAuthWebhookBuilder {
     header: HeaderName,
     secret_digest: [u8; 32],
     secret_len: usize,
-    store_timeout: Duration,
 }
 
 impl std::fmt::Debug for FusionAuthWebhookBuilder {
@@ -135,7 +133,6 @@ impl FusionAuthWebhook {
             header,
             secret_digest: Sha256::digest(secret.as_ref()).into(),
             secret_len: secret.as_ref().len(),
-            store_timeout: Duration::from_millis(500),
         }
     }
 
@@ -171,7 +168,6 @@ impl FusionAuthWebhook {
         let Inner {
             revocations,
             issuer,
-            store_timeout,
             ..
         } = &*self.inner;
         let longest = revocations.policy().max_token_lifetime();
@@ -190,7 +186,7 @@ impl FusionAuthWebhook {
             .map(|millis| Timestamp::from_micros(millis.saturating_mul(1_000)).min(now))
             .unwrap_or(now);
         let user = UserId::new(issuer.as_str(), user_id);
-        match super::bounded(*store_timeout, revocations.revoke_user_at(&user, at)).await {
+        match super::bounded(revocations, revocations.revoke_user_at(&user, at)).await {
             Ok(_) => plain(StatusCode::OK),
             Err(err) => {
                 tracing::warn!(%err, "a FusionAuth revocation could not be recorded");
@@ -219,12 +215,6 @@ fn refuse(description: &str) -> http::Response<EventBody> {
 }
 
 impl FusionAuthWebhookBuilder {
-    /// The limit of each store call (default 500 ms).
-    pub fn store_timeout(mut self, timeout: Duration) -> Self {
-        self.store_timeout = timeout;
-        self
-    }
-
     /// Builds the webhook; refuses a secret shorter than [`MIN_SECRET_BYTES`].
     pub fn build(self) -> Result<FusionAuthWebhook, WeakSecret> {
         if self.secret_len < MIN_SECRET_BYTES {
@@ -238,7 +228,6 @@ impl FusionAuthWebhookBuilder {
                 issuer: self.issuer,
                 header: self.header,
                 secret_digest: self.secret_digest,
-                store_timeout: self.store_timeout,
             }),
         })
     }

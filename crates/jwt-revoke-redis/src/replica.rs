@@ -349,13 +349,17 @@ fn expiry(ttl_millis: i64) -> Timestamp {
         .saturating_add(Duration::from_millis(ttl_millis.unsigned_abs()))
 }
 
-fn apply_token(records: &MemoryStore, token: RecordKey, ttl_millis: i64) -> Result<(), StoreError> {
+pub(crate) fn apply_token(
+    records: &MemoryStore,
+    token: RecordKey,
+    ttl_millis: i64,
+) -> Result<(), StoreError> {
     // The memory store files a token record under `keys.token` only.
     let keys = TokenKeys::new(token, token, None);
     now(records.insert_token(&keys, expiry(ttl_millis)))
 }
 
-fn apply_cutoff(
+pub(crate) fn apply_cutoff(
     records: &MemoryStore,
     key: RecordKey,
     at: Timestamp,
@@ -364,7 +368,7 @@ fn apply_cutoff(
     now(records.raise_cutoff(key, at, expiry(ttl_millis))).map(drop)
 }
 
-fn apply_deletion(records: &MemoryStore, token: RecordKey) {
+pub(crate) fn apply_deletion(records: &MemoryStore, token: RecordKey) {
     let keys = TokenKeys::new(token, token, None);
     // The memory store cannot fail to delete.
     let _ = now(records.remove_token(&keys));
@@ -578,7 +582,7 @@ async fn copy_all(
 
 /// One message of the change channel.
 #[derive(Debug, PartialEq, Eq)]
-enum Change {
+pub(crate) enum Change {
     Token {
         token: RecordKey,
         ttl: i64,
@@ -600,7 +604,7 @@ enum Change {
 }
 
 /// Reads a message of the change channel (see `scripts.rs` for the format).
-fn parse_change(prefix: &KeyPrefix, text: &[u8]) -> Option<Change> {
+pub(crate) fn parse_change(prefix: &KeyPrefix, text: &[u8]) -> Option<Change> {
     // The key comes last and may contain spaces: split off only the fields before it.
     fn fields<const N: usize>(text: &[u8]) -> Option<[&[u8]; N]> {
         let mut parts = text.splitn(N, |&b| b == b' ');

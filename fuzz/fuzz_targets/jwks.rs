@@ -20,7 +20,9 @@ use jwt_revoke_core::{Policy, Revocations};
 use jwt_revoke_fuzz::{NOW_SECS, block_on};
 use jwt_revoke_memory::MemoryStore;
 use jwt_revoke_tower::jsonwebtoken::Algorithm;
-use jwt_revoke_tower::jsonwebtoken::jwk::{JwkSet, KeyOperations, PublicKeyUse};
+use jwt_revoke_tower::jsonwebtoken::jwk::{
+    AlgorithmParameters, JwkSet, KeyOperations, PublicKeyUse,
+};
 use jwt_revoke_tower::{DecodingKeys, JwksError, RevocationLayer};
 use libfuzzer_sys::fuzz_target;
 use tower::{ServiceExt as _, service_fn};
@@ -93,6 +95,14 @@ fuzz_target!(|data: &[u8]| {
         let Some(kid) = &jwk.common.key_id else {
             continue;
         };
+        // Finding F2 (FUZZING.md; a failing test in jwt-revoke-tower): an Ed25519 key that is
+        // not 32 bytes is accepted and makes jsonwebtoken's rust_crypto backend panic. Known;
+        // skipped so that the target keeps looking for others.
+        if let AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm
+            && URL_SAFE_NO_PAD.decode(&okp.x).is_ok_and(|x| x.len() < 32)
+        {
+            continue;
+        }
         for alg in ALGORITHMS {
             let header = URL_SAFE_NO_PAD
                 .encode(serde_json::json!({ "alg": format!("{alg:?}"), "kid": kid }).to_string());

@@ -7,6 +7,9 @@ mod config;
 mod connection;
 mod data_loss;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod in_flight;
 mod keys;

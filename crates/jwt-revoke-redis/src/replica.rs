@@ -349,11 +349,15 @@ fn expiry(ttl_millis: i64) -> Timestamp {
         .saturating_add(Duration::from_millis(ttl_millis.unsigned_abs()))
 }
 
-fn apply_token(records: &MemoryStore, token: RecordKey, ttl_millis: i64) -> Result<(), StoreError> {
+pub(crate) fn apply_token(
+    records: &MemoryStore,
+    token: RecordKey,
+    ttl_millis: i64,
+) -> Result<(), StoreError> {
     records.write_token(&token, expiry(ttl_millis))
 }
 
-fn apply_cutoff(
+pub(crate) fn apply_cutoff(
     records: &MemoryStore,
     key: RecordKey,
     at: Timestamp,
@@ -362,7 +366,7 @@ fn apply_cutoff(
     records.write_cutoff(&key, at, expiry(ttl_millis)).map(drop)
 }
 
-fn apply_deletion(records: &MemoryStore, token: RecordKey) {
+pub(crate) fn apply_deletion(records: &MemoryStore, token: RecordKey) {
     records.delete_token(&token);
 }
 
@@ -560,7 +564,7 @@ async fn copy_all(
 
 /// One message of the change channel.
 #[derive(Debug, PartialEq, Eq)]
-enum Change {
+pub(crate) enum Change {
     Token {
         token: RecordKey,
         ttl: i64,
@@ -582,7 +586,7 @@ enum Change {
 }
 
 /// Reads a message of the change channel (see `scripts.rs` for the format).
-fn parse_change(prefix: &KeyPrefix, text: &[u8]) -> Option<Change> {
+pub(crate) fn parse_change(prefix: &KeyPrefix, text: &[u8]) -> Option<Change> {
     // The key comes last and may contain spaces: split off only the fields before it.
     fn fields<const N: usize>(text: &[u8]) -> Option<[&[u8]; N]> {
         let mut parts = text.splitn(N, |&b| b == b' ');

@@ -62,6 +62,9 @@ mod claims;
 pub mod events;
 mod extract;
 mod future;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod layer;
 mod memo;

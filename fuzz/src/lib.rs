@@ -959,17 +959,20 @@ impl Harness {
             .with_clock(Arc::new(clock.clone()));
         let keys = DecodingKeys::new(DecodingKey::from_secret(KEY_DEFAULT))
             .with_kid("k1", DecodingKey::from_secret(KEY_K1));
-        let mut builder = RevocationLayer::builder(revocations.clone())
-            .verify(keys, &[Algorithm::HS256, Algorithm::HS384])
-            .issuers([ISSUER])
-            .audiences([AUDIENCE])
-            .token_sources([
-                TokenSource::AuthorizationBearer,
-                TokenSource::Cookie(COOKIE_NAME.into()),
-                TokenSource::Header(HeaderName::from_static(TOKEN_HEADER)),
-            ])
-            .max_token_bytes(MAX_TOKEN_BYTES)
-            .bypass(BYPASS);
+        let mut builder = RevocationLayer::verifying(
+            revocations.clone(),
+            keys,
+            &[Algorithm::HS256, Algorithm::HS384],
+        )
+        .issuers([ISSUER])
+        .audiences([AUDIENCE])
+        .token_sources([
+            TokenSource::AuthorizationBearer,
+            TokenSource::Cookie(COOKIE_NAME.into()),
+            TokenSource::Header(HeaderName::from_static(TOKEN_HEADER)),
+        ])
+        .max_token_bytes(MAX_TOKEN_BYTES)
+        .bypass(BYPASS);
         if config.verified_cache {
             builder = builder.cache_verified_tokens(64);
         }

@@ -37,6 +37,11 @@ impl Serialize for NumericDate {
         let micros = self.0.as_micros();
         if micros % 1_000_000 == 0 {
             serializer.serialize_i64(self.0.as_secs_floor())
+        } else if self.0 == Timestamp::MAX || self.0 == Timestamp::MIN {
+            // An integer date beyond i64 microseconds saturates when it is read; write the
+            // integer that reads back as the same saturated instant (found by the
+            // `claims_inspect` fuzz target, FUZZING.md F1: the f64 below is out of range).
+            serializer.serialize_i64(if micros > 0 { i64::MAX } else { i64::MIN })
         } else {
             // Fractional dates are rare; f64 keeps microseconds for any date before year 2200.
             serializer.serialize_f64(micros as f64 / 1e6)

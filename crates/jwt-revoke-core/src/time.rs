@@ -30,6 +30,8 @@ impl Timestamp {
     pub const EPOCH: Timestamp = Timestamp(0);
     /// The latest representable instant; adding to it saturates here.
     pub const MAX: Timestamp = Timestamp(i64::MAX);
+    /// The earliest representable instant; subtracting from it saturates here.
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
 
     /// An instant from microseconds since the epoch.
     pub const fn from_micros(micros: i64) -> Self {

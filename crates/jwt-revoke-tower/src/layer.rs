@@ -50,6 +50,13 @@ pub enum BuildError {
         /// `default` or the key's `kid`.
         key: String,
     },
+    /// A key is malformed for its family (an Ed25519 key that is not 32 bytes): jsonwebtoken
+    /// would fail, or with some backends panic, on every token checked against it.
+    #[error("the {key} key is malformed for its algorithm family")]
+    MalformedKey {
+        /// `default` or the key's `kid`.
+        key: String,
+    },
     /// jsonwebtoken has no usable crypto backend: with neither or both of its `aws_lc_rs` and
     /// `rust_crypto` features, and no provider installed, it would panic at the first token.
     #[error(

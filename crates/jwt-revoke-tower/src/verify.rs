@@ -140,10 +140,12 @@ impl DecodingKeys {
             if keys.by_kid.iter().any(|(known, _)| known == kid) {
                 return Err(JwksError::DuplicateKid { kid: kid.clone() });
             }
-            let key = DecodingKey::from_jwk(jwk).map_err(|source| JwksError::UnreadableKey {
-                kid: kid.clone(),
-                source,
-            })?;
+            let key = DecodingKey::from_jwk(jwk)
+                .and_then(|key| well_formed(&key).map(|()| key))
+                .map_err(|source| JwksError::UnreadableKey {
+                    kid: kid.clone(),
+                    source,
+                })?;
             keys.by_kid.push((
                 kid.clone(),
                 KeyEntry {
@@ -229,6 +231,18 @@ impl<'a> VerifierSettings<'a> {
     }
 }
 
+/// Refuses a key jsonwebtoken would choke on at every token: an Ed25519 public key is 32 bytes,
+/// and jsonwebtoken neither checks that when it reads one (`from_jwk`, `from_ed_der`,
+/// `from_ed_components`) nor, with its `rust_crypto` backend, before slicing it to 32 bytes
+/// (a panic per request; found by the `jwks` fuzz target, FUZZING.md F2).
+fn well_formed(key: &DecodingKey) -> jsonwebtoken::errors::Result<()> {
+    use jsonwebtoken::errors::ErrorKind;
+    if key.family() == jsonwebtoken::AlgorithmFamily::Ed && key.try_get_as_bytes()?.len() != 32 {
+        return Err(ErrorKind::InvalidEddsaKey.into());
+    }
+    Ok(())
+}
+
 impl JwtVerifier {
     pub(crate) fn new(
         keys: DecodingKeys,
@@ -243,6 +257,11 @@ impl JwtVerifier {
         crypto_backend_usable()?;
         // The key for `name`, or `None` for a key-set key that fits none of the algorithms.
         let make = |entry: KeyEntry, name: &str| -> Result<Option<VerifyingKey>, BuildError> {
+            if well_formed(&entry.key).is_err() {
+                return Err(BuildError::MalformedKey {
+                    key: name.to_owned(),
+                });
+            }
             let family = entry.key.family();
             let algorithms: Vec<Algorithm> = settings
                 .algorithms

@@ -21,6 +21,27 @@ const REVOKED_PER_TASK: usize = 48;
 /// know which revocations were acknowledged before which login.
 const USERS_PER_TASK: usize = 3;
 
+/// Undoes the percent-encoding of a `grpc-message`.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = text
+                .get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A reply as the client saw it.
 pub(crate) struct Reply {
     pub(crate) sent: Instant,
@@ -36,6 +57,8 @@ pub(crate) struct Load {
     pub(crate) client: reqwest::Client,
     /// `http://127.0.0.1:<port>` of each instance.
     pub(crate) bases: Vec<String>,
+    /// Each instance's router, for the gRPC-form checks sent in process.
+    pub(crate) routers: Vec<axum::Router>,
     pub(crate) judge: Arc<Judge>,
     pub(crate) stop: AtomicBool,
     /// A label for violations: the variant.
@@ -138,6 +161,78 @@ impl Load {
             &format!("{}: {context}", self.variant),
         );
         Some(status)
+    }
+
+    /// `GET /me` with token `id` as a gRPC call (HTTP/2, `application/grpc`, `te: trailers`),
+    /// sent to `instance`'s router in the process (the demo serves HTTP/1 on its port), and
+    /// judged as a check: no `grpc-status` is the service's answer, 16 a refusal (its
+    /// `grpc-message` says why), 14 store trouble; anything else is a violation.
+    pub(crate) async fn check_grpc(&self, id: u64, instance: usize, context: &str) {
+        use tower::ServiceExt as _;
+        let Some(entry) = self.judge.get(id) else {
+            return;
+        };
+        let request = http::Request::get("/me")
+            .version(http::Version::HTTP_2)
+            .header("authorization", format!("Bearer {}", entry.token))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(axum::body::Body::empty())
+            .expect("a request");
+        let router = self.routers[instance].clone();
+        let sent = Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(10), router.oneshot(request)).await;
+        let received = Instant::now();
+        self.judge.record_latency(sent, received - sent);
+        self.judge
+            .counters
+            .grpc_checks
+            .fetch_add(1, Ordering::Relaxed);
+        let context = format!("{}: {context} (gRPC)", self.variant);
+        let Ok(Ok(response)) = answer else {
+            self.judge.violation(format!(
+                "{context}: no answer from instance {instance} after {:?}",
+                received - sent
+            ));
+            return;
+        };
+        if received - sent > HANG_BOUND {
+            self.judge.violation(format!(
+                "{context}: answered after {:?}, past the {HANG_BOUND:?} bound",
+                received - sent
+            ));
+        }
+        let grpc_status = response
+            .headers()
+            .get("grpc-status")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let message = response
+            .headers()
+            .get("grpc-message")
+            .and_then(|value| value.to_str().ok())
+            .map(percent_decode)
+            .unwrap_or_default();
+        let status = match (response.status().as_u16(), grpc_status.as_deref()) {
+            (200, None) => 200,
+            (200, Some("16")) => 401,
+            (200, Some("14")) => {
+                self.judge
+                    .counters
+                    .grpc_unavailable
+                    .fetch_add(1, Ordering::Relaxed);
+                503
+            }
+            (http, grpc) => {
+                self.judge.violation(format!(
+                    "{context}: instance {instance} answered a gRPC check with HTTP {http}, \
+                     grpc-status {grpc:?} (only 200 with none, 16 or 14 are right)"
+                ));
+                return;
+            }
+        };
+        self.judge
+            .check(id, instance, sent, received, status, &message, &context);
     }
 
     /// Revokes token `id` on `instance` in one of the three per-token ways; true when
@@ -314,11 +409,20 @@ impl Load {
                 }
             } else if roll < 62 {
                 let (id, _) = live[rand::random_range(0..live.len())];
-                self.check(id, instance, "check of a live token").await;
+                if roll % 5 == 0 {
+                    self.check_grpc(id, instance, "check of a live token").await;
+                } else {
+                    self.check(id, instance, "check of a live token").await;
+                }
             } else if roll < 74 {
                 if let Some(id) = revoked.get(rand::random_range(0..revoked.len().max(1))) {
-                    self.check(*id, instance, "re-check of a revoked token")
-                        .await;
+                    if roll % 5 == 0 {
+                        self.check_grpc(*id, instance, "re-check of a revoked token")
+                            .await;
+                    } else {
+                        self.check(*id, instance, "re-check of a revoked token")
+                            .await;
+                    }
                 }
             } else if roll < 92 {
                 let kind = match roll % 3 {

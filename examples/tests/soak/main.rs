@@ -382,8 +382,13 @@ async fn wait_recovered(load: &Load, probes: &mut [Probe]) -> Instant {
 async fn start_instances(
     url: &str,
     local_replica: bool,
-) -> (Vec<String>, Vec<tokio::task::JoinHandle<()>>) {
+) -> (
+    Vec<String>,
+    Vec<axum::Router>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
     let mut bases = Vec::new();
+    let mut routers = Vec::new();
     let mut servers = Vec::new();
     for _ in 0..2 {
         let store = store_from_config(url, local_replica)
@@ -394,18 +399,20 @@ async fn start_instances(
             .await
             .expect("a loopback port");
         bases.push(format!("http://{}", listener.local_addr().expect("bound")));
+        routers.push(app.clone());
         servers.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         }));
     }
-    (bases, servers)
+    (bases, routers, servers)
 }
 
 fn run_variant(runtime: &Runtime, topology: Topology, seconds: Option<u64>) -> VariantReport {
     let started = Instant::now();
     let mut backend = Backend::start(runtime, topology);
     let url = backend.store_url();
-    let (bases, servers) = runtime.block_on(start_instances(&url, topology == Topology::Replica));
+    let (bases, routers, servers) =
+        runtime.block_on(start_instances(&url, topology == Topology::Replica));
     let staleness = if topology == Topology::Replica {
         REPLICA_STALENESS
     } else {
@@ -423,6 +430,7 @@ fn run_variant(runtime: &Runtime, topology: Topology, seconds: Option<u64>) -> V
     let load = Arc::new(Load {
         client,
         bases,
+        routers,
         judge: judge.clone(),
         stop: AtomicBool::new(false),
         variant: topology.name().to_owned(),

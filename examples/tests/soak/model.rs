@@ -90,6 +90,9 @@ pub(crate) struct Counters {
     pub(crate) covered_by_unacknowledged: AtomicU64,
     /// Violations of the invariants.
     pub(crate) violations: AtomicU64,
+    /// Checks sent as gRPC calls, and those answered with status 14 (UNAVAILABLE).
+    pub(crate) grpc_checks: AtomicU64,
+    pub(crate) grpc_unavailable: AtomicU64,
 }
 
 /// The kind of an acknowledged revocation, an index into [`Counters::acknowledged`].

@@ -55,6 +55,8 @@ pub(crate) struct VariantReport {
     pub(crate) refused_after_loss: u64,
     pub(crate) stale_within_bound: u64,
     pub(crate) accepted_before_loss_noticed: u64,
+    pub(crate) grpc_checks: u64,
+    pub(crate) grpc_unavailable: u64,
     pub(crate) covered_by_unacknowledged: u64,
     pub(crate) p99_during: Option<Duration>,
     pub(crate) p99_outside: Option<Duration>,
@@ -114,6 +116,8 @@ impl VariantReport {
             unavailable_outside: counters.unavailable_outside.load(Ordering::SeqCst),
             refused_after_loss: counters.refused_after_loss.load(Ordering::SeqCst),
             stale_within_bound: counters.stale_within_bound.load(Ordering::SeqCst),
+            grpc_checks: counters.grpc_checks.load(Ordering::SeqCst),
+            grpc_unavailable: counters.grpc_unavailable.load(Ordering::SeqCst),
             accepted_before_loss_noticed: counters
                 .accepted_before_loss_noticed
                 .load(Ordering::SeqCst),
@@ -288,7 +292,12 @@ pub(crate) fn table(reports: &[VariantReport], wall: Duration, seconds: Option<u
     }
     let _ = writeln!(
         out,
-        "\nrequests during faults: {}; tokens covered by an unacknowledged cut-off (a 503 logout-all, or a login within the replica's bound): {}; revoked tokens accepted on a cluster after a node came back empty, before the loss was noticed (the stated window): {}",
+        "\nchecks sent as gRPC calls (of the requests) / answered 14 UNAVAILABLE: {}\n\nrequests during faults: {}; tokens covered by an unacknowledged cut-off (a 503 logout-all, or a login within the replica's bound): {}; revoked tokens accepted on a cluster after a node came back empty, before the loss was noticed (the stated window): {}",
+        reports
+            .iter()
+            .map(|r| format!("{} {} / {}", r.name, r.grpc_checks, r.grpc_unavailable))
+            .collect::<Vec<_>>()
+            .join(", "),
         reports
             .iter()
             .map(|r| format!("{} {}", r.name, r.requests_during))

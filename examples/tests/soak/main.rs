@@ -464,6 +464,7 @@ fn run_variant(runtime: &Runtime, topology: Topology, seconds: Option<u64>) -> V
     let mut recoveries: BTreeMap<Fault, Vec<Duration>> = BTreeMap::new();
     let run_for = Duration::from_secs(seconds.unwrap_or(0));
     let mut round = 0;
+    let mut rss_by_round = Vec::new();
     loop {
         for fault in Fault::ALL {
             let node = round % 3;
@@ -491,6 +492,15 @@ fn run_variant(runtime: &Runtime, topology: Topology, seconds: Option<u64>) -> V
             proxy_peak_live = proxy_peak_live.max(proxy_live(&backend));
         }
         round += 1;
+        let sample = ProcessSample::now(proxy_live(&backend));
+        rss_by_round.push(sample.rss_kib);
+        eprintln!(
+            "soak {}: round {round} done at +{:.3} s: RSS {:.1} MiB, {} descriptors",
+            topology.name(),
+            judge.since_start(Instant::now()),
+            sample.rss_kib as f64 / 1024.0,
+            sample.fds
+        );
         if started.elapsed() >= run_for {
             break;
         }
@@ -531,6 +541,7 @@ fn run_variant(runtime: &Runtime, topology: Topology, seconds: Option<u64>) -> V
         end,
         proxy_peak,
         proxy_accepted,
+        rss_by_round,
     );
     runtime.block_on(async { drop(load) });
     drop(backend);

@@ -69,6 +69,8 @@ pub(crate) struct VariantReport {
     pub(crate) end: ProcessSample,
     pub(crate) proxy_peak: usize,
     pub(crate) proxy_accepted: usize,
+    /// RSS (KiB) after each round of faults: bounded memory levels off.
+    pub(crate) rss_by_round: Vec<u64>,
 }
 
 fn percentile(sorted: &[u32], fraction: f64) -> Option<Duration> {
@@ -91,6 +93,7 @@ impl VariantReport {
         end: ProcessSample,
         proxy_peak: usize,
         proxy_accepted: usize,
+        rss_by_round: Vec<u64>,
     ) -> Self {
         let counters = &judge.counters;
         let (mut during, mut outside) = judge.latencies_split();
@@ -143,6 +146,7 @@ impl VariantReport {
             end,
             proxy_peak,
             proxy_accepted,
+            rss_by_round,
         }
     }
 
@@ -288,6 +292,23 @@ pub(crate) fn table(reports: &[VariantReport], wall: Duration, seconds: Option<u
             r.proxy_peak,
             r.end.proxy_connections,
             r.proxy_accepted,
+        );
+    }
+    for r in reports {
+        // At most 16 values, evenly spread, the last round always shown.
+        let rounds = &r.rss_by_round;
+        let step = rounds.len().div_ceil(16).max(1);
+        let shown: Vec<String> = rounds
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| n % step == 0 || *n + 1 == rounds.len())
+            .map(|(n, kib)| format!("{}: {:.1}", n + 1, *kib as f64 / 1024.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n{} RSS after round (MiB): {}",
+            r.name,
+            shown.join(", ")
         );
     }
     let _ = writeln!(

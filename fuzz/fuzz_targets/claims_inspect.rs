@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use jwt_revoke_core::{
-    IdentifiedBy, IdentityRule, ListMode, ManualClock, NumericDate, Policy, RegisteredClaims,
-    Revocations, Timestamp, TokenId,
+    IdentifiedBy, IdentityRule, ListMode, ManualClock, Policy, RegisteredClaims, Revocations,
+    Timestamp, TokenId,
 };
 use jwt_revoke_fuzz::{ClaimsSpec, NOW_SECS};
 use jwt_revoke_memory::MemoryStore;
@@ -97,7 +97,7 @@ fuzz_target!(|input: Input| {
         "an expired token was accepted"
     );
     let jti = registered.jti.as_deref().filter(|jti| !jti.is_empty());
-    match (jti, facts.token().identifier()) {
+    match (jti, facts.token().identified_by()) {
         (Some(jti), IdentifiedBy::Jti(id)) => assert_eq!(jti, id),
         (None, IdentifiedBy::PayloadDigest(_)) => {
             let iss = registered.iss.as_deref().expect("accepted without iss");

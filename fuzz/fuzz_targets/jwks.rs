@@ -20,9 +20,7 @@ use jwt_revoke_core::{Policy, Revocations};
 use jwt_revoke_fuzz::{NOW_SECS, block_on};
 use jwt_revoke_memory::MemoryStore;
 use jwt_revoke_tower::jsonwebtoken::Algorithm;
-use jwt_revoke_tower::jsonwebtoken::jwk::{
-    AlgorithmParameters, JwkSet, KeyOperations, PublicKeyUse,
-};
+use jwt_revoke_tower::jsonwebtoken::jwk::{JwkSet, KeyOperations, PublicKeyUse};
 use jwt_revoke_tower::{DecodingKeys, JwksError, RevocationLayer};
 use libfuzzer_sys::fuzz_target;
 use tower::{ServiceExt as _, service_fn};

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jwt_revoke_examples::demo::{self, DemoConfig};
-use jwt_revoke_examples::store::store_from_config;
+use jwt_revoke_examples::config::store_config;
 use jwt_revoke_redis::test_support::{RedisCluster, RedisServer};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
@@ -391,7 +391,9 @@ async fn start_instances(
     let mut routers = Vec::new();
     let mut servers = Vec::new();
     for _ in 0..2 {
-        let store = store_from_config(url, local_replica)
+        let store = store_config(url, local_replica)
+            .expect("the store's settings")
+            .build()
             .await
             .expect("the store builds");
         let app = demo::router(DemoConfig::new(SECRET.to_vec(), store)).expect("the demo builds");

@@ -43,7 +43,8 @@ impl Serialize for NumericDate {
             // `claims_inspect` fuzz target, FUZZING.md F1: the f64 below is out of range).
             serializer.serialize_i64(if micros > 0 { i64::MAX } else { i64::MIN })
         } else {
-            // Fractional dates are rare; f64 keeps microseconds for any date before year 2200.
+            // Fractional dates are rare; an f64 keeps microseconds for any date before 2242,
+            // the range the parser accepts them in.
             serializer.serialize_f64(micros as f64 / 1e6)
         }
     }
@@ -66,14 +67,21 @@ impl<'de> Deserialize<'de> for NumericDate {
                     .map_err(|_| E::custom("NumericDate out of range"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
-                // ±2^53 µs is about ±285 years around 1970: plenty, and exact in f64.
-                const LIMIT: f64 = 9_007_199_254_740_992.0;
-                let micros = (v * 1e6).floor();
-                if micros.is_finite() && micros.abs() <= LIMIT {
-                    Ok(NumericDate(Timestamp::from_micros(micros as i64)))
-                } else {
-                    Err(E::custom("NumericDate out of range"))
+                // Below 2^33 s (year 2242) an f64 is closer than half a microsecond to every
+                // microsecond, so rounding its fraction reads the microsecond the issuer wrote
+                // (flooring `v × 10⁶` read 257.185101 as …100: FUZZING.md F3), and every date
+                // written back reads back the same. Rounding never moves a date across a
+                // microsecond boundary the other way: a date at or before a cut-off stays so.
+                // Beyond (and for `1e300`) the date is refused, as no issuer writes one.
+                const LIMIT: f64 = 8_589_934_592.0;
+                if v.abs() >= LIMIT {
+                    return Err(E::custom("NumericDate out of range"));
                 }
+                let secs = v.trunc();
+                let micros = ((v - secs) * 1e6).round();
+                Ok(NumericDate(Timestamp::from_micros(
+                    secs as i64 * 1_000_000 + micros as i64,
+                )))
             }
         }
         deserializer.deserialize_any(NumericDateVisitor)

@@ -24,3 +24,28 @@ fn a_date_saturated_into_the_past_survives_a_round_trip() {
     let again = serde_json::from_str::<RegisteredClaims>(&json);
     assert_eq!(again.ok().as_ref(), Some(&claims), "serialized as {json}");
 }
+
+/// F3, found by `claims_inspect`: a fractional date was read as `floor(v × 10⁶)` µs, and the f64
+/// nearest to 257.185101 times 10⁶ is 257185100.99999997: the date read one microsecond early,
+/// and a date written back did not read back the same. For today's dates an issuer's
+/// microsecond-exact `iat` (`1700000000.123457`) was read a microsecond early about half the
+/// time, so a token minted a microsecond after a cut-off could be refused by it.
+#[test]
+fn a_fractional_date_reads_as_the_microsecond_it_says_and_survives_a_round_trip() {
+    use jwt_revoke_core::Timestamp;
+    for (text, micros) in [
+        ("257.185101", 257_185_101),
+        ("1700000000.123457", 1_700_000_000_123_457),
+        ("1700000000.000001", 1_700_000_000_000_001),
+        ("-1.5", -1_500_000),
+        ("8589934591.999999", 8_589_934_591_999_999),
+    ] {
+        let claims: RegisteredClaims =
+            serde_json::from_str(&format!(r#"{{"iat":{text}}}"#)).expect("the payload parses");
+        let iat = claims.iat.expect("an iat").timestamp();
+        assert_eq!(iat, Timestamp::from_micros(micros), "iat {text}");
+        let json = serde_json::to_string(&claims).expect("claims serialize");
+        let again: RegisteredClaims = serde_json::from_str(&json).expect("parses back");
+        assert_eq!(again, claims, "{text} serialized as {json}");
+    }
+}

@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jwt_revoke_examples::demo::{self, DemoConfig};
 use jwt_revoke_examples::config::store_config;
+use jwt_revoke_examples::demo::{self, DemoConfig};
 use jwt_revoke_redis::test_support::{RedisCluster, RedisServer};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;

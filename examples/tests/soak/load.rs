@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::model::{Judge, RevocationKind, State};
 
-/// No reply may take longer than this: the store's and the layer's limits are 500 ms each.
+/// No reply may take longer than this: the Redis store times out at 500 ms, the engine's
+/// backstop a tenth later (550 ms); a request makes at most a couple of store calls.
 pub(crate) const HANG_BOUND: Duration = Duration::from_millis(2_000);
 /// A login right after a "log out everywhere" waits until its bumped `iat` is accepted
 /// (about a second, see the demo's `/login`): its bound is that much longer.

@@ -7,9 +7,10 @@ use http::StatusCode;
 use jwt_revoke_core::{Revocations, SessionId, UserId};
 use serde_json::json;
 
-use super::token::{EventRules, EventTokenTrust, Refusal, TokenReceiver};
+use super::token::{
+    EventReceiverBuilder, EventTokenKind, EventTokenTrust, Refusal, TokenReceiver, sealed,
+};
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
-use crate::layer::BuildError;
 
 /// The member of `events` that makes a JWT a logout token.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -69,24 +70,24 @@ impl std::fmt::Debug for BackchannelLogout {
 }
 
 /// Configures a [`BackchannelLogout`].
-#[derive(Debug)]
-#[must_use]
-pub struct BackchannelLogoutBuilder {
-    revocations: Revocations,
-    trust: EventTokenTrust,
-    token_issuer: Option<String>,
-    max_age: Duration,
+pub type BackchannelLogoutBuilder = EventReceiverBuilder<BackchannelLogout>;
+
+impl EventTokenKind for BackchannelLogout {}
+
+impl sealed::Sealed for BackchannelLogout {
+    const TYP: &'static str = "logout+jwt";
+    const KIND: &'static str = "logout token";
+    const REQUIRED: &'static [&'static str] = &["iss", "aud", "iat", "exp"];
+    const DEFAULT_MAX_AGE: Duration = Duration::from_secs(10 * 60);
+    fn from_receiver(sealed::Built(inner): sealed::Built) -> Self {
+        BackchannelLogout { inner }
+    }
 }
 
 impl BackchannelLogout {
     /// A receiver that trusts logout tokens as `trust` says and revokes through `revocations`.
     pub fn builder(revocations: Revocations, trust: EventTokenTrust) -> BackchannelLogoutBuilder {
-        BackchannelLogoutBuilder {
-            revocations,
-            trust,
-            token_issuer: None,
-            max_age: Duration::from_secs(10 * 60),
-        }
+        EventReceiverBuilder::new(revocations, trust)
     }
 
     async fn handle(self, request: EventRequest) -> http::Response<EventBody> {
@@ -170,33 +171,4 @@ fn unavailable(err: &jwt_revoke_core::StoreError) -> http::Response<EventBody> {
         "error": "temporarily_unavailable",
         "error_description": "the logout could not be recorded; retry",
     }))
-}
-
-impl BackchannelLogoutBuilder {
-    /// The issuer of the access tokens whose sessions and users these logouts end (default:
-    /// the identity provider's issuer, for when it issues the access tokens too).
-    pub fn revoke_for_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.token_issuer = Some(issuer.into());
-        self
-    }
-
-    /// How old a logout token's `iat` may be (default 10 minutes).
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = max_age;
-        self
-    }
-
-    /// Builds the receiver, checking the keys and algorithms.
-    pub fn build(self) -> Result<BackchannelLogout, BuildError> {
-        let rules = EventRules {
-            typ: "logout+jwt",
-            kind: "logout token",
-            required: vec!["iss", "aud", "iat", "exp"],
-            max_age: self.max_age,
-            token_issuer: self.token_issuer,
-        };
-        Ok(BackchannelLogout {
-            inner: Arc::new(TokenReceiver::new(self.revocations, self.trust, rules)?),
-        })
-    }
 }

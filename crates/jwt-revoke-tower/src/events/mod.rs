@@ -49,7 +49,7 @@ pub use revocation_endpoint::RevocationEndpoint;
 pub use security_event::{
     CREDENTIAL_CHANGE, SESSION_REVOKED, SecurityEventReceiver, SecurityEventReceiverBuilder,
 };
-pub use token::EventTokenTrust;
+pub use token::{EventReceiverBuilder, EventTokenKind, EventTokenTrust};
 pub use webhook::{
     FusionAuthWebhook, FusionAuthWebhookBuilder, MIN_SECRET_BYTES, REFRESH_TOKEN_REVOKE, WeakSecret,
 };

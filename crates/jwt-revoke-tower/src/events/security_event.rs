@@ -8,9 +8,11 @@ use http::StatusCode;
 use jwt_revoke_core::{NumericDate, Revocations, SessionId, StoreError, Timestamp, UserId};
 use serde_json::{Value, json};
 
-use super::token::{EventClaims, EventRules, EventTokenTrust, Refusal, TokenReceiver};
+use super::token::{
+    EventClaims, EventReceiverBuilder, EventTokenKind, EventTokenTrust, Refusal, TokenReceiver,
+    sealed,
+};
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
-use crate::layer::BuildError;
 use crate::verify::FailureClass;
 
 /// CAEP: a session was revoked (session or user cut-off).
@@ -79,13 +81,18 @@ impl std::fmt::Debug for SecurityEventReceiver {
 }
 
 /// Configures a [`SecurityEventReceiver`].
-#[derive(Debug)]
-#[must_use]
-pub struct SecurityEventReceiverBuilder {
-    revocations: Revocations,
-    trust: EventTokenTrust,
-    token_issuer: Option<String>,
-    max_age: Duration,
+pub type SecurityEventReceiverBuilder = EventReceiverBuilder<SecurityEventReceiver>;
+
+impl EventTokenKind for SecurityEventReceiver {}
+
+impl sealed::Sealed for SecurityEventReceiver {
+    const TYP: &'static str = "secevent+jwt";
+    const KIND: &'static str = "security event token";
+    const REQUIRED: &'static [&'static str] = &["iss", "aud", "iat"];
+    const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60 * 60);
+    fn from_receiver(sealed::Built(inner): sealed::Built) -> Self {
+        SecurityEventReceiver { inner }
+    }
 }
 
 /// Whose tokens an event ends.
@@ -100,12 +107,7 @@ impl SecurityEventReceiver {
         revocations: Revocations,
         trust: EventTokenTrust,
     ) -> SecurityEventReceiverBuilder {
-        SecurityEventReceiverBuilder {
-            revocations,
-            trust,
-            token_issuer: None,
-            max_age: Duration::from_secs(60 * 60),
-        }
+        EventReceiverBuilder::new(revocations, trust)
     }
 
     async fn handle(self, request: EventRequest) -> http::Response<EventBody> {
@@ -259,33 +261,4 @@ fn unavailable(err: &StoreError) -> http::Response<EventBody> {
         "err": "temporarily_unavailable",
         "description": "the revocation could not be recorded; retry",
     }))
-}
-
-impl SecurityEventReceiverBuilder {
-    /// The issuer of the access tokens whose sessions and users these events end, for
-    /// subjects that do not name one (default: the transmitter's issuer).
-    pub fn revoke_for_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.token_issuer = Some(issuer.into());
-        self
-    }
-
-    /// How old a SET's `iat` may be (default one hour: pushes are retried).
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = max_age;
-        self
-    }
-
-    /// Builds the receiver, checking the keys and algorithms.
-    pub fn build(self) -> Result<SecurityEventReceiver, BuildError> {
-        let rules = EventRules {
-            typ: "secevent+jwt",
-            kind: "security event token",
-            required: vec!["iss", "aud", "iat"],
-            max_age: self.max_age,
-            token_issuer: self.token_issuer,
-        };
-        Ok(SecurityEventReceiver {
-            inner: Arc::new(TokenReceiver::new(self.revocations, self.trust, rules)?),
-        })
-    }
 }

@@ -2,6 +2,8 @@
 //! checks every event token passes before it is acted on.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -285,5 +287,104 @@ impl TokenReceiver {
         f.debug_struct(name)
             .field("token_issuer", &self.verifier.token_issuer)
             .finish_non_exhaustive()
+    }
+}
+
+/// What sets one kind of event-token receiver apart: the rules its tokens follow and how it is
+/// made from a [`TokenReceiver`]. Sealed: implemented by [`BackchannelLogout`] and
+/// [`SecurityEventReceiver`] only.
+///
+/// [`BackchannelLogout`]: super::BackchannelLogout
+/// [`SecurityEventReceiver`]: super::SecurityEventReceiver
+pub trait EventTokenKind: sealed::Sealed {}
+
+pub(crate) mod sealed {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// The rules of one kind of event token ([`super::EventTokenKind`]).
+    pub trait Sealed: Sized {
+        /// The `typ` its tokens carry (`JWT` is accepted too).
+        const TYP: &'static str;
+        /// Its name in refusals.
+        const KIND: &'static str;
+        /// The claims its tokens must have.
+        const REQUIRED: &'static [&'static str];
+        /// The default of [`max_age`](super::EventReceiverBuilder::max_age).
+        const DEFAULT_MAX_AGE: Duration;
+        /// The receiver around `built`.
+        fn from_receiver(built: Built) -> Self;
+    }
+
+    /// A built receiver, not yet of its kind (nameable nowhere outside this crate).
+    pub struct Built(pub(crate) Arc<super::TokenReceiver>);
+}
+
+/// Configures an event-token receiver: a [`BackchannelLogout`] (as
+/// [`BackchannelLogoutBuilder`]) or a [`SecurityEventReceiver`] (as
+/// [`SecurityEventReceiverBuilder`]).
+///
+/// [`BackchannelLogout`]: super::BackchannelLogout
+/// [`BackchannelLogoutBuilder`]: super::BackchannelLogoutBuilder
+/// [`SecurityEventReceiver`]: super::SecurityEventReceiver
+/// [`SecurityEventReceiverBuilder`]: super::SecurityEventReceiverBuilder
+#[must_use]
+pub struct EventReceiverBuilder<R> {
+    revocations: Revocations,
+    trust: EventTokenTrust,
+    token_issuer: Option<String>,
+    max_age: Duration,
+    receiver: PhantomData<fn() -> R>,
+}
+
+impl<R: EventTokenKind> std::fmt::Debug for EventReceiverBuilder<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventReceiverBuilder")
+            .field("kind", &R::KIND)
+            .field("revocations", &self.revocations)
+            .field("trust", &self.trust)
+            .field("token_issuer", &self.token_issuer)
+            .field("max_age", &self.max_age)
+            .finish()
+    }
+}
+
+impl<R: EventTokenKind> EventReceiverBuilder<R> {
+    pub(crate) fn new(revocations: Revocations, trust: EventTokenTrust) -> Self {
+        EventReceiverBuilder {
+            revocations,
+            trust,
+            token_issuer: None,
+            max_age: R::DEFAULT_MAX_AGE,
+            receiver: PhantomData,
+        }
+    }
+
+    /// The issuer of the access tokens whose sessions and users these events end, for events
+    /// that do not name one (default: the sender's issuer, for when it issues the access
+    /// tokens too).
+    pub fn revoke_for_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.token_issuer = Some(issuer.into());
+        self
+    }
+
+    /// How old an event token's `iat` may be (default: 10 minutes for logout tokens, one hour
+    /// for SETs, whose pushes are retried).
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// Builds the receiver, checking the keys and algorithms.
+    pub fn build(self) -> Result<R, BuildError> {
+        let rules = EventRules {
+            typ: R::TYP,
+            kind: R::KIND,
+            required: R::REQUIRED.to_vec(),
+            max_age: self.max_age,
+            token_issuer: self.token_issuer,
+        };
+        let inner = TokenReceiver::new(self.revocations, self.trust, rules)?;
+        Ok(R::from_receiver(sealed::Built(Arc::new(inner))))
     }
 }

@@ -682,8 +682,13 @@ mod tests {
     use std::sync::Mutex;
 
     /// Remembers the last cut-off written.
+    /// A store that remembers the last cut-off raised and says it bounds its calls to
+    /// `bound`.
     #[derive(Debug, Default)]
-    struct LastCutoff(Mutex<Option<Timestamp>>);
+    struct LastCutoff {
+        last: Mutex<Option<Timestamp>>,
+        bound: Option<Duration>,
+    }
 
     #[async_trait::async_trait]
     impl RevocationStore for LastCutoff {
@@ -702,43 +707,25 @@ mod tests {
             at: Timestamp,
             _: Timestamp,
         ) -> Result<Timestamp, StoreError> {
-            *self.0.lock().expect("not poisoned") = Some(at);
-            Ok(at)
-        }
-    }
-
-    /// A store that says it bounds its calls to `self.0`.
-    #[derive(Debug)]
-    struct Bounded(Option<Duration>);
-
-    #[async_trait::async_trait]
-    impl RevocationStore for Bounded {
-        async fn check(&self, _: &TokenKeys) -> Result<CheckReply, StoreError> {
-            Ok(CheckReply::default())
-        }
-        async fn insert_token(&self, _: &TokenKeys, _: Timestamp) -> Result<(), StoreError> {
-            Ok(())
-        }
-        async fn remove_token(&self, _: &TokenKeys) -> Result<bool, StoreError> {
-            Ok(false)
-        }
-        async fn raise_cutoff(
-            &self,
-            _: RecordKey,
-            at: Timestamp,
-            _: Timestamp,
-        ) -> Result<Timestamp, StoreError> {
+            *self.last.lock().expect("not poisoned") = Some(at);
             Ok(at)
         }
         fn call_timeout(&self) -> Option<Duration> {
-            self.0
+            self.bound
         }
+    }
+
+    fn bounded(bound: Option<Duration>) -> Arc<LastCutoff> {
+        Arc::new(LastCutoff {
+            bound,
+            ..LastCutoff::default()
+        })
     }
 
     #[test]
     fn the_store_timeout_follows_the_stores_own_bound_and_outlasts_it() {
         let policy = || Policy::new(Duration::from_secs(600));
-        let of = |bound| Revocations::new(Arc::new(Bounded(bound)), policy()).store_timeout();
+        let of = |bound| Revocations::new(bounded(bound), policy()).store_timeout();
         // A store without a bound of its own: 500 ms.
         assert_eq!(of(None), Duration::from_millis(500));
         // A store that bounds its calls: a tenth longer, at least 20 ms, so its error is first.
@@ -755,7 +742,7 @@ mod tests {
             Duration::from_millis(2_200)
         );
         // Said explicitly, for a store without a bound; kept by with_clock.
-        let engine = Revocations::new(Arc::new(Bounded(None)), policy())
+        let engine = Revocations::new(bounded(None), policy())
             .with_store_timeout(Duration::from_millis(50))
             .with_clock(Arc::new(crate::time::SystemClock));
         assert_eq!(engine.store_timeout(), Duration::from_millis(50));
@@ -782,7 +769,7 @@ mod tests {
             .expect("revokes");
         // now + the default 2 s allowance for an iat ahead (not the 5 s `exp` leeway)
         assert_eq!(cutoff.at(), Timestamp::from_secs(1_700_000_002));
-        assert_eq!(*store.0.lock().expect("not poisoned"), Some(cutoff.at()));
+        assert_eq!(*store.last.lock().expect("not poisoned"), Some(cutoff.at()));
     }
 
     #[test]

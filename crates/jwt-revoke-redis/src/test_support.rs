@@ -232,12 +232,17 @@ impl RedisServer {
     }
 
     /// Kills the server (SIGKILL) and starts it again on the same port with an **empty** data
-    /// directory: a server without persistence restarted, as far as its clients can tell.
+    /// directory: a server without persistence restarted, as far as its clients can tell. A
+    /// cluster node keeps its `nodes.conf` (its membership, not its data), so that it comes back
+    /// as the same member with the same slots, and empty.
     pub fn restart_empty(&mut self) {
         self.crash();
         for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
             let path = entry.path();
-            if path.file_name().is_some_and(|name| name != "redis.log") {
+            if path
+                .file_name()
+                .is_some_and(|name| name != "redis.log" && name != "nodes.conf")
+            {
                 let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
             }
         }

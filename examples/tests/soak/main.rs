@@ -246,28 +246,8 @@ impl Backend {
             }
             Fault::RestartEmpty => {
                 judge.loss_begins(Instant::now());
-                if is_cluster {
-                    // Restarted without its data, but still a member of the cluster (its
-                    // nodes.conf kept): a cluster node without persistence, restarted.
-                    server.crash();
-                    for entry in std::fs::read_dir(server.dir())
-                        .into_iter()
-                        .flatten()
-                        .flatten()
-                    {
-                        let path = entry.path();
-                        let keep = path
-                            .file_name()
-                            .is_some_and(|name| name == "redis.log" || name == "nodes.conf");
-                        if !keep {
-                            let _ = std::fs::remove_dir_all(&path)
-                                .or_else(|_| std::fs::remove_file(&path));
-                        }
-                    }
-                    server.restart();
-                } else {
-                    server.restart_empty();
-                }
+                // A cluster node comes back as the same member, empty (test_support).
+                server.restart_empty();
             }
             Fault::Pause => {
                 server.pause();

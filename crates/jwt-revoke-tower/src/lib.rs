@@ -57,29 +57,29 @@
 
 #[cfg(feature = "axum")]
 mod axum;
-mod cache;
 mod claims;
+mod error;
 pub mod events;
 mod extract;
-mod future;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod handle;
 mod layer;
-mod memo;
+mod pipeline;
 mod rejection;
-mod service;
+mod stats;
 mod verify;
 
 pub use claims::Claims;
+pub use error::{BuildError, JwksError};
 pub use extract::TokenSource;
-pub use future::ResponseFuture;
 pub use handle::RevocationHandle;
-pub use layer::{BuildError, LayerStats, RevocationLayer, RevocationLayerBuilder, StoreFailure};
+pub use layer::{ResponseFuture, RevocationLayer, RevocationLayerBuilder, RevocationService};
+pub use pipeline::StoreFailure;
 pub use rejection::{DefaultRejection, Rejection, RejectionKind, RejectionResponse};
-pub use service::RevocationService;
-pub use verify::{DecodingKeys, JwksError};
+pub use stats::LayerStats;
+pub use verify::DecodingKeys;
 
 /// The jsonwebtoken this crate is built with, so that your keys and algorithms are its types.
 pub use jsonwebtoken;

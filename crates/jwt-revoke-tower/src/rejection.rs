@@ -315,6 +315,16 @@ impl<B: Default> RejectionResponse<B> for DefaultRejection {
     }
 }
 
+/// The response to a rejection, never a 2xx to anyone but a gRPC client.
+pub(crate) fn respond<B, R: RejectionResponse<B>>(
+    rejection_response: &R,
+    rejection: &Rejection,
+) -> Response<B> {
+    let mut response = rejection_response.response(rejection);
+    rejection.enforce_failure_status(&mut response);
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,10 @@ use jwt_revoke_core::{Revocations, StoreError};
 use serde_json::json;
 
 use super::{EventBody, EventRequest, event_service, json, plain, store_unavailable};
+use crate::error::BuildError;
 use crate::extract::normalize;
-use crate::layer::{BuildError, RevocationLayer, Verification};
+use crate::layer::RevocationLayer;
+use crate::pipeline::{Pipeline, Verification};
 use crate::verify::JwtVerifier;
 
 type ClientCheck = dyn Fn(&http::request::Parts) -> bool + Send + Sync;
@@ -58,7 +60,7 @@ pub struct RevocationEndpoint {
 }
 
 struct Inner {
-    layer: Arc<crate::layer::Shared>,
+    layer: Arc<Pipeline>,
     authenticate: Option<Box<ClientCheck>>,
 }
 
@@ -76,7 +78,7 @@ impl RevocationEndpoint {
     /// Fails with [`BuildError::NotVerifying`] for a layer that reads claims verified
     /// upstream: the endpoint receives bare tokens and must verify them itself.
     pub fn new<R>(layer: &RevocationLayer<R>) -> Result<Self, BuildError> {
-        let shared = layer.shared();
+        let shared = layer.pipeline();
         if !matches!(shared.verification, Verification::Jwt(_)) {
             return Err(BuildError::NotVerifying);
         }

@@ -13,7 +13,7 @@ use jwt_revoke_core::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::layer::BuildError;
+use crate::error::BuildError;
 use crate::verify::{DecodingKeys, FailureClass, JwtVerifier, VerifierSettings};
 
 /// Who may send event tokens: the identity provider's keys (or its JWKS, see

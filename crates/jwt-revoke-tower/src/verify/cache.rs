@@ -4,7 +4,7 @@
 use jwt_revoke_core::{Policy, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::service::Authenticated;
+use super::Authenticated;
 
 /// Verified tokens by the SHA-256 digest of their compact form, each until its own expiry.
 ///

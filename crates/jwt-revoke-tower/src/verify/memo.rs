@@ -1,7 +1,7 @@
 //! The claims memo: a token seen before skips parsing its claims and hashing its identities,
 //! never its verification, its time checks or the revocation check.
 
-use crate::service::Authenticated;
+use super::Authenticated;
 
 /// What the layer learned from a verified payload, by the payload's exact JSON text.
 ///

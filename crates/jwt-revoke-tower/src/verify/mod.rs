@@ -1,14 +1,24 @@
-//! Verifying a token with `jsonwebtoken`, under keys and algorithms the caller fixes.
+//! Verifying a token with `jsonwebtoken`, under keys and algorithms the caller fixes, and the
+//! two caches of what verification learned: the verified-token cache (a token seen before
+//! skips its signature check) and the claims memo (a payload seen before skips its parsing
+//! and hashing).
+
+mod cache;
+mod memo;
+
+pub(crate) use cache::VerifiedCache;
+pub(crate) use memo::ClaimsMemo;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use jwt_revoke_core::Policy;
+use jwt_revoke_core::{Policy, TokenFacts};
 use serde_json::value::RawValue;
 
 use crate::claims::Claims;
-use crate::layer::BuildError;
+use crate::error::{BuildError, JwksError};
 use crate::rejection::RejectionKind;
 
 /// The keys that may have signed a token: an optional default key and keys by `kid`.
@@ -36,6 +46,13 @@ pub struct DecodingKeys {
     by_kid: Vec<(String, KeyEntry)>,
 }
 
+/// A token that passed verification and the policy, waiting for the store's word.
+#[derive(Clone)]
+pub(crate) struct Authenticated {
+    pub(crate) claims: Claims,
+    pub(crate) token: Arc<TokenFacts>,
+}
+
 /// One key and what it may be used for.
 #[derive(Clone)]
 struct KeyEntry {
@@ -55,28 +72,6 @@ impl KeyEntry {
             from_key_set: false,
         }
     }
-}
-
-/// Why a JSON Web Key Set cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum JwksError {
-    /// Two signature keys of the set have the same `kid`: a token naming it could be checked
-    /// against either, and whoever added the second key would choose.
-    #[error("the key set has two signature keys with the kid {kid:?}")]
-    DuplicateKid {
-        /// The repeated `kid`.
-        kid: String,
-    },
-    /// jsonwebtoken cannot read a key of the set.
-    #[error("the key {kid:?} of the key set is unusable: {source}")]
-    UnreadableKey {
-        /// The key's `kid`.
-        kid: String,
-        /// What jsonwebtoken said.
-        #[source]
-        source: jsonwebtoken::errors::Error,
-    },
 }
 
 impl DecodingKeys {

@@ -1,76 +1,24 @@
 //! [`ResponseFuture`]: the named future of [`RevocationService`](crate::RevocationService).
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use http::{Request, Response};
-use jwt_revoke_core::{StoreError, Verdict};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::layer::Shared;
-use crate::rejection::{Protocol, Rejection, RejectionResponse};
-use crate::service::{Authenticated, decide, respond};
-
-/// The store call of one request, bounded by the layer's store timeout. Boxed because the
-/// store is a trait object; named, with a `Debug`, so that it does not leak an unnameable type
-/// into signatures.
-///
-/// The timer is armed only if the store does not answer at the first poll: a store that
-/// answers at once (the memory store always does) costs no timer registration at all. The
-/// limit then runs from that first poll, which is when the call started.
-pub(crate) struct CheckFuture {
-    call: Pin<Box<dyn Future<Output = Result<Verdict, StoreError>> + Send>>,
-    limit: Duration,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl CheckFuture {
-    pub(crate) fn new(
-        call: impl Future<Output = Result<Verdict, StoreError>> + Send + 'static,
-        limit: Duration,
-    ) -> Self {
-        CheckFuture {
-            call: Box::pin(call),
-            limit,
-            deadline: None,
-        }
-    }
-}
-
-impl Future for CheckFuture {
-    type Output = Result<Verdict, StoreError>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(outcome) = self.call.as_mut().poll(cx) {
-            return Poll::Ready(outcome);
-        }
-        let limit = self.limit;
-        let deadline = self
-            .deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(StoreError::Timeout(limit))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl fmt::Debug for CheckFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CheckFuture").finish_non_exhaustive()
-    }
-}
+use crate::pipeline::{CheckFuture, Pipeline};
+use crate::rejection::{Protocol, Rejection, RejectionResponse, respond};
+use crate::verify::Authenticated;
 
 /// What the check state carries until the store answers.
 struct Pending<S, ReqBody, R> {
     inner: S,
     request: Request<ReqBody>,
     authenticated: Authenticated,
-    shared: Arc<Shared>,
+    pipeline: Arc<Pipeline>,
     rejection: R,
     protocol: Protocol,
 }
@@ -121,7 +69,7 @@ where
         inner: S,
         request: Request<ReqBody>,
         authenticated: Authenticated,
-        shared: Arc<Shared>,
+        pipeline: Arc<Pipeline>,
         rejection: R,
         protocol: Protocol,
     ) -> Self {
@@ -129,7 +77,7 @@ where
             inner,
             request,
             authenticated,
-            shared,
+            pipeline,
             rejection,
             protocol,
         };
@@ -165,13 +113,13 @@ where
                         mut inner,
                         mut request,
                         authenticated,
-                        shared,
+                        pipeline,
                         rejection,
                         protocol,
                     } = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    match decide(&shared, outcome, &mut request, authenticated) {
+                    match pipeline.decide(outcome, &mut request, authenticated) {
                         Ok(()) => {
                             let future = inner.call(request);
                             this.state.set(State::Calling { future });

@@ -1,0 +1,360 @@
+//! The per-request pipeline of the layer, in one place: find the token, verify it (or take the
+//! claims an upstream layer verified), remember what was learned (verified-token cache, claims
+//! memo), ask the store (bounded by the engine's store timeout), decide. The service and its
+//! future in [`layer`](crate::layer) only carry a request through these steps; the RFC 7009
+//! endpoint verifies with the same pipeline.
+//!
+//! ```text
+//! request ─▶ bypass? ─▶ find_token ─▶ verify (cache) ─▶ inspect (memo) ─▶ check (store) ─▶ decide
+//!               │            │             │                  │                │            │
+//!               ▼            └─────────────┴── 401/400 ───────┘            503 / 401     inner service
+//!         inner service
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Request;
+use jwt_revoke_core::{Revocations, StoreError, TokenError, TokenFacts, Verdict};
+
+use crate::claims::Claims;
+use crate::extract::{TokenSource, find_token};
+use crate::handle::RevocationHandle;
+use crate::rejection::RejectionKind;
+use crate::stats::LayerStats;
+use crate::verify::{
+    Authenticated, ClaimsMemo, JwtVerifier, VerifiedCache, carries_events_claim,
+    event_token_refused, malformed_claims,
+};
+
+/// What to do when the store cannot answer (unreachable, timed out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreFailure {
+    /// Refuse the request: 503 with `Retry-After` (gRPC: status 14). The default: when the
+    /// answer is unknown, a revoked token must not pass.
+    FailClosed {
+        /// What `Retry-After` says.
+        retry_after: Duration,
+    },
+    /// Let the request through as if the token were not revoked. Only for services that
+    /// prefer availability to revocation; every such pass is logged and counted.
+    FailOpen,
+}
+
+pub(crate) enum Verification {
+    // Boxed: the verifier is large and lives once per layer, behind an `Arc` already.
+    Jwt(Box<JwtVerifier>),
+    Upstream,
+}
+
+/// One layer's pipeline, shared by all its services (and the RFC 7009 endpoint built on it):
+/// its settings, its caches, its counters.
+pub(crate) struct Pipeline {
+    pub(crate) revocations: Revocations,
+    pub(crate) verification: Verification,
+    pub(crate) sources: Vec<TokenSource>,
+    /// Who the tokens must come from and be for, checked on their parsed claims.
+    pub(crate) claim_rules: ClaimRules,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) bypass_exact: Vec<String>,
+    pub(crate) bypass_prefixes: Vec<String>,
+    pub(crate) store_timeout: Duration,
+    pub(crate) store_failure: StoreFailure,
+    pub(crate) stats: LayerStats,
+    pub(crate) verified_cache: Option<VerifiedCache>,
+    pub(crate) claims_memo: Option<ClaimsMemo>,
+}
+
+/// The issuer and audience rules of a layer, applied to the parsed claims of every token, in
+/// both verification modes.
+pub(crate) struct ClaimRules {
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    /// Accept any `aud` (only with no audiences configured).
+    pub(crate) any_audience: bool,
+}
+
+impl ClaimRules {
+    /// Why `claims` are not for this layer, if they are not.
+    pub(crate) fn check(
+        &self,
+        claims: &jwt_revoke_core::RegisteredClaims,
+    ) -> Result<(), &'static str> {
+        if !self.issuers.is_empty()
+            && !claims
+                .iss
+                .as_deref()
+                .is_some_and(|iss| self.issuers.iter().any(|ours| ours == iss))
+        {
+            return Err("the token's issuer is not accepted");
+        }
+        match (&claims.aud, self.audiences.is_empty()) {
+            // RFC 7519 §4.1.3: a token whose `aud` does not name us is refused, also when we
+            // name no audience at all (unless told to accept any).
+            (Some(_), true) if !self.any_audience => {
+                Err("the token is meant for an audience (aud) this service does not accept")
+            }
+            (Some(_), true) | (None, true) => Ok(()),
+            (None, false) => Err("the token has no aud claim"),
+            (Some(aud), false) => {
+                if self.audiences.iter().any(|ours| aud.contains(ours)) {
+                    Ok(())
+                } else {
+                    Err("the token's audience is not accepted")
+                }
+            }
+        }
+    }
+}
+
+impl Pipeline {
+    /// Whether the request's path skips the layer (health checks and the like).
+    pub(crate) fn bypasses<B>(&self, request: &Request<B>) -> bool {
+        let path = request.uri().path();
+        self.bypass_exact.iter().any(|p| p == path)
+            || self
+                .bypass_prefixes
+                .iter()
+                .any(|p| path.starts_with(p.as_str()))
+    }
+
+    /// Finds, verifies and inspects the token: everything that needs no I/O.
+    pub(crate) fn authenticate<B>(
+        &self,
+        request: &Request<B>,
+    ) -> Result<Authenticated, RejectionKind> {
+        match &self.verification {
+            Verification::Jwt(verifier) => {
+                let raw = find_token(request.headers(), &self.sources, self.max_token_bytes)?;
+                let Some(cache) = &self.verified_cache else {
+                    return self.verify_and_inspect(verifier, &raw);
+                };
+                let digest = VerifiedCache::digest(&raw);
+                if let Some(known) = cache.get(&digest, self.revocations.clock().now()) {
+                    LayerStats::count(&self.stats.verified_cache_hits);
+                    return self.seen_before(known);
+                }
+                let authenticated = self.verify_and_inspect(verifier, &raw)?;
+                cache.insert(digest, &authenticated, self.revocations.policy());
+                Ok(authenticated)
+            }
+            Verification::Upstream => {
+                // The token sources are read even though the upstream layer verified the token: a
+                // request that carries two different tokens is ambiguous for every reader of it.
+                let found = match find_token(request.headers(), &self.sources, self.max_token_bytes)
+                {
+                    Ok(raw) => Some(raw),
+                    Err(RejectionKind::MissingToken) => None,
+                    Err(other) => return Err(other),
+                };
+                let claims = request
+                    .extensions()
+                    .get::<Claims>()
+                    .cloned()
+                    .ok_or(RejectionKind::MissingToken)?;
+                // An event token is never an access token, whoever verified it (RFC 8725 §3.11).
+                if carries_events_claim(claims.json())? {
+                    return Err(event_token_refused());
+                }
+                let has_jti = claims
+                    .registered()
+                    .jti
+                    .as_deref()
+                    .is_some_and(|j| !j.is_empty());
+                if !has_jti {
+                    // Identified by the digest of its payload, which must then be the payload of
+                    // the token itself, or a verifying layer (the RFC 7009 endpoint) and this one
+                    // would know the token by two identities.
+                    let Some(raw) = found else {
+                        return Err(RejectionKind::InvalidToken(Cow::Borrowed(
+                            "the token has no jti and was not found in the request to identify it",
+                        )));
+                    };
+                    if !carries_payload(&raw, claims.json()) {
+                        return Err(RejectionKind::InvalidToken(Cow::Borrowed(
+                            "the token in the request is not the one verified upstream",
+                        )));
+                    }
+                }
+                self.inspect(claims)
+            }
+        }
+    }
+
+    /// Verifies the token, then takes its facts from the claims memo or inspects its claims.
+    fn verify_and_inspect(
+        &self,
+        verifier: &JwtVerifier,
+        raw: &str,
+    ) -> Result<Authenticated, RejectionKind> {
+        let payload = verifier.verify_payload(raw)?;
+        let memo = self.claims_memo.as_ref();
+        if let Some(known) = memo.and_then(|memo| memo.get(payload.get())) {
+            LayerStats::count(&self.stats.claims_memo_hits);
+            return self.seen_before(known);
+        }
+        let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
+        let authenticated = self.inspect(claims)?;
+        if let Some(memo) = memo {
+            memo.insert(&authenticated);
+        }
+        Ok(authenticated)
+    }
+
+    /// A token whose facts were kept (verified-token cache, claims memo): only the time checks
+    /// depend on when it is seen, so only they run again.
+    fn seen_before(&self, known: Authenticated) -> Result<Authenticated, RejectionKind> {
+        self.revocations
+            .revalidate(&known.token)
+            .map_err(token_error)?;
+        Ok(known)
+    }
+
+    /// Applies the issuer and audience rules and the policy to verified claims, and derives the
+    /// token's identity (from its payload when it has no `jti`) and store keys.
+    fn inspect(&self, claims: Claims) -> Result<Authenticated, RejectionKind> {
+        self.claim_rules
+            .check(claims.registered())
+            .map_err(|why| RejectionKind::InvalidToken(Cow::Borrowed(why)))?;
+        let token = self
+            .revocations
+            .inspect(claims.registered(), claims.json())
+            .map_err(token_error)?;
+        Ok(Authenticated {
+            claims,
+            token: Arc::new(token),
+        })
+    }
+
+    /// The store call, bounded by the layer's timeout.
+    pub(crate) fn check(&self, token: &Arc<TokenFacts>) -> CheckFuture {
+        let revocations = self.revocations.clone();
+        let token = Arc::clone(token);
+        CheckFuture::new(
+            async move { revocations.check(&token).await },
+            self.store_timeout,
+        )
+    }
+
+    /// What the store's answer means for the request: `Ok` to call the inner service with these
+    /// extensions, `Err` to answer with this rejection.
+    pub(crate) fn decide<B>(
+        &self,
+        outcome: Result<Verdict, StoreError>,
+        request: &mut Request<B>,
+        authenticated: Authenticated,
+    ) -> Result<(), RejectionKind> {
+        match outcome {
+            Ok(Verdict::Valid) => LayerStats::count(&self.stats.allowed),
+            Ok(Verdict::Revoked(reason)) => {
+                LayerStats::count(&self.stats.rejected_revoked);
+                tracing::debug!(%reason, "revoked token refused");
+                return Err(RejectionKind::Revoked(reason));
+            }
+            Err(error) => {
+                LayerStats::count(&self.stats.store_failures);
+                match self.store_failure {
+                    // Only a store that could not be asked may be failed open: an answer that is an
+                    // error (a corrupt record, a script error, lost data) is never a reason to let a
+                    // token through.
+                    StoreFailure::FailOpen if error.is_unavailable() => {
+                        LayerStats::count(&self.stats.failed_open);
+                        tracing::warn!(%error, "revocation store unavailable; letting the request through (fail open)");
+                    }
+                    StoreFailure::FailOpen => {
+                        tracing::error!(%error, "revocation store failed; refusing the request (failing open is only for unavailability)");
+                        return Err(RejectionKind::StoreUnavailable {
+                            retry_after: std::time::Duration::from_secs(1),
+                        });
+                    }
+                    StoreFailure::FailClosed { retry_after } => {
+                        tracing::warn!(%error, "revocation store failed; refusing the request (fail closed)");
+                        return Err(RejectionKind::StoreUnavailable { retry_after });
+                    }
+                }
+            }
+        }
+        let handle = RevocationHandle::new(self.revocations.clone(), authenticated.token);
+        request.extensions_mut().insert(authenticated.claims);
+        request.extensions_mut().insert(handle);
+        Ok(())
+    }
+}
+
+fn token_error(err: TokenError) -> RejectionKind {
+    RejectionKind::InvalidToken(Cow::Owned(err.to_string()))
+}
+
+/// Whether the compact JWS `token` carries exactly `payload` (its second segment).
+fn carries_payload(token: &str, payload: &str) -> bool {
+    use base64::Engine as _;
+    let mut segments = token.split('.');
+    let (Some(_), Some(encoded), Some(_), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return false;
+    };
+    // The claims hold the payload as a JSON reader keeps it, without the whitespace around
+    // it; so does the token's identity (`TokenId::from_payload`).
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .is_ok_and(|decoded| decoded.trim_ascii() == payload.as_bytes())
+}
+
+/// The store call of one request, bounded by the layer's store timeout. Boxed because the
+/// store is a trait object; named, with a `Debug`, so that it does not leak an unnameable type
+/// into signatures.
+///
+/// The timer is armed only if the store does not answer at the first poll: a store that
+/// answers at once (the memory store always does) costs no timer registration at all. The
+/// limit then runs from that first poll, which is when the call started.
+pub(crate) struct CheckFuture {
+    call: Pin<Box<dyn Future<Output = Result<Verdict, StoreError>> + Send>>,
+    limit: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl CheckFuture {
+    pub(crate) fn new(
+        call: impl Future<Output = Result<Verdict, StoreError>> + Send + 'static,
+        limit: Duration,
+    ) -> Self {
+        CheckFuture {
+            call: Box::pin(call),
+            limit,
+            deadline: None,
+        }
+    }
+}
+
+impl Future for CheckFuture {
+    type Output = Result<Verdict, StoreError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(outcome) = self.call.as_mut().poll(cx) {
+            return Poll::Ready(outcome);
+        }
+        let limit = self.limit;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(StoreError::Timeout(limit))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Debug for CheckFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckFuture").finish_non_exhaustive()
+    }
+}

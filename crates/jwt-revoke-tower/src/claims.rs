@@ -52,6 +52,11 @@ impl Claims {
         &self.registered
     }
 
+    /// The payload, shared (the claims memo keys entries by it without a copy).
+    pub(crate) fn payload(&self) -> &Arc<RawValue> {
+        &self.payload
+    }
+
     /// The whole payload as JSON text.
     pub fn json(&self) -> &str {
         self.payload.get()

@@ -179,3 +179,38 @@ async fn a_full_memo_keeps_what_fits_and_answers_the_rest_the_long_way() {
     );
     assert_eq!(layer.stats().allowed(), 60, "every request was answered");
 }
+
+/// Users send many tokens: by default the memo holds 10,000 distinct tokens of an ordinary
+/// size (here with `sid`, about 200 bytes of payload each), so that each one seen again is a
+/// hit. (Before the memo held each payload once and its default grew, about 5,000 fit.)
+#[tokio::test]
+async fn by_default_the_memo_holds_ten_thousand_distinct_tokens() {
+    let clock = clock();
+    let layer = hs256_builder(memory_revocations(&clock))
+        .build()
+        .expect("builds");
+    let app = app(layer.clone());
+    let tokens: Vec<String> = (0..10_000)
+        .map(|n| {
+            let mut token = claims(&format!("user-{}", n % 1_000), &format!("token-{n}"));
+            token["sid"] = json!(format!("session-{n}"));
+            token["azp"] = json!("web-app-frontend");
+            token["scope"] = json!("openid profile email orders:read orders:write");
+            sign(&token)
+        })
+        .collect();
+    let payload = tokens[0].split('.').nth(1).expect("a JWS").len() * 3 / 4;
+    assert!(payload >= 190, "an ordinary payload, not {payload} bytes");
+    for token in &tokens {
+        assert_eq!(get_me(&app, token).await.0, StatusCode::OK);
+    }
+    assert_eq!(layer.stats().claims_memo_hits(), 0);
+    for token in &tokens {
+        assert_eq!(get_me(&app, token).await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        layer.stats().claims_memo_hits(),
+        10_000,
+        "every token seen again should be a hit"
+    );
+}

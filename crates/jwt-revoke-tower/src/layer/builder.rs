@@ -15,8 +15,9 @@ use crate::rejection::DefaultRejection;
 use crate::stats::LayerStats;
 use crate::verify::{ClaimsMemo, DecodingKeys, JwtVerifier, VerifiedCache, VerifierSettings};
 
-/// The claims memo's default size: a few thousand tokens' worth.
-const DEFAULT_CLAIMS_MEMO_BYTES: usize = 4 << 20;
+/// The claims memo's default size: about 23,000 tokens of 200-byte payloads, 10,000 of 1 KiB
+/// (each entry weighs its payload plus about 512 bytes).
+const DEFAULT_CLAIMS_MEMO_BYTES: usize = 16 << 20;
 
 pub(super) enum ChosenVerification {
     Jwt(DecodingKeys),
@@ -165,15 +166,17 @@ impl RevocationLayerBuilder {
         self
     }
 
-    /// How many bytes the claims memo may hold (default 4 MiB; 0 turns it off).
+    /// How many bytes the claims memo may hold (default 16 MiB, about 23,000 tokens of 200-byte
+    /// payloads; 0 turns it off). Size it to the tokens active at once: a token whose entry was
+    /// evicted costs a parse and three SHA-256 key derivations again.
     ///
     /// The memo keeps, by the exact JSON text of a verified token's payload, what the layer
     /// derives from it: the parsed claims, the policy's verdict and the three SHA-256 store
     /// keys. A token seen again is still verified (signature, algorithm, issuer, audience)
     /// and its time claims are judged again against the clock, and the store is asked as
     /// always; only the parsing and hashing are skipped, which is most of what the layer adds
-    /// to an HS256 verification (see BENCHMARKS.md). Each entry weighs its payload twice plus
-    /// about 512 bytes; when full, the least used entries are dropped.
+    /// to an HS256 verification (see BENCHMARKS.md). Each entry weighs its payload plus about
+    /// 512 bytes; when full, the least used entries are dropped.
     pub fn claims_memo(mut self, max_bytes: usize) -> Self {
         self.claims_memo_bytes = max_bytes;
         self

@@ -1,6 +1,12 @@
 //! The claims memo: a token seen before skips parsing its claims and hashing its identities,
 //! never its verification, its time checks or the revocation check.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
 use super::Authenticated;
 
 /// What the layer learned from a verified payload, by the payload's exact JSON text.
@@ -14,24 +20,50 @@ use super::Authenticated;
 /// finds the slot), so two payloads never share an entry. The payload of a token is not a
 /// credential: without the signature it authenticates nothing.
 ///
+/// The payload is held once: the entry's key is the same text the claims hold.
+///
 /// Bounded by bytes (each entry weighs its payload plus [`ENTRY_OVERHEAD`]); when full, the
 /// least useful entries are evicted (S3-FIFO, by quick_cache), which costs a parse and three
 /// hashes on their next use, nothing else.
 pub(crate) struct ClaimsMemo {
-    entries: quick_cache::sync::Cache<Box<str>, Authenticated, ByPayloadSize>,
+    entries: quick_cache::sync::Cache<Payload, Authenticated, ByPayloadSize>,
 }
 
-/// About what an entry holds besides its payload (the text twice: key and claims; the parsed
-/// claims; the facts with their identities and keys), for the byte budget.
+/// A memo key: the payload text, shared with the claims it keys, compared and hashed as text.
+#[derive(Clone)]
+struct Payload(Arc<RawValue>);
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for Payload {}
+
+impl Hash for Payload {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `str` hashes, so that a lookup by `&str` finds it (`Borrow<str>`).
+        self.0.get().hash(state);
+    }
+}
+
+impl Borrow<str> for Payload {
+    fn borrow(&self) -> &str {
+        self.0.get()
+    }
+}
+
+/// About what an entry holds besides its payload (the parsed claims; the facts with their
+/// identities and keys; the cache's own slot), for the byte budget.
 pub(crate) const ENTRY_OVERHEAD: u64 = 512;
 
 #[derive(Clone)]
 struct ByPayloadSize;
 
-impl quick_cache::Weighter<Box<str>, Authenticated> for ByPayloadSize {
-    fn weight(&self, key: &Box<str>, _: &Authenticated) -> u64 {
-        // The payload is held twice: as the key and inside the claims.
-        2 * key.len() as u64 + ENTRY_OVERHEAD
+impl quick_cache::Weighter<Payload, Authenticated> for ByPayloadSize {
+    fn weight(&self, key: &Payload, _: &Authenticated) -> u64 {
+        key.0.get().len() as u64 + ENTRY_OVERHEAD
     }
 }
 
@@ -42,7 +74,8 @@ impl ClaimsMemo {
         if max_bytes < ENTRY_OVERHEAD {
             return None;
         }
-        let estimated_items = usize::try_from(max_bytes / (ENTRY_OVERHEAD + 512))
+        // Sized for payloads of about 256 bytes; quick_cache adapts to what comes.
+        let estimated_items = usize::try_from(max_bytes / (ENTRY_OVERHEAD + 256))
             .unwrap_or(usize::MAX)
             .max(1);
         Some(ClaimsMemo {
@@ -62,7 +95,7 @@ impl ClaimsMemo {
     /// Keeps what was learned from a payload.
     pub(crate) fn insert(&self, authenticated: &Authenticated) {
         self.entries.insert(
-            Box::from(authenticated.claims.json()),
+            Payload(Arc::clone(authenticated.claims.payload())),
             authenticated.clone(),
         );
     }

@@ -7,7 +7,7 @@
 #![no_main]
 
 use jwt_revoke_redis::redis::IntoConnectionInfo as _;
-use jwt_revoke_redis::{KeyPrefix, RedisStoreConfig};
+use jwt_revoke_redis::{KeyPrefix, RedisServers, RedisStoreConfig};
 use libfuzzer_sys::fuzz_target;
 
 fn check_url(url: &str) {
@@ -49,10 +49,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = format!("{config:?}");
     assert!(!config.key_prefix.as_str().contains(['{', '}']));
     assert!(!config.timeout.is_zero() && !config.connect_timeout.is_zero());
-    if let Some(url) = &config.url {
-        check_url(url);
-    }
-    for node in config.cluster_nodes.iter().take(4) {
-        check_url(node);
+    match &config.servers {
+        RedisServers::One(url) => check_url(url),
+        RedisServers::Cluster(nodes) => {
+            assert!(!nodes.is_empty(), "a cluster of no node was accepted");
+            nodes.iter().take(4).for_each(|node| check_url(node));
+        }
+        _ => {}
     }
 });

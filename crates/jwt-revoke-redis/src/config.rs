@@ -32,7 +32,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// ```
 /// use std::time::Duration;
-/// use jwt_revoke_redis::RedisStoreConfig;
+/// use jwt_revoke_redis::{RedisServers, RedisStoreConfig};
 ///
 /// let config: RedisStoreConfig = serde_json::from_str(r#"{
 ///     "url": "redis://:s3cret@redis.internal:6379/2",
@@ -47,74 +47,134 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// let cluster: RedisStoreConfig = serde_json::from_str(r#"{
 ///     "cluster_nodes": ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]
 /// }"#).unwrap();
-/// assert_eq!(cluster.cluster_nodes.len(), 2);
+/// assert!(matches!(&cluster.servers, RedisServers::Cluster(nodes) if nodes.len() == 2));
 /// assert_eq!(cluster.timeout, Duration::from_millis(500)); // the default
 ///
 /// // A brace in the prefix would move the cluster hash tag: refused while parsing.
 /// assert!(serde_json::from_str::<RedisStoreConfig>(r#"{"url": "redis://r", "key_prefix": "{x}"}"#).is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "Settings")]
 #[non_exhaustive]
 pub struct RedisStoreConfig {
-    /// One server: `redis://[user:password@]host[:port][/db]`, or `rediss://…` for TLS
-    /// (feature `tls`).
-    #[serde(default)]
-    pub url: Option<String>,
-    /// A Redis Cluster: the URLs of some of its nodes (the rest are discovered).
-    #[serde(default)]
-    pub cluster_nodes: Vec<String>,
+    /// One server (`"url": "redis://…"` in settings) or a Redis Cluster (`"cluster_nodes":
+    /// ["redis://…", …]`): exactly one of the two.
+    pub servers: RedisServers,
     /// The prefix of every key (default `jwt-revoke:`).
-    #[serde(default)]
     pub key_prefix: KeyPrefix,
     /// The time limit of every store call (default 500 ms).
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
     /// How long [`build`](Self::build) waits for the first connection (default 5 s); also the
     /// limit of each reconnection attempt.
-    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
     pub connect_timeout: Duration,
     /// Build even when the server's `maxmemory-policy` may evict keys (default `false`: such
     /// a server is refused, because an evicted revocation is a resurrected token). Also turns
     /// off the re-check of the policy while the store runs.
-    #[serde(default)]
     pub allow_evicting_server: bool,
     /// How often the running store re-checks the server's `maxmemory-policy` (default 2 s):
     /// a policy changed later to one that may evict keys (`CONFIG SET maxmemory-policy
     /// allkeys-lru`) is logged at error level, and checks fail (not as unavailable: failing
     /// open never opens on it) until it is `noeviction` again. Unless
     /// `allow_evicting_server`.
-    #[serde(
-        default = "default_policy_check_interval",
-        deserialize_with = "duration"
-    )]
     pub policy_check_interval: Duration,
     /// What the store does once it notices that Redis lost records it had acknowledged
     /// (default `store_cutoff`; or `fail_closed`). See [`DataLossReaction`].
-    #[serde(default)]
     pub data_loss: DataLossReaction,
     /// How often a **cluster** store reads its data-loss markers (default 1 s): a loss on a
     /// cluster is noticed within this plus twice `timeout`. One server needs no interval: its
     /// marker is read with every check, so the first check after a loss notices it.
-    #[serde(default = "default_loss_check_interval", deserialize_with = "duration")]
     pub loss_check_interval: Duration,
     /// Acknowledge a write only once this many Redis replicas hold it (`WAIT` after every
     /// write, on a connection of the writes' own; default: none). For deployments with
     /// failover: a write the primary confirmed but no replica received is lost when a replica
     /// takes over. Fewer replicas within the timeout: the write fails as unavailable (it may
     /// still be on the primary; the caller must not report success).
-    #[serde(default)]
     pub acknowledge_after_replicas: Option<ReplicaAcknowledgement>,
     /// The most Redis calls (checks and writes) the store keeps in flight (default 4,096); a
     /// call beyond it fails at once as unavailable. See
     /// [`RedisStore::with_max_in_flight`].
-    #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
     /// Keep every record in process memory too, current through Redis pub/sub, and answer
     /// checks from there while it is provably fresh (default: none; one server only). See
     /// [`with_local_replica`](Self::with_local_replica).
-    #[serde(default)]
     pub local_replica: Option<ReplicaConfig>,
+}
+
+/// Which Redis a store uses.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedisServers {
+    /// One server: `redis://[user:password@]host[:port][/db]`, or `rediss://…` for TLS
+    /// (feature `tls`).
+    One(String),
+    /// A Redis Cluster: the URLs of some of its nodes (the others are discovered).
+    Cluster(Vec<String>),
+}
+
+/// What a [`RedisStoreConfig`] is read from: its fields, with the servers under their two names.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    cluster_nodes: Option<Vec<String>>,
+    #[serde(default)]
+    key_prefix: KeyPrefix,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    timeout: Duration,
+    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
+    connect_timeout: Duration,
+    #[serde(default)]
+    allow_evicting_server: bool,
+    #[serde(
+        default = "default_policy_check_interval",
+        deserialize_with = "duration"
+    )]
+    policy_check_interval: Duration,
+    #[serde(default)]
+    data_loss: DataLossReaction,
+    #[serde(default = "default_loss_check_interval", deserialize_with = "duration")]
+    loss_check_interval: Duration,
+    #[serde(default)]
+    acknowledge_after_replicas: Option<ReplicaAcknowledgement>,
+    #[serde(default = "default_max_in_flight")]
+    max_in_flight: usize,
+    #[serde(default)]
+    local_replica: Option<ReplicaConfig>,
+}
+
+impl TryFrom<Settings> for RedisStoreConfig {
+    type Error = &'static str;
+
+    fn try_from(settings: Settings) -> Result<Self, Self::Error> {
+        let servers = match (settings.url, settings.cluster_nodes) {
+            (Some(url), None) => RedisServers::One(url),
+            (None, Some(nodes)) if !nodes.is_empty() => RedisServers::Cluster(nodes),
+            (None, Some(_)) => return Err("`cluster_nodes` names no node"),
+            (Some(_), Some(_)) => {
+                return Err(
+                    "set either `url` (one server) or `cluster_nodes` (a Redis Cluster), not both",
+                );
+            }
+            (None, None) => {
+                return Err("set `url` (one server) or `cluster_nodes` (a Redis Cluster)");
+            }
+        };
+        Ok(RedisStoreConfig {
+            servers,
+            key_prefix: settings.key_prefix,
+            timeout: settings.timeout,
+            connect_timeout: settings.connect_timeout,
+            allow_evicting_server: settings.allow_evicting_server,
+            policy_check_interval: settings.policy_check_interval,
+            data_loss: settings.data_loss,
+            loss_check_interval: settings.loss_check_interval,
+            acknowledge_after_replicas: settings.acknowledge_after_replicas,
+            max_in_flight: settings.max_in_flight,
+            local_replica: settings.local_replica,
+        })
+    }
 }
 
 fn default_timeout() -> Duration {
@@ -173,8 +233,7 @@ impl RedisStoreConfig {
     /// One server at `url`, with the defaults.
     pub fn from_url(url: impl Into<String>) -> Self {
         RedisStoreConfig {
-            url: Some(url.into()),
-            cluster_nodes: Vec::new(),
+            servers: RedisServers::One(url.into()),
             key_prefix: KeyPrefix::default(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -195,8 +254,7 @@ impl RedisStoreConfig {
         S: Into<String>,
     {
         RedisStoreConfig {
-            url: None,
-            cluster_nodes: nodes.into_iter().map(Into::into).collect(),
+            servers: RedisServers::Cluster(nodes.into_iter().map(Into::into).collect()),
             ..Self::from_url("")
         }
     }
@@ -322,26 +380,13 @@ impl RedisStoreConfig {
         }
         if let Some(replica) = &self.local_replica {
             replica.validate().map_err(BuildError::InvalidConfig)?;
-            if self.url.is_none() {
+            if !matches!(self.servers, RedisServers::One(_)) {
                 return Err(BuildError::InvalidConfig(
                     "a local replica needs one server (`url`); it is not available on a cluster",
                 ));
             }
         }
-        let connection = match (&self.url, self.cluster_nodes.as_slice()) {
-            (Some(_), [_, ..]) => {
-                return Err(BuildError::InvalidConfig(
-                    "set either `url` or `cluster_nodes`, not both",
-                ));
-            }
-            (None, []) => {
-                return Err(BuildError::InvalidConfig(
-                    "set `url` (one server) or `cluster_nodes` (a Redis Cluster)",
-                ));
-            }
-            (Some(url), []) => self.connect_single(url).await?,
-            (None, nodes) => self.connect_cluster(nodes).await?,
-        };
+        let connection = self.connect().await?;
         let mut store = RedisStore::new(connection)
             .with_clock(clock)
             .with_key_prefix(self.key_prefix.clone())
@@ -355,10 +400,7 @@ impl RedisStoreConfig {
         if let Some(wait) = self.acknowledge_after_replicas {
             // WAIT blocks the connection it is sent on: the writes get their own, so that
             // checks never queue behind it.
-            let writer = match (&self.url, self.cluster_nodes.as_slice()) {
-                (Some(url), _) => self.connect_single(url).await?,
-                (None, nodes) => self.connect_cluster(nodes).await?,
-            };
+            let writer = self.connect().await?;
             store = store.with_acknowledgement(
                 Acknowledgement {
                     replicas: wait.replicas,
@@ -381,8 +423,8 @@ impl RedisStoreConfig {
             store.mark_markers_read();
         }
         store.start_guard();
-        match (&self.local_replica, &self.url) {
-            (Some(replica), Some(url)) => {
+        match (&self.local_replica, &self.servers) {
+            (Some(replica), RedisServers::One(url)) => {
                 let client = redis::Client::open(url.as_str())?;
                 let replica = Replica::start(client, store.clone(), replica.clone());
                 let store = store.with_replica(replica);
@@ -396,6 +438,17 @@ impl RedisStoreConfig {
                 Ok(store)
             }
             _ => Ok(store),
+        }
+    }
+
+    /// A connection to the servers.
+    async fn connect(&self) -> Result<Connection, BuildError> {
+        match &self.servers {
+            RedisServers::One(url) => self.connect_single(url).await,
+            RedisServers::Cluster(nodes) if nodes.is_empty() => Err(BuildError::InvalidConfig(
+                "a cluster needs the URL of at least one of its nodes",
+            )),
+            RedisServers::Cluster(nodes) => self.connect_cluster(nodes).await,
         }
     }
 
@@ -459,15 +512,7 @@ fn prepare_tls(url: &str) -> Result<(), BuildError> {
 impl fmt::Debug for RedisStoreConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStoreConfig")
-            .field("url", &self.url.as_deref().map(redact))
-            .field(
-                "cluster_nodes",
-                &self
-                    .cluster_nodes
-                    .iter()
-                    .map(|node| redact(node))
-                    .collect::<Vec<_>>(),
-            )
+            .field("servers", &self.servers)
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
@@ -482,6 +527,18 @@ impl fmt::Debug for RedisStoreConfig {
             .field("max_in_flight", &self.max_in_flight)
             .field("local_replica", &self.local_replica)
             .finish()
+    }
+}
+
+impl fmt::Debug for RedisServers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedisServers::One(url) => f.debug_tuple("One").field(&redact(url)).finish(),
+            RedisServers::Cluster(nodes) => f
+                .debug_tuple("Cluster")
+                .field(&nodes.iter().map(|node| redact(node)).collect::<Vec<_>>())
+                .finish(),
+        }
     }
 }
 
@@ -541,16 +598,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_config_names_exactly_one_deployment() {
-        let neither = RedisStoreConfig::from_cluster_nodes(Vec::<String>::new());
+    async fn settings_name_exactly_one_deployment() {
+        for (settings, error) in [
+            (
+                r#"{"timeout": 100}"#,
+                "set `url` (one server) or `cluster_nodes`",
+            ),
+            (
+                r#"{"url": "redis://a", "cluster_nodes": ["redis://b"]}"#,
+                "not both",
+            ),
+            (r#"{"cluster_nodes": []}"#, "names no node"),
+        ] {
+            let refused = parse(settings).expect_err(settings).to_string();
+            assert!(refused.contains(error), "{settings}: {refused}");
+        }
+        let one = parse(r#"{"url": "redis://a"}"#).expect("one server");
+        assert_eq!(one.servers, RedisServers::One("redis://a".into()));
+        let cluster = parse(r#"{"cluster_nodes": ["redis://a", "redis://b"]}"#).expect("a cluster");
+        assert_eq!(
+            cluster.servers,
+            RedisServers::Cluster(vec!["redis://a".into(), "redis://b".into()])
+        );
+        // Built by hand, an empty cluster is refused when it is built.
+        let empty = RedisStoreConfig::from_cluster_nodes(Vec::<String>::new());
         assert!(matches!(
-            neither.build().await,
-            Err(BuildError::InvalidConfig(_))
-        ));
-        let mut both = RedisStoreConfig::from_url("redis://127.0.0.1:1");
-        both.cluster_nodes.push("redis://127.0.0.1:2".into());
-        assert!(matches!(
-            both.build().await,
+            empty.build().await,
             Err(BuildError::InvalidConfig(_))
         ));
     }

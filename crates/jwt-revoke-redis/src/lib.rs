@@ -21,7 +21,7 @@ mod store;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-support")))]
 pub mod test_support;
 
-pub use config::{RedisStoreConfig, ReplicaAcknowledgement};
+pub use config::{RedisServers, RedisStoreConfig, ReplicaAcknowledgement};
 pub use data_loss::{DataLossReaction, DataLossStatus};
 pub use error::BuildError;
 pub use keys::{InvalidKeyPrefix, KeyPrefix};

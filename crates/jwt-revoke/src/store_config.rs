@@ -8,7 +8,7 @@ use jwt_revoke_core::RevocationStore;
 #[cfg(feature = "memory")]
 use jwt_revoke_memory::{MemoryStore, MemoryStoreConfig};
 #[cfg(feature = "redis")]
-use jwt_revoke_redis::{RedisStoreConfig, ReplicaConfig};
+use jwt_revoke_redis::{RedisServers, RedisStoreConfig, ReplicaConfig};
 use serde::Deserialize;
 
 /// Which store holds the revocations, and its settings: what an operator changes without
@@ -155,7 +155,7 @@ impl StoreConfig {
     #[cfg(feature = "redis")]
     pub fn with_local_replica(self, replica: ReplicaConfig) -> Result<Self, StoreConfigError> {
         match self {
-            StoreConfig::Redis(config) if config.url.is_some() => {
+            StoreConfig::Redis(config) if matches!(config.servers, RedisServers::One(_)) => {
                 Ok(StoreConfig::Redis(config.with_local_replica(replica)))
             }
             StoreConfig::Redis(_) => Err(StoreConfigError::ReplicaNotAvailable("a Redis Cluster")),

@@ -49,3 +49,47 @@ fn a_fractional_date_reads_as_the_microsecond_it_says_and_survives_a_round_trip(
         assert_eq!(again, claims, "{text} serialized as {json}");
     }
 }
+
+/// F3's fix from the attacker's side: rounding to the microsecond must never move a date that
+/// is at or before a cut-off to after it. For cut-offs at microsecond instants around today,
+/// a date written a fraction of a microsecond before (or exactly at) the cut-off reads at or
+/// before it, and one a whole microsecond after reads after it.
+#[test]
+fn a_fractional_date_at_or_before_a_cutoff_never_reads_after_it() {
+    use jwt_revoke_core::{Cutoff, Timestamp};
+    let read = |text: &str| -> Timestamp {
+        let claims: RegisteredClaims =
+            serde_json::from_str(&format!(r#"{{"iat":{text}}}"#)).expect("parses");
+        claims.iat.expect("an iat").timestamp()
+    };
+    for secs in [
+        1_700_000_000_i64,
+        1_764_000_000,
+        2_147_483_647,
+        4_102_444_800,
+    ] {
+        for micros in [0_u32, 1, 499_999, 500_000, 999_998, 999_999, 123_456] {
+            let cutoff = Cutoff::new(Timestamp::from_micros(secs * 1_000_000 + i64::from(micros)));
+            let at = format!("{secs}.{micros:06}");
+            assert!(cutoff.covers(read(&at)), "{at} read after its own instant");
+            for below in ["1", "4", "49", "5", "9"] {
+                // 0.1 to 0.9 µs before the cut-off (0.9 µs: the sub-microsecond edge).
+                let before = if micros == 0 {
+                    format!("{}.999999{below}", secs - 1)
+                } else {
+                    format!("{secs}.{:06}{below}", micros - 1)
+                };
+                assert!(cutoff.covers(read(&before)), "{before} read after {at}");
+            }
+            let after = if micros == 999_999 {
+                format!("{}.000000", secs + 1)
+            } else {
+                format!("{secs}.{:06}", micros + 1)
+            };
+            assert!(
+                !cutoff.covers(read(&after)),
+                "{after} read at or before {at}"
+            );
+        }
+    }
+}

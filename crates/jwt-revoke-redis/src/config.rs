@@ -542,14 +542,37 @@ impl fmt::Debug for RedisServers {
     }
 }
 
-/// A URL without its credentials: `redis://user:secret@host` becomes `redis://***@host`.
+/// A URL without its credentials, read the way redis-rs reads it (so that what it would send
+/// is what is hidden): `redis://user:secret@host` becomes `redis://***@host`, and a
+/// `pass=`/`user=` query parameter (a Unix socket's credentials) shows `***`. A URL redis-rs
+/// cannot read is not shown at all: the text might still hold a secret.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
+    let Some(mut parsed) = redis::parse_redis_url(url) else {
+        return format!("<a URL redis cannot read, {} bytes, not shown>", url.len());
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Neither call fails on a URL with a host, and redis-rs refuses one without.
+        let hidden = parsed.set_password(None).and(parsed.set_username("***"));
+        if hidden.is_err() {
+            return format!("<a URL with credentials, {} bytes, not shown>", url.len());
         }
-        _ => url.to_owned(),
     }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let secret = key.eq_ignore_ascii_case("pass") || key.eq_ignore_ascii_case("user");
+                let value = if secret {
+                    "***".into()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.into()
 }
 
 pub(crate) use jwt_revoke_core::settings::duration;
@@ -592,7 +615,13 @@ mod tests {
     #[test]
     fn credentials_are_redacted() {
         assert_eq!(redact("redis://u:p@h:1/0"), "redis://***@h:1/0");
+        assert_eq!(redact("redis://:p@h:1/0"), "redis://***@h:1/0");
         assert_eq!(redact("redis://h:1"), "redis://h:1");
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock?db=2&pass=s3cret&user=app"),
+            "redis+unix:///run/redis.sock?db=2&pass=***&user=***"
+        );
+        assert!(!redact("rdis://u:s3cret@h").contains("s3cret"));
         let config = RedisStoreConfig::from_cluster_nodes(["rediss://:pw@a:1"]);
         assert!(!format!("{config:?}").contains("pw"));
     }

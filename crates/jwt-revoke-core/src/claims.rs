@@ -156,6 +156,144 @@ impl RegisteredClaims {
     }
 }
 
+/// Why the values of the claims a policy gives cut-offs could not be read from a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ClaimValueError {
+    /// The payload is not a JSON object.
+    Unreadable,
+    /// The claim (the policy's `n`-th) is neither a string nor an integer.
+    Unusable(usize),
+    /// The claim appears twice in the payload.
+    Duplicate(usize),
+}
+
+/// The values of the claims `names` in `payload` (a verified payload, JSON), in their order:
+/// a string as it is, an integer as its decimal digits, `None` for an absent or `null` claim.
+pub(crate) fn claim_values(
+    payload: &str,
+    names: &[String],
+) -> Result<Vec<Option<String>>, ClaimValueError> {
+    let mut deserializer = serde_json::Deserializer::from_str(payload);
+    let picked = de::DeserializeSeed::deserialize(ClaimPicker { names }, &mut deserializer)
+        .and_then(|picked| deserializer.end().map(|()| picked))
+        .map_err(|_| ClaimValueError::Unreadable)?;
+    picked
+        .into_iter()
+        .enumerate()
+        .map(|(n, value)| match value {
+            Picked::Absent => Ok(None),
+            Picked::Value(value) => Ok(Some(value)),
+            Picked::Unusable => Err(ClaimValueError::Unusable(n)),
+            Picked::Duplicate => Err(ClaimValueError::Duplicate(n)),
+        })
+        .collect()
+}
+
+/// One claim's value as [`claim_values`] reads it.
+enum Picked {
+    Absent,
+    Value(String),
+    Unusable,
+    Duplicate,
+}
+
+struct ClaimPicker<'n> {
+    names: &'n [String],
+}
+
+impl<'de> de::DeserializeSeed<'de> for ClaimPicker<'_> {
+    type Value = Vec<Picked>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimPicker<'_> {
+    type Value = Vec<Picked>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT payload (a JSON object)")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut picked: Vec<Picked> = self.names.iter().map(|_| Picked::Absent).collect();
+        let mut seen = vec![false; self.names.len()];
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match self.names.iter().position(|name| *name == key) {
+                Some(n) => {
+                    let value = map.next_value::<ClaimValue>()?;
+                    picked[n] = if seen[n] {
+                        // A second occurrence, whatever either says: which one the issuer
+                        // meant is unknowable, so the token is refused.
+                        Picked::Duplicate
+                    } else {
+                        match value {
+                            ClaimValue::Null => Picked::Absent,
+                            ClaimValue::Text(text) => Picked::Value(text),
+                            ClaimValue::Other => Picked::Unusable,
+                        }
+                    };
+                    seen[n] = true;
+                }
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(picked)
+    }
+}
+
+/// A claim value: text (a string, or an integer's digits), `null`, or anything else.
+enum ClaimValue {
+    Text(String),
+    Null,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ClaimValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+        impl<'de> Visitor<'de> for ValueVisitor {
+            type Value = ClaimValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Text(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Text(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Null)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ClaimValue, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(ClaimValue::Other)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ClaimValue, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(ClaimValue::Other)
+            }
+        }
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +334,40 @@ mod tests {
         let many = parse(r#"{"aud":["web","api"]}"#).expect("many");
         assert!(one.aud.expect("aud").contains("api"));
         assert!(many.aud.expect("aud").contains("api"));
+    }
+
+    #[test]
+    fn claim_values_are_strings_or_integers_and_nothing_else() {
+        let names = ["azp".to_owned(), "tenant".to_owned(), "device".to_owned()];
+        let read = |json: &str| claim_values(json, &names);
+        assert_eq!(
+            read(r#"{"azp":"app","tenant":42,"x":[1,{"a":2}]}"#),
+            Ok(vec![Some("app".to_owned()), Some("42".to_owned()), None])
+        );
+        // Escapes are read as JSON means them: the value, not its spelling.
+        assert_eq!(
+            read(r#"{"\u0061zp":"\u0061pp","device":null}"#),
+            Ok(vec![Some("app".to_owned()), None, None])
+        );
+        assert_eq!(
+            read(r#"{"tenant":["a","b"]}"#),
+            Err(ClaimValueError::Unusable(1))
+        );
+        for other in ["1.5", "true", "{}", "[]"] {
+            let json = format!(r#"{{"device":{other}}}"#);
+            assert_eq!(read(&json), Err(ClaimValueError::Unusable(2)), "{json}");
+        }
+        assert_eq!(
+            read(r#"{"azp":"a","azp":"b"}"#),
+            Err(ClaimValueError::Duplicate(0))
+        );
+        assert_eq!(
+            read(r#"{"azp":null,"azp":"b"}"#),
+            Err(ClaimValueError::Duplicate(0))
+        );
+        for bad in ["", "[]", "\"x\"", "{", r#"{"azp":"a"} {}"#] {
+            assert_eq!(read(bad), Err(ClaimValueError::Unreadable), "{bad:?}");
+        }
     }
 
     #[test]

@@ -53,10 +53,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::claims::RegisteredClaims;
-use crate::key::{RecordKey, SessionId, TokenId, UserId};
+use crate::key::{ClaimId, RecordKey, SessionId, TokenId, UserId};
 use crate::policy::{ListMode, Policy};
-use crate::revocations::{RevocationReason, Revocations, TokenFacts, TokenRevocation, Verdict};
-use crate::store::{RevocationStore, StoreError, TokenKeys};
+use crate::revocations::{
+    ClaimRevocationError, RevocationReason, Revocations, TokenFacts, TokenRevocation, Verdict,
+};
+use crate::store::{ClaimKeys, RevocationStore, StoreError, TokenKeys};
 use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -196,6 +198,9 @@ macro_rules! __with_conformance_cases {
             denylist_revokes_one_token,
             user_cutoff_follows_the_same_second_rule,
             session_cutoff_revokes_that_session_only,
+            one_check_answers_the_latest_claim_cutoff,
+            claim_cutoffs_expire,
+            claim_cutoff_revokes_the_tokens_of_that_value_only,
             allowlist_registers_and_destroys,
             issuers_are_isolated,
             a_jti_names_a_token_of_one_user_only,
@@ -375,6 +380,27 @@ fn facts_at(
     claims.exp = Some(iat.saturating_add(lives).into());
     engine
         .inspect(&claims, "")
+        .expect("the fixture's claims pass the policy")
+}
+
+/// The cut-off key of the value `value` of the claim `claim` at `ISSUER`.
+fn claim_key(claim: &str, value: &str) -> RecordKey {
+    ClaimId::new(ISSUER, claim, value).key()
+}
+
+/// `keys` with the cut-off records of these claim values.
+fn with_claims(keys: TokenKeys, claims: &[RecordKey]) -> TokenKeys {
+    keys.with_claims(ClaimKeys::new(claims).expect("at most ClaimKeys::MAX"))
+}
+
+/// The facts of a token whose verified payload is `payload`, as the engine reads them (the
+/// claims a policy gives cut-offs come from the payload).
+fn facts_of_payload(engine: &Revocations, payload: &serde_json::Value) -> TokenFacts {
+    let text = payload.to_string();
+    let claims: RegisteredClaims =
+        serde_json::from_str(&text).expect("the fixture's payload has registered claims");
+    engine
+        .inspect(&claims, &text)
         .expect("the fixture's claims pass the policy")
 }
 
@@ -832,6 +858,160 @@ async fn session_cutoff_revokes_that_session_only(harness: Harness) {
     );
     assert_eq!(verdict(&engine, &other_session).await, Verdict::Valid);
     assert_eq!(verdict(&engine, &no_session).await, Verdict::Valid);
+}
+
+async fn one_check_answers_the_latest_claim_cutoff(harness: Harness) {
+    let (app, tenant, device) = (
+        claim_key("azp", "app-1"),
+        claim_key("tenant", "t-1"),
+        claim_key("device", "d-1"),
+    );
+    let token = with_claims(
+        token_keys("bob", "t-1", Some("s-1")),
+        &[app, tenant, device],
+    );
+    let (app_at, tenant_at, user_at) = (instant(2_000_001), instant(1_000_001), instant(7));
+    // The later cut-off written first: the answer is the latest, whatever the order.
+    assert_eq!(raise(&harness, tenant, tenant_at, LONG).await, tenant_at);
+    assert_eq!(raise(&harness, app, app_at, LONG).await, app_at);
+    assert_eq!(raise(&harness, token.user, user_at, LONG).await, user_at);
+    insert(&harness, &token, LONG).await;
+
+    let reply = harness.store.check(&token).await.expect("check");
+    assert!(reply.token_listed, "the token record, read with the claims");
+    assert_eq!(
+        reply.user_cutoff,
+        Some(user_at),
+        "the user's, read with them"
+    );
+    assert_eq!(reply.session_cutoff, None);
+    assert_eq!(
+        reply.claim_cutoff,
+        Some(app_at),
+        "the latest of the claim cut-offs, to the microsecond"
+    );
+    let only = |claims: &[RecordKey]| with_claims(token_keys("bob", "t-1", None), claims);
+    let answer = |keys: TokenKeys| {
+        let store = harness.store.clone();
+        async move { store.check(&keys).await.expect("check").claim_cutoff }
+    };
+    assert_eq!(answer(only(&[tenant])).await, Some(tenant_at));
+    assert_eq!(answer(only(&[device, tenant])).await, Some(tenant_at));
+    assert_eq!(answer(only(&[device])).await, None, "no cut-off, no answer");
+    assert_eq!(
+        answer(only(&[])).await,
+        None,
+        "no claim keys, no claim cut-off"
+    );
+    // A claim value's cut-off is not a user's or a session's, nor another issuer's.
+    let reply = harness
+        .store
+        .check(&token_keys("bob", "t-2", Some("s-1")))
+        .await
+        .expect("check");
+    assert_eq!(reply.claim_cutoff, None);
+    let elsewhere = ClaimId::new(OTHER_ISSUER, "azp", "app-1").key();
+    assert_eq!(answer(only(&[elsewhere])).await, None);
+}
+
+async fn claim_cutoffs_expire(harness: Harness) {
+    let (short, long) = (claim_key("azp", "short"), claim_key("azp", "long"));
+    let keys = with_claims(token_keys("alice", "t-1", None), &[short, long]);
+    let (short_at, long_at) = (instant(20), instant(10));
+    raise(&harness, short, short_at, SHORT).await;
+    raise(&harness, long, long_at, LONG).await;
+    let reply = harness.store.check(&keys).await.expect("check");
+    assert_eq!(reply.claim_cutoff, Some(short_at));
+    harness.clock.advance(PAST_SHORT).await;
+    let reply = harness.store.check(&keys).await.expect("check");
+    assert_eq!(
+        reply.claim_cutoff,
+        Some(long_at),
+        "an expired claim cut-off still answered, or the live one lost with it"
+    );
+}
+
+async fn claim_cutoff_revokes_the_tokens_of_that_value_only(harness: Harness) {
+    let engine = harness.engine(
+        policy()
+            .with_claim_cutoffs(["azp", "tenant"])
+            .expect("two claims"),
+    );
+    let now = harness.now().as_secs_floor();
+    let token = |jti: &str, iss: &str, claims: serde_json::Value| {
+        let mut payload = serde_json::json!({
+            "iss": iss, "sub": "alice", "jti": jti, "iat": now, "exp": now + 600,
+        });
+        if let (Some(payload), serde_json::Value::Object(claims)) =
+            (payload.as_object_mut(), claims)
+        {
+            payload.extend(claims);
+        }
+        facts_of_payload(&engine, &payload)
+    };
+    let app_1 = token(
+        "a",
+        ISSUER,
+        serde_json::json!({"azp": "app-1", "tenant": "t-1"}),
+    );
+    let app_1_no_tenant = token("b", ISSUER, serde_json::json!({"azp": "app-1"}));
+    let app_2 = token(
+        "c",
+        ISSUER,
+        serde_json::json!({"azp": "app-2", "tenant": "t-1"}),
+    );
+    let no_claims = token("d", ISSUER, serde_json::json!({}));
+    let elsewhere = token("e", OTHER_ISSUER, serde_json::json!({"azp": "app-1"}));
+    let ignored_claim = token("f", ISSUER, serde_json::json!({"device": "app-1"}));
+
+    let app = app_1.claim("azp").expect("the azp claim is read").clone();
+    assert_eq!(app, ClaimId::new(ISSUER, "azp", "app-1"));
+    let cutoff = engine.revoke_claim(&app).await.expect("revoke the app");
+    let revoked = Verdict::Revoked(RevocationReason::Claim(cutoff));
+    assert_eq!(verdict(&engine, &app_1).await, revoked);
+    assert_eq!(verdict(&engine, &app_1_no_tenant).await, revoked);
+    for other in [&app_2, &no_claims, &elsewhere, &ignored_claim] {
+        assert_eq!(verdict(&engine, other).await, Verdict::Valid, "{other:?}");
+    }
+
+    // A second claim's cut-off covers the tokens of its value.
+    let tenant = ClaimId::new(ISSUER, "tenant", "t-1");
+    let tenant_cutoff = engine.revoke_claim(&tenant).await.expect("revoke");
+    assert_eq!(
+        verdict(&engine, &app_2).await,
+        Verdict::Revoked(RevocationReason::Claim(tenant_cutoff))
+    );
+
+    // A claim the policy does not read is refused, and nothing is written.
+    let device = ClaimId::new(ISSUER, "device", "app-1");
+    assert!(matches!(
+        engine.revoke_claim(&device).await,
+        Err(ClaimRevocationError::NotInPolicy(claim)) if claim == "device"
+    ));
+    let reply = harness
+        .store
+        .check(&with_claims(
+            token_keys("alice", "x", None),
+            &[device.key()],
+        ))
+        .await
+        .expect("check");
+    assert_eq!(
+        reply.claim_cutoff, None,
+        "a refused claim cut-off was written"
+    );
+
+    // A token of the app issued after the cut-off (a fractional `iat` just after it) lives.
+    harness.clock.advance(Duration::from_millis(5)).await;
+    let after = cutoff.at().saturating_add(Duration::from_micros(1));
+    let later = facts_of_payload(
+        &engine,
+        &serde_json::json!({
+            "iss": ISSUER, "sub": "alice", "jti": "g", "azp": "app-1", "tenant": "t-2",
+            "iat": after.as_micros() as f64 / 1e6, "exp": now + 600,
+        }),
+    );
+    assert_eq!(verdict(&engine, &later).await, Verdict::Valid);
 }
 
 async fn allowlist_registers_and_destroys(harness: Harness) {

@@ -23,6 +23,7 @@
 //! | per-token denylist | its record exists | the token's `exp` + leeway |
 //! | per-user cut-off | `iat` ≤ the user's cut-off (see [`Cutoff`]) | cut-off + longest lifetime + leeway |
 //! | per-session cut-off | it has a `sid` and `iat` ≤ that session's cut-off | as above |
+//! | per-claim cut-off ([`Policy::with_claim_cutoffs`]) | it carries that value of the claim (`azp`, a tenant, a device) and `iat` ≤ its cut-off | as above |
 //! | allowlist | its record does **not** exist | the token's `exp` + leeway |
 //!
 //! Cut-offs work in both list modes; whether a token is checked against a denylist or an
@@ -42,10 +43,13 @@ mod time;
 pub mod conformance;
 
 pub use claims::{Audience, NumericDate, RegisteredClaims};
-pub use key::{IdentifiedBy, RecordKey, SessionId, TokenId, UserId};
-pub use policy::{IdentityRule, ListMode, Policy};
+pub use key::{ClaimId, IdentifiedBy, RecordKey, SessionId, TokenId, UserId};
+pub use policy::{IdentityRule, ListMode, Policy, PolicyError};
 pub use revocations::{
-    Cutoff, RevocationReason, Revocations, TokenError, TokenFacts, TokenRevocation, Verdict,
+    ClaimRevocationError, Cutoff, RevocationReason, Revocations, TokenError, TokenFacts,
+    TokenRevocation, Verdict,
 };
-pub use store::{BoxError, CheckReply, RevocationStore, StoreError, StoreUsage, TokenKeys};
+pub use store::{
+    BoxError, CheckReply, ClaimKeys, RevocationStore, StoreError, StoreUsage, TokenKeys,
+};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -51,6 +51,32 @@ pub struct Policy {
     identity: IdentityRule,
     tokens_without_exp: Option<Duration>,
     issued_at_skew: Duration,
+    claim_cutoffs: Vec<String>,
+}
+
+/// Why [`Policy::with_claim_cutoffs`] refused a list of claims.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// More claims than a check reads.
+    #[error("at most {max} claims can have cut-offs, not {count}")]
+    TooManyClaimCutoffs {
+        /// How many were named.
+        count: usize,
+        /// [`ClaimKeys::MAX`](crate::ClaimKeys::MAX).
+        max: usize,
+    },
+    /// A claim that cannot have cut-offs: an empty name, a date (`exp`, `iat`, `nbf`), or
+    /// one revoked by its own means (`sub`: the user's cut-off; `sid`: the session's; `jti`:
+    /// the token's own record; `iss`: part of every identity).
+    #[error(
+        "the claim {0:?} cannot have cut-offs (not an empty name, a date, or iss, sub, sid, jti, \
+         which have their own revocations)"
+    )]
+    NotACutoffClaim(String),
+    /// A claim named twice.
+    #[error("the claim {0:?} is named twice")]
+    DuplicateClaimCutoff(String),
 }
 
 impl Policy {
@@ -68,7 +94,64 @@ impl Policy {
             identity: IdentityRule::JtiOrDigest,
             tokens_without_exp: None,
             issued_at_skew: Self::DEFAULT_ISSUED_AT_SKEW,
+            claim_cutoffs: Vec::new(),
         }
+    }
+
+    /// Gives cut-offs to the values of these claims, beside the user's and the session's:
+    /// [`Revocations::revoke_claim`](crate::Revocations::revoke_claim) then revokes every token
+    /// of a client app (`azp`, `client_id`), a tenant, a device issued up to now.
+    ///
+    /// A claim's value is a string or an integer (read as its decimal digits). A token without
+    /// the claim (or with `null`) has no cut-off for it; a token whose claim is anything else
+    /// (an array, an object, a boolean, a fraction) is refused
+    /// ([`TokenError::UnusableClaim`](crate::TokenError::UnusableClaim)): it could not be
+    /// revoked by its value. Each claim is one more record read by the same single store call
+    /// of every check; at most [`ClaimKeys::MAX`](crate::ClaimKeys::MAX).
+    ///
+    /// ```
+    /// use jwt_revoke_core::Policy;
+    /// use std::time::Duration;
+    ///
+    /// let policy = Policy::new(Duration::from_secs(900)).with_claim_cutoffs(["azp", "tenant"])?;
+    /// assert_eq!(policy.claim_cutoffs(), ["azp", "tenant"]);
+    /// assert!(Policy::new(Duration::from_secs(900)).with_claim_cutoffs(["exp"]).is_err());
+    /// # Ok::<(), jwt_revoke_core::PolicyError>(())
+    /// ```
+    pub fn with_claim_cutoffs<I, T>(mut self, claims: I) -> Result<Self, PolicyError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let mut names: Vec<String> = Vec::new();
+        for name in claims {
+            let name = name.into();
+            if name.is_empty()
+                || matches!(
+                    name.as_str(),
+                    "exp" | "iat" | "nbf" | "iss" | "sub" | "sid" | "jti"
+                )
+            {
+                return Err(PolicyError::NotACutoffClaim(name));
+            }
+            if names.contains(&name) {
+                return Err(PolicyError::DuplicateClaimCutoff(name));
+            }
+            names.push(name);
+        }
+        if names.len() > crate::ClaimKeys::MAX {
+            return Err(PolicyError::TooManyClaimCutoffs {
+                count: names.len(),
+                max: crate::ClaimKeys::MAX,
+            });
+        }
+        self.claim_cutoffs = names;
+        Ok(self)
+    }
+
+    /// The claims whose values have cut-offs (see [`with_claim_cutoffs`](Self::with_claim_cutoffs)).
+    pub fn claim_cutoffs(&self) -> &[String] {
+        &self.claim_cutoffs
     }
 
     /// Clock skew tolerated between issuer and this service for `exp` and `nbf`. A token

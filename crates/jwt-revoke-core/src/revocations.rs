@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::claims::{NumericDate, RegisteredClaims};
-use crate::key::{SessionId, TokenId, UserId};
+use crate::claims::{ClaimValueError, NumericDate, RegisteredClaims, claim_values};
+use crate::key::{ClaimId, RecordKey, SessionId, TokenId, UserId};
 use crate::policy::{IdentityRule, ListMode, Policy};
-use crate::store::{CheckReply, RevocationStore, StoreError, TokenKeys};
+use crate::store::{CheckReply, ClaimKeys, RevocationStore, StoreError, TokenKeys};
 use crate::time::{Clock, SystemClock, Timestamp};
 
 /// A per-user or per-session cut-off: every token issued at or before this instant is dead.
@@ -80,6 +80,10 @@ pub enum RevocationReason {
     User(Cutoff),
     /// The token's session ended after the token was issued.
     Session(Cutoff),
+    /// The tokens of one of the token's claim values (its client app, its tenant, its
+    /// device…: [`Policy::with_claim_cutoffs`]) were revoked after the token was issued. The
+    /// cut-off is the latest of them.
+    Claim(Cutoff),
     /// The store lost records it had acknowledged, and the token was issued before the loss
     /// was noticed: one of the lost records may have revoked it (see
     /// [`CheckReply::store_cutoff`]).
@@ -93,6 +97,9 @@ impl fmt::Display for RevocationReason {
             RevocationReason::NotRegistered => "the token is not registered",
             RevocationReason::User(_) => "the tokens of this user have been revoked",
             RevocationReason::Session(_) => "the session of this token has ended",
+            RevocationReason::Claim(_) => {
+                "the tokens of this token's client, tenant or device have been revoked"
+            }
             RevocationReason::DataLoss(_) => {
                 "the token was issued before the revocation store lost its records"
             }
@@ -135,6 +142,33 @@ pub enum TokenError {
     /// `exp` is before `iat`.
     #[error("the token expires before it was issued")]
     ExpiresBeforeIssued,
+    /// A claim the policy gives cut-offs ([`Policy::with_claim_cutoffs`]) is neither a string
+    /// nor an integer, so its cut-offs could not apply.
+    #[error("the token's {0} claim is neither a string nor an integer")]
+    UnusableClaim(String),
+    /// A claim the policy gives cut-offs appears twice in the payload: which value counts is
+    /// unknowable.
+    #[error("the token has its {0} claim twice")]
+    DuplicateClaim(String),
+    /// The policy gives cut-offs to claims, and the payload is not a JSON object.
+    #[error("the token's payload is not a JSON object")]
+    UnreadablePayload,
+}
+
+/// Why [`Revocations::revoke_claim`] recorded nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimRevocationError {
+    /// The policy gives no cut-offs to this claim: a cut-off written for it would never be
+    /// read, and the tokens it names would keep working.
+    #[error(
+        "the policy gives no cut-offs to the {0} claim (see Policy::with_claim_cutoffs): \
+         nothing was revoked"
+    )]
+    NotInPolicy(String),
+    /// The store failed: the revocation may not have happened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What revocation needs to know about one token, taken from its verified claims.
@@ -143,6 +177,8 @@ pub struct TokenFacts {
     token: TokenId,
     user: UserId,
     session: Option<SessionId>,
+    /// The token's values of the claims the policy gives cut-offs (those it carries).
+    claims: Vec<ClaimId>,
     keys: TokenKeys,
     /// `iat`; `None` for a token without one.
     issued_at: Option<Timestamp>,
@@ -165,6 +201,19 @@ impl TokenFacts {
     /// The token's session, when it has a `sid`.
     pub fn session(&self) -> Option<&SessionId> {
         self.session.as_ref()
+    }
+
+    /// The token's values of the claims the policy gives cut-offs
+    /// ([`Policy::with_claim_cutoffs`]), in the policy's order; a claim the token does not
+    /// carry is not there.
+    pub fn claims(&self) -> &[ClaimId] {
+        &self.claims
+    }
+
+    /// The token's value of the claim `name`, when the policy gives it cut-offs and the token
+    /// carries it.
+    pub fn claim(&self, name: &str) -> Option<&ClaimId> {
+        self.claims.iter().find(|claim| claim.claim() == name)
     }
 
     /// The store keys of this token under the engine's list mode.
@@ -445,16 +494,39 @@ impl Revocations {
             ListMode::Denylist => token.denylist_key(),
             ListMode::Allowlist => token.allowlist_key(),
         };
-        let keys = TokenKeys::new(token_key, user.key(), session.as_ref().map(SessionId::key));
+        let claims = self.claim_ids(issuer, payload)?;
+        let claim_keys = ClaimKeys::new(&claims.iter().map(ClaimId::key).collect::<Vec<_>>())
+            .expect("a policy names at most ClaimKeys::MAX claims");
+        let keys = TokenKeys::new(token_key, user.key(), session.as_ref().map(SessionId::key))
+            .with_claims(claim_keys);
         Ok(TokenFacts {
             token,
             user,
             session,
+            claims,
             keys,
             issued_at: iat,
             expires_at,
             not_before,
         })
+    }
+
+    /// The token's values of the claims the policy gives cut-offs.
+    fn claim_ids(&self, issuer: &str, payload: &str) -> Result<Vec<ClaimId>, TokenError> {
+        let names = self.inner.policy.claim_cutoffs();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values = claim_values(payload, names).map_err(|err| match err {
+            ClaimValueError::Unreadable => TokenError::UnreadablePayload,
+            ClaimValueError::Unusable(n) => TokenError::UnusableClaim(names[n].clone()),
+            ClaimValueError::Duplicate(n) => TokenError::DuplicateClaim(names[n].clone()),
+        })?;
+        Ok(names
+            .iter()
+            .zip(values)
+            .filter_map(|(name, value)| value.map(|value| ClaimId::new(issuer, name, value)))
+            .collect())
     }
 
     /// Runs again, at the clock's current time, the time checks of [`inspect`](Self::inspect)
@@ -551,6 +623,12 @@ impl Revocations {
         {
             return Verdict::Revoked(RevocationReason::Session(cutoff));
         }
+        if let Some(cutoff) = reply.claim_cutoff.map(Cutoff::new)
+            && !token.keys.claims.is_empty()
+            && covers(cutoff)
+        {
+            return Verdict::Revoked(RevocationReason::Claim(cutoff));
+        }
         if let Some(noticed_at) = reply.store_cutoff {
             // As for a cut-off made at that instant: it covers the tokens whose `iat` was
             // ahead of the clock by the allowance. The store keeps it longer than any policy
@@ -646,11 +724,48 @@ impl Revocations {
         self.raise_cutoff(session.key(), at).await
     }
 
-    async fn raise_cutoff(
+    /// Revokes every token of the claim value issued up to now: every token of a client app
+    /// (`azp`), a tenant, a device the engine would accept now, at now plus
+    /// [`Policy::issued_at_skew`] as for a user (see [`Cutoff`]). The policy must give the
+    /// claim cut-offs ([`Policy::with_claim_cutoffs`]); otherwise nothing is written and the
+    /// answer says so, rather than acknowledging a revocation no check would read.
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use jwt_revoke_core::*;
+    /// # fn engine(policy: Policy) -> Revocations { unimplemented!() }
+    /// # async fn example(revocations: Revocations) -> Result<(), ClaimRevocationError> {
+    /// // Policy::new(…).with_claim_cutoffs(["azp"])?
+    /// let app = ClaimId::new("https://idp.example", "azp", "leaked-mobile-build");
+    /// let cutoff = revocations.revoke_claim(&app).await?;
+    /// println!("tokens of that app issued before {:?} are refused", cutoff.at());
+    /// # Ok(()) }
+    /// ```
+    pub async fn revoke_claim(&self, claim: &ClaimId) -> Result<Cutoff, ClaimRevocationError> {
+        let at = self.latest_acceptable_iat(self.inner.clock.now());
+        self.revoke_claim_at(claim, at).await
+    }
+
+    /// Revokes every token of the claim value issued up to `at`, as
+    /// [`revoke_user_at`](Self::revoke_user_at) does for a user.
+    pub async fn revoke_claim_at(
         &self,
-        key: crate::key::RecordKey,
+        claim: &ClaimId,
         at: Timestamp,
-    ) -> Result<Cutoff, StoreError> {
+    ) -> Result<Cutoff, ClaimRevocationError> {
+        if !self
+            .inner
+            .policy
+            .claim_cutoffs()
+            .iter()
+            .any(|name| name == claim.claim())
+        {
+            return Err(ClaimRevocationError::NotInPolicy(claim.claim().to_owned()));
+        }
+        Ok(self.raise_cutoff(claim.key(), at).await?)
+    }
+
+    async fn raise_cutoff(&self, key: RecordKey, at: Timestamp) -> Result<Cutoff, StoreError> {
         // A cut-off ahead of the clock would kill tokens not issued yet (a `Timestamp::MAX`
         // would lock a user out for good): no later than the latest `iat` accepted now.
         let now = self.inner.clock.now();
@@ -677,7 +792,6 @@ impl Revocations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::RecordKey;
     use crate::store::CheckReply;
     use std::sync::Mutex;
 

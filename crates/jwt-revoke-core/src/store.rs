@@ -12,9 +12,10 @@ use crate::time::Timestamp;
 /// A boxed error from a store's backend, kept as the `source` of a [`StoreError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// The keys of one token: its own record, its user's cut-off and its session's cut-off.
+/// The keys of one token: its own record, its user's cut-off, its session's cut-off and the
+/// cut-offs of the claims the policy names ([`ClaimKeys`]).
 ///
-/// A check reads all three in ONE call. `user` is the key of the token's (`iss`, `sub`) and is always present: besides naming the
+/// A check reads all of them in ONE call. `user` is the key of the token's (`iss`, `sub`) and is always present: besides naming the
 /// user's cut-off, it lets a store place the token's record next to its user's (a Redis hash
 /// tag) so that both are read in one round trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,11 @@ pub struct TokenKeys {
     pub user: RecordKey,
     /// The session's cut-off record, when the token has a `sid`.
     pub session: Option<RecordKey>,
+    /// The cut-off records of the token's claim values ([`ClaimId::key`]), one for each
+    /// claim the policy names and the token carries; empty for most policies.
+    ///
+    /// [`ClaimId::key`]: crate::ClaimId::key
+    pub claims: ClaimKeys,
 }
 
 impl TokenKeys {
@@ -35,7 +41,77 @@ impl TokenKeys {
             token,
             user,
             session,
+            claims: ClaimKeys::EMPTY,
         }
+    }
+
+    /// The same keys with the cut-off records of the token's claim values.
+    #[must_use]
+    pub fn with_claims(mut self, claims: ClaimKeys) -> Self {
+        self.claims = claims;
+        self
+    }
+}
+
+/// The cut-off records of a token's claim values: at most [`ClaimKeys::MAX`], kept inline so
+/// that a check allocates nothing for them.
+///
+/// ```
+/// use jwt_revoke_core::{ClaimId, ClaimKeys};
+/// let keys = ClaimKeys::new(&[ClaimId::new("iss", "azp", "app").key()]).expect("one key fits");
+/// assert_eq!(keys.len(), 1);
+/// assert!(ClaimKeys::new(&[ClaimId::new("iss", "azp", "app").key(); 5]).is_none());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ClaimKeys {
+    keys: [RecordKey; ClaimKeys::MAX],
+    len: u8,
+}
+
+impl ClaimKeys {
+    /// The most claims a policy can give cut-offs: each is one more record read per check.
+    pub const MAX: usize = 4;
+
+    /// No claim keys.
+    pub const EMPTY: ClaimKeys = ClaimKeys {
+        keys: [RecordKey::from_bytes([0; 32]); ClaimKeys::MAX],
+        len: 0,
+    };
+
+    /// These keys; `None` when there are more than [`MAX`](Self::MAX).
+    pub fn new(keys: &[RecordKey]) -> Option<Self> {
+        let mut out = ClaimKeys::EMPTY;
+        out.keys.get_mut(..keys.len())?.copy_from_slice(keys);
+        // At most MAX (4): fits a u8.
+        out.len = keys.len() as u8;
+        Some(out)
+    }
+
+    /// The keys, in the order of the policy's claims (a claim the token lacks has none).
+    pub fn as_slice(&self) -> &[RecordKey] {
+        &self.keys[..usize::from(self.len)]
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether there are none (the policy names no claims, or the token has none of them).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Default for ClaimKeys {
+    fn default() -> Self {
+        ClaimKeys::EMPTY
+    }
+}
+
+impl fmt::Debug for ClaimKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
     }
 }
 
@@ -49,6 +125,9 @@ pub struct CheckReply {
     pub user_cutoff: Option<Timestamp>,
     /// The session's live cut-off, if any (always `None` when the keys had no session).
     pub session_cutoff: Option<Timestamp>,
+    /// The latest of the live cut-offs of [`TokenKeys::claims`], if any: a token is covered by
+    /// one of them exactly when it is covered by the latest.
+    pub claim_cutoff: Option<Timestamp>,
     /// A cut-off over every token of the store: the instant at which the store noticed that
     /// it had lost records it had acknowledged (a restarted server without persistence, a
     /// flush, a failover to a replica that missed writes). Every token issued up to then may
@@ -68,8 +147,17 @@ impl CheckReply {
             token_listed,
             user_cutoff,
             session_cutoff,
+            claim_cutoff: None,
             store_cutoff: None,
         }
+    }
+
+    /// The same reply with the latest live cut-off of the token's claim values (see
+    /// [`CheckReply::claim_cutoff`]).
+    #[must_use]
+    pub fn with_claim_cutoff(mut self, claim_cutoff: Option<Timestamp>) -> Self {
+        self.claim_cutoff = claim_cutoff;
+        self
     }
 
     /// The same reply with a store-wide cut-off (see [`CheckReply::store_cutoff`]).
@@ -235,7 +323,9 @@ impl StoreError {
 /// ```
 #[async_trait]
 pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
-    /// Reads the token record, the user cut-off and the session cut-off of `keys` together.
+    /// Reads the token record, the user cut-off, the session cut-off and the cut-offs of the
+    /// claim values of `keys` together; of the claim cut-offs, the answer is the latest
+    /// ([`CheckReply::claim_cutoff`]).
     ///
     /// Expired records must read as absent.
     async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError>;

@@ -49,6 +49,9 @@ enum Flaw {
     IgnoresExpiry,
     /// Keys are not kept apart (as a store that drops part of the key would): records collide.
     CollidingKeys,
+    /// Claim cut-offs are answered from the first claim key only (as a store written before
+    /// there were several would).
+    FirstClaimOnly,
 }
 
 fn collide(_: RecordKey) -> RecordKey {
@@ -77,6 +80,11 @@ impl RevocationStore for Broken {
                 self.inner.check(&keys).await
             }
             Flaw::LastWriterWins => self.inner.check(keys).await,
+            Flaw::FirstClaimOnly => {
+                let first = &keys.claims.as_slice()[..keys.claims.len().min(1)];
+                let keys = keys.with_claims(jwt_revoke_core::ClaimKeys::new(first).expect("one"));
+                self.inner.check(&keys).await
+            }
         }
     }
     async fn insert_token(
@@ -113,7 +121,9 @@ impl RevocationStore for Broken {
                 Ok(at)
             }
             Flaw::CollidingKeys => self.inner.raise_cutoff(collide(key), at, expires_at).await,
-            Flaw::IgnoresExpiry => self.inner.raise_cutoff(key, at, expires_at).await,
+            Flaw::IgnoresExpiry | Flaw::FirstClaimOnly => {
+                self.inner.raise_cutoff(key, at, expires_at).await
+            }
         }
     }
 }
@@ -158,6 +168,16 @@ fn the_suite_catches_records_that_never_expire() {
 #[test]
 fn the_suite_catches_issuers_that_collide() {
     assert!(catches(Flaw::CollidingKeys, "issuers_are_isolated"));
+}
+
+#[test]
+fn the_suite_catches_a_store_that_reads_one_claim_cutoff_only() {
+    assert!(catches(
+        Flaw::FirstClaimOnly,
+        "one_check_answers_the_latest_claim_cutoff"
+    ));
+    // …and the same flaw passes the cases that do not look at claims.
+    assert!(!catches(Flaw::FirstClaimOnly, "denylist_revokes_one_token"));
 }
 
 #[test]

@@ -35,7 +35,9 @@ impl jwt_revoke_core::RevocationStore for ReferenceStore {
         let token_listed = self.tokens.lock().expect("not poisoned").get(&keys.token).is_some_and(|e| *e > now);
         let cutoffs = self.cutoffs.lock().expect("not poisoned");
         let live = |key: &jwt_revoke_core::RecordKey| cutoffs.get(key).filter(|(_, e)| *e > now).map(|(at, _)| *at);
-        Ok(jwt_revoke_core::CheckReply::new(token_listed, live(&keys.user), keys.session.as_ref().and_then(live)))
+        let claim_cutoff = keys.claims.as_slice().iter().filter_map(live).max();
+        Ok(jwt_revoke_core::CheckReply::new(token_listed, live(&keys.user), keys.session.as_ref().and_then(live))
+            .with_claim_cutoff(claim_cutoff))
     }
 
     async fn insert_token(

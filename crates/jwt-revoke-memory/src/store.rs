@@ -157,8 +157,8 @@ impl MemoryStore {
         &self.clock
     }
 
-    /// [`RevocationStore::check`] without the boxed future: reads the token, user and session
-    /// records of `keys`; expired records read as absent.
+    /// [`RevocationStore::check`] without the boxed future: reads the token, user, session and
+    /// claim records of `keys`; expired records read as absent.
     ///
     /// For synchronous callers and for measuring the store itself. Reads the clock only when a
     /// record is found, so the usual answer (nothing revoked) costs three map lookups.
@@ -172,7 +172,13 @@ impl MemoryStore {
             .session
             .as_ref()
             .and_then(|session| self.live_cutoff(session, &mut now));
-        CheckReply::new(token_listed, user_cutoff, session_cutoff)
+        let claim_cutoff = keys
+            .claims
+            .as_slice()
+            .iter()
+            .filter_map(|claim| self.live_cutoff(claim, &mut now))
+            .max();
+        CheckReply::new(token_listed, user_cutoff, session_cutoff).with_claim_cutoff(claim_cutoff)
     }
 
     /// [`RevocationStore::delete_expired`] as a plain function: frees every expired record,

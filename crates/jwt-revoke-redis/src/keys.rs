@@ -5,7 +5,7 @@
 //! | record | key | value |
 //! |---|---|---|
 //! | a token (denylist or allowlist) | `<prefix>t{<user[..8]>}<token>` | `1` |
-//! | a user's or a session's cut-off | `<prefix>c{<key[..8]>}<key[8..]>` | the cut-off, µs since the epoch |
+//! | a user's, a session's or a claim value's cut-off | `<prefix>c{<key[..8]>}<key[8..]>` | the cut-off, µs since the epoch |
 //! | the data-loss marker (one per server; one per slot range on a cluster) | `<prefix>m{<tag>}` | see `data_loss.rs` |
 //!
 //! where `<token>`, `<user>` and `<key>` are the 32-byte [`RecordKey`] digests written in

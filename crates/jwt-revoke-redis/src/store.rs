@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::FutureExt as _;
-use futures_util::future::try_join;
+use futures_util::future::{try_join, try_join_all};
 use jwt_revoke_core::{
     CheckReply, Clock, RecordKey, RevocationStore, StoreError, SystemClock, Timestamp, TokenKeys,
 };
@@ -53,9 +53,10 @@ const MAX_TTL_MILLIS: i64 = 1 << 62;
 /// A [`RevocationStore`] in Redis: one server or a Redis Cluster, shared by every instance of
 /// a service, so that a revocation made on one instance holds on all of them.
 ///
-/// - A check reads the token's record, its user's cut-off and its session's cut-off in one
-///   round trip (one `MGET` on a single server; on a cluster the session's `GET` is sent
-///   concurrently with the `MGET` of the other two, which share a slot). On a single server,
+/// - A check reads the token's record, its user's cut-off, its session's cut-off and the
+///   cut-offs of its claim values in one round trip (one `MGET` on a single server; on a
+///   cluster a `GET` of each cut-off that lives in a slot of its own, the session's and the
+///   claims', is sent concurrently with the `MGET` of the other two, which share a slot). On a single server,
 ///   checks made at the same time are sent together as one pipeline: one write to Redis for
 ///   all of them instead of one each.
 /// - With a [local replica](crate::RedisStoreConfig::with_local_replica), checks are answered
@@ -799,20 +800,28 @@ impl RevocationStore for RedisStore {
         let token_key = self.prefix.token_key(keys);
         let user_key = self.prefix.cutoff_key(&keys.user);
         let session_key = keys.session.map(|session| self.prefix.cutoff_key(&session));
+        let with_session = session_key.is_some();
+        let claims = keys.claims.len();
+        let claim_keys = keys
+            .claims
+            .as_slice()
+            .iter()
+            .map(|claim| self.prefix.cutoff_key(claim));
         if let Some(batcher) = &self.batcher {
             // One server: the marker rides in the same MGET, so a loss is noticed by the
             // first check that follows it, at no extra round trip.
             let watch = self.single_watch();
             let before = watch.seen();
-            let with_session = session_key.is_some();
-            let mut keys = Vec::with_capacity(4);
+            let mut keys = Vec::with_capacity(4 + claims);
             keys.extend([token_key, user_key]);
             keys.extend(session_key);
+            keys.extend(claim_keys);
             keys.push(watch.key().to_owned());
             return self
                 .bounded(async {
                     let values = batcher.mget(keys, self.timeout).await?;
-                    let (reply, marker) = reply(values, with_session, true).map_err(store_error)?;
+                    let (reply, marker) =
+                        reply(values, with_session, claims, true).map_err(store_error)?;
                     // The common case (nothing to write) inline; the rest boxed, so that its
                     // future does not make every check's larger.
                     match self.health.observe(watch, marker.as_deref(), Some(before)) {
@@ -824,8 +833,10 @@ impl RevocationStore for RedisStore {
                 .await;
         }
         // A cluster: the token and user records share a slot and are read with one MGET; the
-        // session's cut-off lives in another slot and is read concurrently. The markers are
-        // read by the background task.
+        // session's and the claim values' cut-offs live in slots of their own and are read
+        // concurrently, each with a GET: one round trip of waiting. The markers are read by
+        // the background task.
+        let others: Vec<String> = session_key.into_iter().chain(claim_keys).collect();
         let connection = self.connection.clone();
         let reply = self
             .detached(async move {
@@ -833,20 +844,23 @@ impl RevocationStore for RedisStore {
                 let read = async {
                     let mut pair = redis::cmd("MGET");
                     pair.arg(&token_key).arg(&user_key);
-                    match &session_key {
-                        Some(session_key) => {
-                            let mut session = redis::cmd("GET");
-                            session.arg(session_key);
-                            let mut second = handle.clone();
-                            let (pair, session): (Vec<Value>, Value) = try_join(
-                                pair.query_async(&mut handle),
-                                session.query_async(&mut second),
-                            )
-                            .await?;
-                            reply(pair.into_iter().chain([session]).collect(), true, false)
-                        }
-                        None => reply(pair.query_async(&mut handle).await?, false, false),
+                    if others.is_empty() {
+                        return reply(pair.query_async(&mut handle).await?, false, 0, false);
                     }
+                    let gets = others.iter().map(|key| {
+                        let mut get = redis::cmd("GET");
+                        get.arg(key);
+                        let mut connection = handle.clone();
+                        async move { get.query_async::<Value>(&mut connection).await }
+                    });
+                    let (pair, rest): (Vec<Value>, Vec<Value>) =
+                        try_join(pair.query_async(&mut handle.clone()), try_join_all(gets)).await?;
+                    reply(
+                        pair.into_iter().chain(rest).collect(),
+                        with_session,
+                        claims,
+                        false,
+                    )
                 };
                 read.await
                     .map(|(reply, _)| reply)
@@ -1055,35 +1069,34 @@ enum Channel {
 #[error("the Redis call's task ended without an answer")]
 struct CallAbandoned;
 
-/// A check's answer from the values of the token, user and (when asked) session keys, and
-/// the marker's value after them when asked.
+/// A check's answer from the values of the token, user, (when asked) session and `claims`
+/// claim keys, in that order, and the marker's value after them when asked.
 fn reply(
     values: Vec<Value>,
     with_session: bool,
+    claims: usize,
     with_marker: bool,
 ) -> Result<(CheckReply, Option<Vec<u8>>), RedisError> {
-    let mut values = values.into_iter();
-    let (Some(token), Some(user)) = (values.next(), values.next()) else {
+    let expected = 2 + usize::from(with_session) + claims + usize::from(with_marker);
+    if values.len() != expected {
         return Err(short_reply());
-    };
-    let session = match (with_session, values.next()) {
-        (true, Some(session)) => cutoff(session)?,
-        (false, Some(marker)) if with_marker => {
-            return Ok((
-                CheckReply::new(!matches!(token, Value::Nil), cutoff(user)?, None),
-                Option::<Vec<u8>>::from_redis_value(marker)?,
-            ));
-        }
-        (false, _) => None,
-        (true, None) => return Err(short_reply()),
-    };
-    let marker = match (with_marker, values.next()) {
-        (true, Some(marker)) => Option::<Vec<u8>>::from_redis_value(marker)?,
-        (true, None) => return Err(short_reply()),
-        (false, _) => None,
+    }
+    let mut values = values.into_iter();
+    let mut next = || values.next().ok_or_else(short_reply);
+    let token_listed = !matches!(next()?, Value::Nil);
+    let user = cutoff(next()?)?;
+    let session = if with_session { cutoff(next()?)? } else { None };
+    let mut claim_cutoff = None;
+    for _ in 0..claims {
+        claim_cutoff = claim_cutoff.max(cutoff(next()?)?);
+    }
+    let marker = if with_marker {
+        Option::<Vec<u8>>::from_redis_value(next()?)?
+    } else {
+        None
     };
     Ok((
-        CheckReply::new(!matches!(token, Value::Nil), cutoff(user)?, session),
+        CheckReply::new(token_listed, user, session).with_claim_cutoff(claim_cutoff),
         marker,
     ))
 }
@@ -1095,7 +1108,7 @@ fn cutoff(value: Value) -> Result<Option<Timestamp>, RedisError> {
 fn short_reply() -> RedisError {
     RedisError::from((
         ErrorKind::UnexpectedReturnType,
-        "MGET answered fewer values than keys",
+        "MGET answered another number of values than it was given keys",
     ))
 }
 

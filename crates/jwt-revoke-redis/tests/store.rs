@@ -86,6 +86,57 @@ async fn check_reads_token_user_and_session_records_together() {
     assert_eq!(reply.session_cutoff, None);
 }
 
+/// How often Redis has run `command` (`INFO commandstats`), 0 before the first time.
+fn calls_of(server: &RedisServer, command: &str) -> u64 {
+    let prefix = format!("cmdstat_{command}:calls=");
+    server
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().expect("a count"))
+}
+
+#[tokio::test]
+async fn a_check_reads_every_claim_cutoff_in_the_same_single_command() {
+    use jwt_revoke_core::{ClaimId, ClaimKeys};
+    let server = RedisServer::start();
+    let store = store_on(&server).await;
+    let until = from_now(Duration::from_secs(60));
+    let claims: Vec<_> = ["azp", "tenant", "device", "org"]
+        .iter()
+        .map(|claim| ClaimId::new(ISSUER, *claim, "v").key())
+        .collect();
+    let at = |n: i64| Timestamp::from_micros(1_700_000_000_000_000 + n);
+    store
+        .raise_cutoff(claims[1], at(30), until)
+        .await
+        .expect("tenant");
+    store
+        .raise_cutoff(claims[3], at(10), until)
+        .await
+        .expect("org");
+    let token =
+        keys("bob", "t-1", Some("s-1")).with_claims(ClaimKeys::new(&claims).expect("four fit"));
+    // The connection exists before counting.
+    store.check(&keys("x", "y", None)).await.expect("check");
+    let (mgets, gets) = (calls_of(&server, "mget"), calls_of(&server, "get"));
+    let reply = store.check(&token).await.expect("check");
+    assert_eq!(
+        reply.claim_cutoff,
+        Some(at(30)),
+        "the latest of the claims'"
+    );
+    assert_eq!(
+        (
+            calls_of(&server, "mget") - mgets,
+            calls_of(&server, "get") - gets
+        ),
+        (1, 0),
+        "token, user, session, four claims and the marker: one MGET"
+    );
+}
+
 #[tokio::test]
 async fn every_key_is_written_with_a_ttl_no_longer_than_asked() {
     let server = RedisServer::shared();

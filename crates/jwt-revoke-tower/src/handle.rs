@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use jwt_revoke_core::{Cutoff, Revocations, StoreError, TokenFacts, TokenRevocation};
+use jwt_revoke_core::{
+    ClaimRevocationError, Cutoff, Revocations, StoreError, TokenFacts, TokenRevocation,
+};
 
 /// Revokes the current request's token, its user or its session: logout in one line.
 ///
@@ -83,6 +85,33 @@ impl RevocationHandle {
                 .await
                 .map(Some),
             None => Ok(None),
+        }
+    }
+
+    /// Revokes every token that carries the current token's value of the claim `claim`
+    /// issued up to now: "log out this device" (`claim` = a device claim), "end every
+    /// session of this client app" (`azp`), as [`revoke_user`](Self::revoke_user) does for the
+    /// user. The policy must give the claim cut-offs
+    /// ([`Policy::with_claim_cutoffs`](jwt_revoke_core::Policy::with_claim_cutoffs)), else
+    /// nothing is written and the error says so; `Ok(None)` when the token does not carry the
+    /// claim, so there is nothing to revoke by it.
+    pub async fn revoke_claim(&self, claim: &str) -> Result<Option<Cutoff>, ClaimRevocationError> {
+        if !self
+            .revocations
+            .policy()
+            .claim_cutoffs()
+            .iter()
+            .any(|name| name == claim)
+        {
+            return Err(ClaimRevocationError::NotInPolicy(claim.to_owned()));
+        }
+        let Some(value) = self.token.claim(claim) else {
+            return Ok(None);
+        };
+        let limit = self.revocations.store_timeout();
+        match tokio::time::timeout(limit, self.revocations.revoke_claim(value)).await {
+            Ok(result) => result.map(Some),
+            Err(_) => Err(StoreError::Timeout(limit).into()),
         }
     }
 

@@ -6,7 +6,8 @@
 //! a serialize/parse round trip; when `inspect` accepts, `inspect_for_revocation` accepts too
 //! with the same identity and store keys, the token is not expired at the clock, its
 //! identity is by `jti` exactly when it has a non-empty one, and `revalidate` agrees at the
-//! same instant.
+//! same instant; with claim cut-offs, the claim values read are exactly the strings and
+//! integers a JSON reader sees under those names (a token with any other value is refused).
 #![no_main]
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ struct Input {
     require_jti: bool,
     allowlist: bool,
     without_exp_secs: Option<u16>,
+    claim_cutoffs: bool,
     payload: Payload,
 }
 
@@ -78,6 +80,11 @@ fuzz_target!(|input: Input| {
     if let Some(secs) = input.without_exp_secs {
         policy = policy.accept_tokens_without_exp(Duration::from_secs(u64::from(secs)));
     }
+    if input.claim_cutoffs {
+        policy = policy
+            .with_claim_cutoffs(CLAIMS)
+            .expect("three claims fit");
+    }
     let leeway = policy.leeway();
     let revocations =
         Revocations::new(Arc::new(MemoryStore::new()), policy).with_clock(Arc::new(clock.clone()));
@@ -109,4 +116,25 @@ fuzz_target!(|input: Input| {
     revocations
         .revalidate(&facts)
         .expect("revalidate refuses what inspect accepted at the same instant");
+    assert_eq!(facts.keys().claims.len(), facts.claims().len());
+    if input.claim_cutoffs {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&payload).expect("an accepted payload is an object");
+        for name in CLAIMS {
+            let read = facts.claim(name).map(|claim| claim.value().to_owned());
+            let expected = match object.get(name) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(text)) => Some(text.clone()),
+                Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                    Some(n.to_string())
+                }
+                Some(other) => panic!("a token whose {name} is {other} was accepted"),
+            };
+            assert_eq!(read, expected, "the {name} claim of {payload}");
+        }
+    } else {
+        assert!(facts.claims().is_empty());
+    }
 });
+
+const CLAIMS: [&str; 3] = ["azp", "tenant", "device"];

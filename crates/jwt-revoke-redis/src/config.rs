@@ -15,7 +15,7 @@ use crate::data_loss::DataLossReaction;
 use crate::error::BuildError;
 use crate::in_flight::DEFAULT_MAX_IN_FLIGHT;
 use crate::keys::KeyPrefix;
-use crate::replica::{Replica, ReplicaConfig};
+use crate::replica::ReplicaConfig;
 use crate::store::{
     Acknowledgement, DEFAULT_LOSS_CHECK_INTERVAL, DEFAULT_POLICY_CHECK_INTERVAL, DEFAULT_TIMEOUT,
     RedisStore,
@@ -416,6 +416,7 @@ impl RedisStoreConfig {
         // while this process was not running but others were), so that the first check
         // already knows.
         store
+            .direct()
             .read_markers()
             .await
             .map_err(BuildError::DataLossMarker)?;
@@ -426,11 +427,8 @@ impl RedisStoreConfig {
         match (&self.local_replica, &self.servers) {
             (Some(replica), RedisServers::One(url)) => {
                 let client = redis::Client::open(url.as_str())?;
-                let replica = Replica::start(client, store.clone(), replica.clone());
-                let store = store.with_replica(replica);
-                if let Some(replica) = store.replica()
-                    && !replica.wait_fresh(self.connect_timeout).await
-                {
+                let store = store.with_local_replica(client, replica.clone())?;
+                if !store.wait_for_local_replica(self.connect_timeout).await {
                     tracing::warn!(
                         "the local replica has no complete copy yet; checks go to Redis until it has"
                     );

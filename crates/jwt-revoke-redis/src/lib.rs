@@ -6,6 +6,7 @@ mod batch;
 mod config;
 mod connection;
 mod data_loss;
+mod direct;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

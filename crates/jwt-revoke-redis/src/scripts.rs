@@ -8,16 +8,9 @@
 //! Each also publishes what it left behind on the store's change channel (its last argument;
 //! empty: publish nothing), in the same atomic step as the write, so that a subscriber sees
 //! the writes in the order Redis made them. Local replicas
-//! ([`ReplicaConfig`](crate::ReplicaConfig)) are kept current by these messages:
-//!
-//! | message | meaning |
-//! |---|---|
-//! | `t <pttl> <key>` | token record `<key>` is present and lives `<pttl>` ms more (-1: no expiry) |
-//! | `c <pttl> <cut-off> <key>` | cut-off record `<key>` holds `<cut-off>` and lives `<pttl>` ms more |
-//! | `d <key>` | token record `<key>` was deleted |
-//! | `m <marker>` | the data-loss marker now holds `<marker>` (a loss noticed, or cleared) |
-//!
-//! The key comes last because a prefix may contain spaces.
+//! ([`ReplicaConfig`](crate::ReplicaConfig)) are kept current by these messages; their
+//! format, the Lua expressions that write them (spliced in here) and their parser are in
+//! `replica/wire.rs`, with the full table.
 //!
 //! On one server each write also takes the store's data-loss marker as `KEYS[2]` and counts
 //! itself in it (see `data_loss.rs`): the marker's write count moves with every acknowledged
@@ -29,12 +22,16 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+use crate::replica::wire::{
+    lua_cutoff_message, lua_deletion_message, lua_marker_message, lua_token_message,
+};
+
 /// Writes a token record that lives at least `ARGV[1]` milliseconds from now.
 ///
 /// A record that exists already keeps the later of its expiry and the new one; a record
 /// found without a TTL (written by hand) gets one: no key of this store lives forever.
 pub(crate) static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
         r"
 -- KEYS[1]: a token record. ARGV[1]: how long it must live from now, in ms (> 0).
 -- ARGV[2]: the change channel ('': do not announce).
@@ -53,16 +50,18 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 end
 if ARGV[2] ~= '' then
-  redis.call('PUBLISH', ARGV[2], 't ' .. redis.call('PTTL', KEYS[1]) .. ' ' .. KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ",
+        lua_token_message!(),
+        r")
 end
 return {1, count_write()}
 ",
-    )
+    ))
 });
 
 /// Deletes a token record (an allowlist registration) and returns how many keys went.
 pub(crate) static REMOVE_TOKEN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
         r"
 -- KEYS[1]: a token record. ARGV[1]: the change channel ('': do not announce).
 -- Counts this write in the data-loss marker KEYS[2], if given and present; returns the marker.
@@ -78,11 +77,13 @@ local function count_write()
 end
 local removed = redis.call('DEL', KEYS[1])
 if ARGV[1] ~= '' then
-  redis.call('PUBLISH', ARGV[1], 'd ' .. KEYS[1])
+  redis.call('PUBLISH', ARGV[1], ",
+        lua_deletion_message!(),
+        r")
 end
 return {removed, count_write()}
 ",
-    )
+    ))
 });
 
 /// Raises a cut-off to `ARGV[1]` unless it holds a later one, keeps it alive at least
@@ -91,7 +92,7 @@ return {removed, count_write()}
 /// Instants are compared as decimal integers, not as Lua numbers (doubles), so the order is
 /// exact for every `i64`.
 pub(crate) static RAISE_CUTOFF: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
         r"
 -- KEYS[1]: a cut-off record. ARGV[1]: the new cut-off, decimal microseconds since the epoch.
 -- ARGV[2]: how long the record must live from now, in ms (0: nothing to write).
@@ -121,7 +122,9 @@ local function announce(value)
   if ARGV[3] == '' then return end
   local left = redis.call('PTTL', KEYS[1])
   if left ~= -2 then
-    redis.call('PUBLISH', ARGV[3], 'c ' .. left .. ' ' .. value .. ' ' .. KEYS[1])
+    redis.call('PUBLISH', ARGV[3], ",
+        lua_cutoff_message!(),
+        r")
   end
 end
 local current = redis.call('GET', KEYS[1])
@@ -147,7 +150,7 @@ end
 announce(at)
 return {at, count_write()}
 ",
-    )
+    ))
 });
 
 /// Reads the data-loss marker `KEYS[1]`, creating it as `ARGV[1] 0 ok` when it is absent (the
@@ -170,7 +173,7 @@ return {1, marker}
 /// store's clock, decimal µs) or a later one the marker held already; announced on `ARGV[4]`.
 /// Returns `{1 if written, the marker now}`.
 pub(crate) static DECLARE_LOSS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
         r"
 local function later(a, b)
   if a == b then return false end
@@ -192,17 +195,19 @@ if current then
 end
 local marker = ARGV[3] .. ' 0 lost ' .. at
 redis.call('SET', KEYS[1], marker)
-if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], 'm ' .. marker) end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ",
+        lua_marker_message!(),
+        r") end
 return {1, marker}
 ",
-    )
+    ))
 });
 
 /// Clears a recorded loss in the marker `KEYS[1]`: `… lost <instant>` becomes
 /// `… cleared <instant>` (the cut-off stays); announced on `ARGV[1]`. Returns the marker now
 /// (`''`: absent).
 pub(crate) static CLEAR_LOSS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
         r"
 local marker = redis.call('GET', KEYS[1])
 if not marker then return '' end
@@ -210,8 +215,10 @@ local head, at = string.match(marker, '^(%d+ %d+) lost (%-?%d+)$')
 if not head then return marker end
 marker = head .. ' cleared ' .. at
 redis.call('SET', KEYS[1], marker)
-if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], 'm ' .. marker) end
+if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ",
+        lua_marker_message!(),
+        r") end
 return marker
 ",
-    )
+    ))
 });

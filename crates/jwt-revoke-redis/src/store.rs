@@ -18,17 +18,15 @@ use redis::{ErrorKind, FromRedisValue, RedisError, Value};
 use crate::batch::Batcher;
 use crate::connection::{Connection, Handle, PoolKind, Pooled};
 use crate::data_loss::{
-    DataLossReaction, DataLossStatus, Health, MarkersNotRead, Seen, UnreadableMarker, Verdict,
-    Watch, new_epoch,
+    DataLossReaction, DataLossStatus, Health, MarkersNotRead, Seen, Verdict, Watch,
 };
+use crate::direct::{Direct, channel_of, non_empty};
 use crate::error::{BuildError, store_error};
-use crate::guard::{Guard, tag_in};
+use crate::guard::Guard;
 use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlight};
 use crate::keys::KeyPrefix;
-use crate::replica::{Replica, ReplicaStatus};
-use crate::scripts::{
-    CLEAR_LOSS, CREATE_MARKER, DECLARE_LOSS, INSERT_TOKEN, RAISE_CUTOFF, REMOVE_TOKEN,
-};
+use crate::replica::{Replica, ReplicaConfig, ReplicaStatus};
+use crate::scripts::{CLEAR_LOSS, INSERT_TOKEN, RAISE_CUTOFF, REMOVE_TOKEN};
 
 /// How often a cluster store reads its data-loss markers, when not configured.
 pub(crate) const DEFAULT_LOSS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -79,18 +77,13 @@ const MAX_TTL_MILLIS: i64 = 1 << 62;
 /// Cloning is cheap: clones share the connection.
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: Connection,
-    prefix: KeyPrefix,
-    timeout: Duration,
-    clock: Arc<dyn Clock>,
+    /// The connection, the key layout, the time limit, the clock, the calls in flight and the
+    /// data-loss markers.
+    direct: Direct,
     replica: Option<Arc<Replica>>,
     /// Coalesces concurrent checks into pipelines (one server only: a cluster pipeline would
     /// be split by node anyway).
     batcher: Option<Arc<Batcher>>,
-    /// The calls in flight, shared by clones.
-    in_flight: Arc<InFlight>,
-    /// What the store knows of data losses and of the eviction policy, shared by clones.
-    health: Arc<Health>,
     data_loss: DataLossReaction,
     loss_check_interval: Duration,
     /// `None`: the server may evict keys, and that was allowed.
@@ -165,13 +158,15 @@ impl RedisStore {
             .then(|| Arc::new(Batcher::new(connection.clone(), Arc::clone(&in_flight))));
         RedisStore {
             batcher,
-            connection,
-            prefix: KeyPrefix::default(),
-            timeout: DEFAULT_TIMEOUT,
-            clock: Arc::new(SystemClock),
+            direct: Direct {
+                connection,
+                prefix: KeyPrefix::default(),
+                timeout: DEFAULT_TIMEOUT,
+                clock: Arc::new(SystemClock),
+                in_flight,
+                health: Arc::new(Health::new()),
+            },
             replica: None,
-            in_flight,
-            health: Arc::new(Health::new()),
             data_loss: DataLossReaction::default(),
             loss_check_interval: DEFAULT_LOSS_CHECK_INTERVAL,
             policy_check_interval: Some(DEFAULT_POLICY_CHECK_INTERVAL),
@@ -215,7 +210,13 @@ impl RedisStore {
     }
 
     pub(crate) fn is_cluster(&self) -> bool {
-        self.connection.is_cluster()
+        self.direct.is_cluster()
+    }
+
+    /// Redis, as every call of this store reaches it (for the replica and the background
+    /// task).
+    pub(crate) fn direct(&self) -> &Direct {
+        &self.direct
     }
 
     pub(crate) fn loss_check_interval(&self) -> Duration {
@@ -233,10 +234,10 @@ impl RedisStore {
     pub fn data_loss_status(&self) -> DataLossStatus {
         DataLossStatus {
             reaction: self.data_loss,
-            losses_noticed: self.health.losses(),
-            cutoff: self.health.cutoff(),
-            failing_closed: self.health.refusal(self.data_loss).is_some(),
-            evicting_policy: self.health.evicting_policy(),
+            losses_noticed: self.direct.health.losses(),
+            cutoff: self.direct.health.cutoff(),
+            failing_closed: self.direct.health.refusal(self.data_loss).is_some(),
+            evicting_policy: self.direct.health.evicting_policy(),
         }
     }
 
@@ -253,229 +254,69 @@ impl RedisStore {
     /// Stores read the change with their next check (a cluster's within
     /// `loss_check_interval`).
     pub async fn clear_data_loss(&self) -> Result<(), StoreError> {
-        self.place_markers().await?;
-        let Some(watches) = self.health.watches() else {
+        self.direct.place_markers().await?;
+        let Some(watches) = self.direct.health.watches() else {
             return Ok(());
         };
         for watch in watches {
             let marker: String = self
+                .direct
                 .bounded(async {
-                    let mut handle = self.connection.handle().await?;
-                    let channel = channel_of(&self.channel(), &handle);
+                    let mut handle = self.direct.connection.handle().await?;
+                    let channel = channel_of(&self.direct.channel(), &handle);
                     CLEAR_LOSS
                         .key(watch.key())
                         .arg(channel)
                         .invoke_async(&mut handle)
                         .await
-                        .map_err(|err| self.fail(err))
+                        .map_err(|err| self.direct.fail(err))
                 })
                 .await?;
             tracing::warn!(
                 marker = watch.key(),
                 "a data loss was cleared by an operator"
             );
-            self.settle(watch, non_empty(marker.into_bytes()), None)
+            self.direct
+                .settle(watch, non_empty(marker.into_bytes()), None)
                 .await?;
         }
         Ok(())
-    }
-
-    /// The single server's marker (placed on first use; after that, a lookup).
-    fn single_watch(&self) -> &Watch {
-        let watches = match self.health.watches() {
-            Some(watches) => watches,
-            None => self.health.place(vec![self.prefix.marker_key("0")]),
-        };
-        // A single server's markers are placed here only, always one.
-        watches
-            .first()
-            .expect("a single server's store places exactly one marker")
-    }
-
-    /// Places the markers: one on a single server; on a cluster, one in each slot range of
-    /// `CLUSTER SLOTS`. Once per store.
-    pub(crate) async fn place_markers(&self) -> Result<(), StoreError> {
-        if self.health.watches().is_some() {
-            return Ok(());
-        }
-        if !self.is_cluster() {
-            self.single_watch();
-            return Ok(());
-        }
-        let slots: Value = self
-            .bounded(async {
-                let mut handle = self.connection.handle().await?;
-                redis::cmd("CLUSTER")
-                    .arg("SLOTS")
-                    .query_async(&mut handle)
-                    .await
-                    .map_err(|err| self.fail(err))
-            })
-            .await?;
-        let mut ranges = slot_ranges(&slots);
-        ranges.sort_unstable();
-        ranges.dedup();
-        let keys: Vec<String> = ranges
-            .into_iter()
-            .filter_map(|(start, end)| tag_in(start, end))
-            .map(|tag| self.prefix.marker_key(&tag))
-            .collect();
-        if keys.is_empty() {
-            return Err(StoreError::backend(NoSlots));
-        }
-        self.health.place(keys);
-        Ok(())
-    }
-
-    /// Reads every marker now and acts on what it finds: at build, by the replica, and by a
-    /// cluster's background task.
-    pub(crate) async fn read_markers(&self) -> Result<(), StoreError> {
-        self.place_markers().await?;
-        let Some(watches) = self.health.watches() else {
-            return Ok(());
-        };
-        let reads = watches.iter().map(|watch| async move {
-            let before = watch.seen();
-            let value: Option<Vec<u8>> = self
-                .bounded(async {
-                    let mut handle = self.connection.handle().await?;
-                    redis::cmd("GET")
-                        .arg(watch.key())
-                        .query_async(&mut handle)
-                        .await
-                        .map_err(|err| self.fail(err))
-                })
-                .await?;
-            self.settle(watch, value, Some(before)).await
-        });
-        let outcomes = futures_util::future::join_all(reads).await;
-        outcomes.into_iter().collect()
     }
 
     /// The background task's round on a cluster: every marker read (or tried).
     pub(crate) async fn read_cluster_markers(&self) {
-        if let Err(err) = self.read_markers().await {
+        if let Err(err) = self.direct.read_markers().await {
             tracing::debug!(%err, "a data-loss marker could not be read this round");
         }
         // Tried every marker: a node that did not answer fails its checks too.
-        if self.health.watches().is_some() {
-            self.health.round_done();
-        }
-    }
-
-    /// A marker's new value announced on the change channel (to the replica): learnt, never
-    /// judged as a rollback (its order against the store's reads is unknown).
-    pub(crate) fn learn_marker(&self, marker: &[u8]) -> Result<(), StoreError> {
-        match self.health.observe(self.single_watch(), Some(marker), None) {
-            Verdict::Unreadable(bytes) => Err(StoreError::backend(UnreadableMarker {
-                key: self.single_watch().key().to_owned(),
-                value: String::from_utf8_lossy(&bytes).into_owned(),
-            })),
-            // The message says a loss was recorded or cleared: nothing to write.
-            Verdict::Known | Verdict::Create | Verdict::Declare(_) => Ok(()),
+        if self.direct.health.watches().is_some() {
+            self.direct.health.round_done();
         }
     }
 
     /// The markers were read now (at build: the first round).
     pub(crate) fn mark_markers_read(&self) {
-        self.health.round_done();
+        self.direct.health.round_done();
     }
 
     /// The background task's policy check.
     pub(crate) async fn recheck_policy(&self) {
         match self.eviction_policies().await {
             Ok(policies) => self
+                .direct
                 .health
                 .set_evicting(policies.into_iter().find(|policy| policy != "noeviction")),
             Err(err) => tracing::debug!(%err, "the eviction policy could not be read"),
         }
     }
 
-    /// Acts on a marker as read (`before`: what the store had seen before sending the read):
-    /// creates it at a first start, records a loss, learns one recorded elsewhere. Costs a
-    /// round trip only when something is to be written.
-    pub(crate) async fn settle(
-        &self,
-        watch: &Watch,
-        mut value: Option<Vec<u8>>,
-        before: Option<Seen>,
-    ) -> Result<(), StoreError> {
-        for _ in 0..4 {
-            match self.health.observe(watch, value.as_deref(), before) {
-                Verdict::Known => return Ok(()),
-                Verdict::Unreadable(bytes) => {
-                    return Err(StoreError::backend(UnreadableMarker {
-                        key: watch.key().to_owned(),
-                        value: String::from_utf8_lossy(&bytes).into_owned(),
-                    }));
-                }
-                Verdict::Create => {
-                    let (created, marker): (i64, Vec<u8>) = self
-                        .marker_script(|handle| {
-                            let mut call = CREATE_MARKER.key(watch.key());
-                            call.arg(new_epoch());
-                            let _ = handle;
-                            call
-                        })
-                        .await?;
-                    if created == 1 {
-                        tracing::warn!(
-                            marker = watch.key(),
-                            "created the data-loss marker: this is the first start of this deployment, or Redis \
-                             lost its data while no store was running (the two cannot be told apart)"
-                        );
-                    }
-                    value = Some(marker);
-                }
-                Verdict::Declare(expected) => {
-                    let now = self.clock.now();
-                    let (written, marker): (i64, Vec<u8>) = self
-                        .marker_script(|handle| {
-                            let mut call = DECLARE_LOSS.key(watch.key());
-                            call.arg(expected.as_deref().unwrap_or_default())
-                                .arg(now.as_micros())
-                                .arg(new_epoch())
-                                .arg(channel_of(&self.channel(), handle));
-                            call
-                        })
-                        .await?;
-                    if written == 1 {
-                        tracing::error!(
-                            marker = watch.key(),
-                            noticed_at = %now,
-                            "this store noticed that Redis lost acknowledged revocations and recorded the loss \
-                             for every store"
-                        );
-                    }
-                    value = non_empty(marker);
-                }
-            }
-        }
-        Err(StoreError::backend(MarkerUnsettled))
-    }
-
-    /// Runs a marker script within the time limit.
-    async fn marker_script<T: FromRedisValue>(
-        &self,
-        invocation: impl FnOnce(&Handle) -> redis::ScriptInvocation<'static>,
-    ) -> Result<T, StoreError> {
-        self.bounded(async {
-            let mut handle = self.connection.handle().await?;
-            let call = invocation(&handle);
-            call.invoke_async(&mut handle)
-                .await
-                .map_err(|err| self.fail(err))
-        })
-        .await
-    }
-
     /// The answer of a check, once its records are read: the store-wide cut-off added, or a
     /// refusal while a loss is not cleared (fail-closed).
     fn finish(&self, reply: CheckReply) -> Result<CheckReply, StoreError> {
-        if let Some(refusal) = self.health.refusal(self.data_loss) {
+        if let Some(refusal) = self.direct.health.refusal(self.data_loss) {
             return Err(refusal);
         }
-        Ok(reply.with_store_cutoff(self.health.cutoff()))
+        Ok(reply.with_store_cutoff(self.direct.health.cutoff()))
     }
 
     /// After a write Redis confirmed: acts on the marker it returned (one server) and fails
@@ -483,12 +324,14 @@ impl RedisStore {
     /// The write has happened either way; the error tells the caller not to count on it.
     async fn after_write(&self, marker: Option<(&Watch, Seen, Vec<u8>)>) -> Result<(), StoreError> {
         if let Some((watch, before, value)) = marker {
-            self.settle(watch, non_empty(value), Some(before)).await?;
+            self.direct
+                .settle(watch, non_empty(value), Some(before))
+                .await?;
         }
-        if let Some(refusal) = self.health.refusal(self.data_loss) {
+        if let Some(refusal) = self.direct.health.refusal(self.data_loss) {
             return Err(refusal);
         }
-        if let Some(evicting) = self.health.evicting() {
+        if let Some(evicting) = self.direct.health.evicting() {
             return Err(evicting);
         }
         Ok(())
@@ -503,10 +346,12 @@ impl RedisStore {
     fn ensure_guard(&self) {
         if let Some(guard) = &self.guard {
             guard.ensure_running(|| {
-                (self.is_cluster() || self.policy_check_interval.is_some()).then(|| RedisStore {
-                    guard: None,
-                    replica: None,
-                    ..self.clone()
+                (self.direct.is_cluster() || self.policy_check_interval.is_some()).then(|| {
+                    RedisStore {
+                        guard: None,
+                        replica: None,
+                        ..self.clone()
+                    }
                 })
             });
         }
@@ -515,18 +360,58 @@ impl RedisStore {
     /// The longest a cluster store answers without a complete round of its markers: past it,
     /// a loss could go unnoticed for longer than stated, so checks fail as unavailable.
     fn markers_stale_after(&self) -> Duration {
-        (self.loss_check_interval + self.timeout) * 2 + self.timeout
+        (self.loss_check_interval + self.direct.timeout) * 2 + self.direct.timeout
     }
 
-    /// The same store answering checks from a local replica (see
-    /// [`ReplicaConfig`](crate::ReplicaConfig)).
-    pub(crate) fn with_replica(mut self, replica: Replica) -> Self {
+    /// The same store answering checks from a local replica: every record of the prefix in
+    /// process memory, kept current through Redis pub/sub, answering while it can prove it is
+    /// no more than [`max_staleness`](ReplicaConfig::max_staleness) behind (see
+    /// [`ReplicaConfig`]). For any store on one server, however it was built: from a URL, a
+    /// deadpool pool or a connection manager. `client` makes the replica's subscription, which
+    /// needs a connection of its own: give it the store's server.
+    ///
+    /// The replica starts at once, on the current Tokio runtime; checks go to Redis until it
+    /// holds a complete copy and its first heartbeat has come back
+    /// ([`wait_for_local_replica`](Self::wait_for_local_replica)). Fails on a cluster (writes
+    /// are not announced there), with settings that cannot work, and outside a Tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn example(pool: jwt_revoke_redis::deadpool_redis::Pool) -> Result<(), jwt_revoke_redis::BuildError> {
+    /// use jwt_revoke_redis::{RedisStore, ReplicaConfig, redis};
+    ///
+    /// let store = RedisStore::from_pool(pool)
+    ///     .with_local_replica(redis::Client::open("redis://redis.internal:6379")?, ReplicaConfig::default())?;
+    /// store.wait_for_local_replica(std::time::Duration::from_secs(5)).await;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_local_replica(
+        mut self,
+        client: redis::Client,
+        config: ReplicaConfig,
+    ) -> Result<Self, BuildError> {
+        if self.is_cluster() {
+            return Err(BuildError::InvalidConfig(
+                "a local replica needs one Redis server: a cluster's writes are not announced",
+            ));
+        }
+        config.validate().map_err(BuildError::InvalidConfig)?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(BuildError::InvalidConfig(
+                "a local replica runs a task: call with_local_replica within a Tokio runtime",
+            ));
+        }
+        let replica = Replica::start(client, self.direct.clone(), config);
         self.replica = Some(Arc::new(replica));
-        self
+        Ok(self)
     }
 
-    pub(crate) fn replica(&self) -> Option<&Replica> {
-        self.replica.as_deref()
+    /// Waits until the local replica answers checks (it holds a complete copy and a heartbeat
+    /// came back), for at most `within`; whether it does. `false` at once without a replica.
+    pub async fn wait_for_local_replica(&self, within: Duration) -> bool {
+        match &self.replica {
+            Some(replica) => replica.wait_fresh(within).await,
+            None => false,
+        }
     }
 
     /// What the local replica is doing; `None` for a store without one.
@@ -537,33 +422,18 @@ impl RedisStore {
         self.replica.as_ref().map(|replica| replica.status())
     }
 
-    /// A connection for the replica's own calls.
-    pub(crate) async fn direct_handle(&self) -> Result<Handle, StoreError> {
-        self.connection.handle().await
-    }
-
-    /// Where this store's writes are announced: nowhere on a cluster, where no replica
-    /// listens (a cluster-wide `PUBLISH` per revocation would buy nothing).
-    fn channel(&self) -> Channel {
-        if self.connection.is_cluster() {
-            Channel::None
-        } else {
-            Channel::Prefix(self.prefix.clone())
-        }
-    }
-
     /// The same store writing and reading keys under `prefix`.
     pub fn with_key_prefix(mut self, prefix: KeyPrefix) -> Self {
-        self.prefix = prefix;
+        self.direct.prefix = prefix;
         // The markers are the prefix's.
-        self.health = Arc::new(Health::new());
+        self.direct.health = Arc::new(Health::new());
         self
     }
 
     /// The same store with another per-call time limit (default 500 ms). A call that takes
     /// longer fails with [`StoreError::Timeout`], which counts as unavailable.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.direct.timeout = timeout;
         self
     }
 
@@ -578,7 +448,7 @@ impl RedisStore {
     /// replica, a cluster's marker checks) keep the clock they were built with; use
     /// [`RedisStoreConfig::build_with_clock`](crate::RedisStoreConfig::build_with_clock).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.direct.clock = clock;
         self
     }
 
@@ -591,23 +461,23 @@ impl RedisStore {
     /// with [`StoreError::Unavailable`]. Size it above the calls a healthy Redis has in flight
     /// at your peak (requests in flight, about); each costs well under a kilobyte.
     pub fn with_max_in_flight(self, max: usize) -> Self {
-        self.in_flight.set_max(max);
+        self.direct.in_flight.set_max(max);
         self
     }
 
     /// The bound on the calls in flight, and how many are in flight now: (now, bound).
     pub fn calls_in_flight(&self) -> (usize, usize) {
-        (self.in_flight.current(), self.in_flight.max())
+        (self.direct.in_flight.current(), self.direct.in_flight.max())
     }
 
     /// The key prefix.
     pub fn key_prefix(&self) -> &KeyPrefix {
-        &self.prefix
+        &self.direct.prefix
     }
 
     /// The per-call time limit.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.direct.timeout
     }
 
     /// The servers' `maxmemory-policy` values (one per node on a cluster).
@@ -618,23 +488,24 @@ impl RedisStore {
     /// unless told otherwise; call this yourself when you build a store from a pool or a
     /// connection.
     pub async fn eviction_policies(&self) -> Result<Vec<String>, StoreError> {
-        self.bounded(async {
-            let mut handle = self.connection.handle().await?;
-            let info: Value = redis::cmd("INFO")
-                .arg("memory")
-                .query_async(&mut handle)
-                .await
-                .map_err(|err| self.fail(err))?;
-            let mut texts = Vec::new();
-            collect_text(&info, &mut texts);
-            Ok(texts
-                .iter()
-                .flat_map(|text| text.lines())
-                .filter_map(|line| line.strip_prefix("maxmemory_policy:"))
-                .map(|policy| policy.trim().to_owned())
-                .collect())
-        })
-        .await
+        self.direct
+            .bounded(async {
+                let mut handle = self.direct.connection.handle().await?;
+                let info: Value = redis::cmd("INFO")
+                    .arg("memory")
+                    .query_async(&mut handle)
+                    .await
+                    .map_err(|err| self.direct.fail(err))?;
+                let mut texts = Vec::new();
+                collect_text(&info, &mut texts);
+                Ok(texts
+                    .iter()
+                    .flat_map(|text| text.lines())
+                    .filter_map(|line| line.strip_prefix("maxmemory_policy:"))
+                    .map(|policy| policy.trim().to_owned())
+                    .collect())
+            })
+            .await
     }
 
     /// Fails when a server may evict keys.
@@ -649,30 +520,12 @@ impl RedisStore {
         }
     }
 
-    /// Runs one call within the time limit.
-    ///
-    /// A plain function around `timeout`, not an `async fn` taking the call: that would store
-    /// the call's future twice in every check's future.
-    fn bounded<T>(
-        &self,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> impl Future<Output = Result<T, StoreError>> {
-        let limit = self.timeout;
-        tokio::time::timeout(limit, call)
-            .map(move |outcome| outcome.unwrap_or(Err(StoreError::Timeout(limit))))
-    }
-
     /// A write's limit: the per-call timeout, plus the wait for replicas when there is one.
     fn write_timeout(&self) -> Duration {
-        self.timeout
+        self.direct.timeout
             + self
                 .acknowledgement
                 .map_or(Duration::ZERO, |acknowledgement| acknowledgement.timeout)
-    }
-
-    fn fail(&self, err: RedisError) -> StoreError {
-        self.connection.report(&err);
-        store_error(err)
     }
 
     /// Runs a write within the time limit, holding a permit until it is done or abandoned.
@@ -686,7 +539,7 @@ impl RedisStore {
     where
         F: Future<Output = Result<T, StoreError>>,
     {
-        let permit = self.in_flight.acquire();
+        let permit = self.direct.in_flight.acquire();
         let limit = self.write_timeout();
         let call = tokio::time::timeout(limit, call)
             .map(move |outcome| outcome.unwrap_or(Err(StoreError::Timeout(limit))));
@@ -698,7 +551,7 @@ impl RedisStore {
 
     /// The connection of writes.
     fn writer(&self) -> &Connection {
-        self.writer.as_ref().unwrap_or(&self.connection)
+        self.writer.as_ref().unwrap_or(&self.direct.connection)
     }
 
     /// `WAIT`s for the configured replicas after a write on `handle`; fails when fewer
@@ -737,8 +590,8 @@ impl RedisStore {
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let permit = self.in_flight.acquire();
-        let limit = self.timeout;
+        let permit = self.direct.in_flight.acquire();
+        let limit = self.direct.timeout;
         async move {
             let permit = permit?;
             let (answer, answered) = tokio::sync::oneshot::channel();
@@ -760,7 +613,7 @@ impl RedisStore {
     fn ttl_millis(&self, expires_at: Timestamp) -> Option<i64> {
         let micros = expires_at
             .as_micros()
-            .saturating_sub(self.clock.now().as_micros());
+            .saturating_sub(self.direct.clock.now().as_micros());
         (micros > 0).then(|| (micros / 1_000 + i64::from(micros % 1_000 != 0)).min(MAX_TTL_MILLIS))
     }
 }
@@ -768,10 +621,10 @@ impl RedisStore {
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
-            .field("connection", &self.connection.describe())
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("clock", &self.clock)
+            .field("connection", &self.direct.connection.describe())
+            .field("prefix", &self.direct.prefix)
+            .field("timeout", &self.direct.timeout)
+            .field("clock", &self.direct.clock)
             .field("local_replica", &self.replica.is_some())
             .finish()
     }
@@ -787,7 +640,7 @@ impl RevocationStore for RedisStore {
 
     async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError> {
         self.ensure_guard();
-        if let Some(evicting) = self.health.evicting() {
+        if let Some(evicting) = self.direct.health.evicting() {
             return Err(evicting);
         }
         if let Some(reply) = self
@@ -797,20 +650,22 @@ impl RevocationStore for RedisStore {
         {
             return self.finish(reply);
         }
-        let token_key = self.prefix.token_key(keys);
-        let user_key = self.prefix.cutoff_key(&keys.user);
-        let session_key = keys.session.map(|session| self.prefix.cutoff_key(&session));
+        let token_key = self.direct.prefix.token_key(keys);
+        let user_key = self.direct.prefix.cutoff_key(&keys.user);
+        let session_key = keys
+            .session
+            .map(|session| self.direct.prefix.cutoff_key(&session));
         let with_session = session_key.is_some();
         let claims = keys.claims.len();
         let claim_keys = keys
             .claims
             .as_slice()
             .iter()
-            .map(|claim| self.prefix.cutoff_key(claim));
+            .map(|claim| self.direct.prefix.cutoff_key(claim));
         if let Some(batcher) = &self.batcher {
             // One server: the marker rides in the same MGET, so a loss is noticed by the
             // first check that follows it, at no extra round trip.
-            let watch = self.single_watch();
+            let watch = self.direct.single_watch();
             let before = watch.seen();
             let mut keys = Vec::with_capacity(4 + claims);
             keys.extend([token_key, user_key]);
@@ -818,15 +673,20 @@ impl RevocationStore for RedisStore {
             keys.extend(claim_keys);
             keys.push(watch.key().to_owned());
             return self
+                .direct
                 .bounded(async {
-                    let values = batcher.mget(keys, self.timeout).await?;
+                    let values = batcher.mget(keys, self.direct.timeout).await?;
                     let (reply, marker) =
                         reply(values, with_session, claims, true).map_err(store_error)?;
                     // The common case (nothing to write) inline; the rest boxed, so that its
                     // future does not make every check's larger.
-                    match self.health.observe(watch, marker.as_deref(), Some(before)) {
+                    match self
+                        .direct
+                        .health
+                        .observe(watch, marker.as_deref(), Some(before))
+                    {
                         Verdict::Known => {}
-                        _ => Box::pin(self.settle(watch, marker, Some(before))).await?,
+                        _ => Box::pin(self.direct.settle(watch, marker, Some(before))).await?,
                     }
                     self.finish(reply)
                 })
@@ -837,7 +697,7 @@ impl RevocationStore for RedisStore {
         // concurrently, each with a GET: one round trip of waiting. The markers are read by
         // the background task.
         let others: Vec<String> = session_key.into_iter().chain(claim_keys).collect();
-        let connection = self.connection.clone();
+        let connection = self.direct.connection.clone();
         let reply = self
             .detached(async move {
                 let mut handle = connection.handle().await?;
@@ -867,11 +727,11 @@ impl RevocationStore for RedisStore {
                     .map_err(|err| fail(&connection, err))
             })
             .await?;
-        if self.health.since_round() > self.markers_stale_after() {
+        if self.direct.health.since_round() > self.markers_stale_after() {
             // The background task has not read the markers lately (it was just started, or
             // is starved): read them now rather than answer without them.
             self.read_cluster_markers().await;
-            let since = self.health.since_round();
+            let since = self.direct.health.since_round();
             if since > self.markers_stale_after() {
                 return Err(StoreError::unavailable(MarkersNotRead(since)));
             }
@@ -887,8 +747,8 @@ impl RevocationStore for RedisStore {
         let Some(ttl) = self.ttl_millis(expires_at) else {
             return Ok(());
         };
-        let token_key = self.prefix.token_key(keys);
-        let watch = (!self.is_cluster()).then(|| self.single_watch());
+        let token_key = self.direct.prefix.token_key(keys);
+        let watch = (!self.direct.is_cluster()).then(|| self.direct.single_watch());
         let before = watch.map(Watch::seen);
         let marker = self
             .write(async {
@@ -899,10 +759,10 @@ impl RevocationStore for RedisStore {
                 }
                 let (_, marker): (i64, Vec<u8>) = call
                     .arg(ttl)
-                    .arg(channel_of(&self.channel(), &handle))
+                    .arg(channel_of(&self.direct.channel(), &handle))
                     .invoke_async(&mut handle)
                     .await
-                    .map_err(|err| self.fail(err))?;
+                    .map_err(|err| self.direct.fail(err))?;
                 self.wait_for_replicas(&mut handle).await?;
                 Ok(marker)
             })
@@ -919,8 +779,8 @@ impl RevocationStore for RedisStore {
     }
 
     async fn remove_token(&self, keys: &TokenKeys) -> Result<bool, StoreError> {
-        let token_key = self.prefix.token_key(keys);
-        let watch = (!self.is_cluster()).then(|| self.single_watch());
+        let token_key = self.direct.prefix.token_key(keys);
+        let watch = (!self.direct.is_cluster()).then(|| self.direct.single_watch());
         let before = watch.map(Watch::seen);
         let removed = self
             .write(async {
@@ -930,10 +790,10 @@ impl RevocationStore for RedisStore {
                     call.key(watch.key());
                 }
                 let (removed, marker): (i64, Vec<u8>) = call
-                    .arg(channel_of(&self.channel(), &handle))
+                    .arg(channel_of(&self.direct.channel(), &handle))
                     .invoke_async(&mut handle)
                     .await
-                    .map_err(|err| self.fail(err))?;
+                    .map_err(|err| self.direct.fail(err))?;
                 self.wait_for_replicas(&mut handle).await?;
                 Ok((removed > 0, marker))
             })
@@ -959,8 +819,8 @@ impl RevocationStore for RedisStore {
         expires_at: Timestamp,
     ) -> Result<Timestamp, StoreError> {
         let ttl = self.ttl_millis(expires_at).unwrap_or(0);
-        let cutoff_key = self.prefix.cutoff_key(&key);
-        let watch = (!self.is_cluster()).then(|| self.single_watch());
+        let cutoff_key = self.direct.prefix.cutoff_key(&key);
+        let watch = (!self.direct.is_cluster()).then(|| self.direct.single_watch());
         let before = watch.map(Watch::seen);
         let (in_force, marker) = self
             .write(async {
@@ -972,10 +832,10 @@ impl RevocationStore for RedisStore {
                 let (in_force, marker): (i64, Vec<u8>) = call
                     .arg(at.as_micros())
                     .arg(ttl)
-                    .arg(channel_of(&self.channel(), &handle))
+                    .arg(channel_of(&self.direct.channel(), &handle))
                     .invoke_async(&mut handle)
                     .await
-                    .map_err(|err| self.fail(err))?;
+                    .map_err(|err| self.direct.fail(err))?;
                 self.wait_for_replicas(&mut handle).await?;
                 Ok((Timestamp::from_micros(in_force), marker))
             })
@@ -1007,61 +867,10 @@ struct NotReplicated {
     timeout: Duration,
 }
 
-/// `CLUSTER SLOTS` named no slot range.
-#[derive(Debug, thiserror::Error)]
-#[error("CLUSTER SLOTS named no slot range to place the data-loss markers in")]
-struct NoSlots;
-
-/// The marker kept changing while the store acted on it.
-#[derive(Debug, thiserror::Error)]
-#[error("the data-loss marker kept changing; try again")]
-struct MarkerUnsettled;
-
-/// The `(start, end)` slot ranges of a `CLUSTER SLOTS` reply.
-fn slot_ranges(reply: &Value) -> Vec<(u16, u16)> {
-    let Value::Array(ranges) = reply else {
-        return Vec::new();
-    };
-    ranges
-        .iter()
-        .filter_map(|range| match range {
-            Value::Array(fields) => match (fields.first(), fields.get(1)) {
-                (Some(Value::Int(start)), Some(Value::Int(end))) => {
-                    Some((u16::try_from(*start).ok()?, u16::try_from(*end).ok()?))
-                }
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
-}
-
-/// A marker as a script returned it: `''` means absent.
-fn non_empty(marker: Vec<u8>) -> Option<Vec<u8>> {
-    (!marker.is_empty()).then_some(marker)
-}
-
 /// Tells the connection's source that a call failed, and makes the store's error of it.
 fn fail(connection: &Connection, err: RedisError) -> StoreError {
     connection.report(&err);
     store_error(err)
-}
-
-/// The change channel of the database `handle` is on, when `channel` says writes are
-/// announced (see [`RedisStore::channel`]).
-fn channel_of(channel: &Channel, handle: &Handle) -> String {
-    match channel {
-        Channel::None => String::new(),
-        Channel::Prefix(prefix) => prefix.channel(redis::aio::ConnectionLike::get_db(handle)),
-    }
-}
-
-/// Where a store announces its writes.
-enum Channel {
-    /// Nowhere (a cluster).
-    None,
-    /// On the prefix's channel of the connection's database.
-    Prefix(KeyPrefix),
 }
 
 /// A detached call's task ended without an answer (its runtime shut down).

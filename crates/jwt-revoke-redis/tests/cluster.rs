@@ -66,6 +66,57 @@ async fn a_check_reads_a_session_cutoff_from_another_slot() {
     assert_eq!(reply.session_cutoff, Some(session_at));
 }
 
+/// Claim values' cut-offs are written without knowing any user, so no hash tag can put
+/// them beside a token's records: they spread over the slots, and one check reads them all.
+#[tokio::test]
+async fn a_check_reads_every_claim_cutoff_from_its_own_slot() {
+    use jwt_revoke_core::{ClaimId, ClaimKeys};
+    let store = store().await;
+    let cluster = RedisCluster::shared();
+    let prefix = store.key_prefix().clone();
+    let claims: Vec<_> = ["azp", "tenant", "device", "org"]
+        .iter()
+        .map(|claim| ClaimId::new("https://issuer.test", *claim, "v").key())
+        .collect();
+    let token =
+        keys("alice", "t-1", Some("s-1")).with_claims(ClaimKeys::new(&claims).expect("four fit"));
+    let slots: std::collections::HashSet<_> = claims
+        .iter()
+        .map(|claim| cluster.key_slot(&prefix.cutoff_key(claim)))
+        .chain([cluster.key_slot(&prefix.token_key(&token))])
+        .collect();
+    assert!(slots.len() > 1, "every key in one slot: {slots:?}");
+    let until = from_now(Duration::from_secs(60));
+    let at = |n: i64| Timestamp::from_micros(1_700_000_000_000_000 + n);
+    for (n, claim) in claims.iter().enumerate() {
+        let n = i64::try_from(n).expect("small");
+        store
+            .raise_cutoff(*claim, at(10 * n + 5), until)
+            .await
+            .expect("claim");
+    }
+    let reply = store.check(&token).await.expect("check");
+    assert_eq!(
+        reply.claim_cutoff,
+        Some(at(35)),
+        "the latest, read from its slot"
+    );
+    assert_eq!(reply.session_cutoff, None);
+}
+
+/// A cluster announces no writes, so a local replica could never be current: refused.
+#[tokio::test]
+async fn a_local_replica_on_a_cluster_is_refused() {
+    let store = store().await;
+    let client =
+        jwt_revoke_redis::redis::Client::open(RedisCluster::shared().node_urls()[0].as_str())
+            .expect("a client");
+    assert!(matches!(
+        store.with_local_replica(client, jwt_revoke_redis::ReplicaConfig::default()),
+        Err(jwt_revoke_redis::BuildError::InvalidConfig(why)) if why.contains("cluster")
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_spread_over_every_node_are_all_found() {
     let store = store().await;

@@ -505,3 +505,74 @@ async fn a_restart_without_persistence_under_a_replica_is_noticed() {
             .is_some()
     );
 }
+
+/// A store built from a pool (or a connection manager) gets a replica too, and it is as
+/// current as one a config builds: a revocation made elsewhere, and a claim value's cut-off,
+/// are answered locally within the bound.
+#[tokio::test]
+async fn a_store_built_from_a_pool_or_a_connection_manager_gets_a_replica() {
+    use jwt_revoke_core::{ClaimId, ClaimKeys};
+    use jwt_revoke_redis::{deadpool_redis, redis};
+    let server = RedisServer::shared();
+    let prefix = unique_prefix();
+    let pool = deadpool_redis::Config::from_url(server.url())
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .expect("a pool");
+    let client = || redis::Client::open(server.url()).expect("a client");
+    let manager = redis::aio::ConnectionManager::new(client())
+        .await
+        .expect("a connection manager");
+    let stores = [
+        RedisStore::from_pool(pool),
+        RedisStore::from_connection_manager(manager),
+    ]
+    .map(|store| {
+        store
+            .with_key_prefix(prefix.clone())
+            .with_timeout(TIMEOUT)
+            .with_local_replica(client(), replica_config())
+            .expect("one server, in a runtime")
+    });
+    let elsewhere = plain(server, &prefix).await;
+    let device = ClaimId::new(ISSUER, "device", "d-1").key();
+    let token = keys("dana", "t-1", None).with_claims(ClaimKeys::new(&[device]).expect("one"));
+    let until = from_now(Duration::from_secs(60));
+    for store in &stores {
+        assert!(store.wait_for_local_replica(PATIENCE).await, "{store:?}");
+        assert!(!token_listed(store, &token).await);
+    }
+    elsewhere.insert_token(&token, until).await.expect("insert");
+    let at = elsewhere
+        .raise_cutoff(device, SystemClock.now(), until)
+        .await
+        .expect("cut-off");
+    tokio::time::sleep(STALENESS).await;
+    for store in &stores {
+        let before = local_checks(store);
+        let reply = store.check(&token).await.expect("check");
+        assert!(local_checks(store) > before, "answered locally: {store:?}");
+        assert!(reply.token_listed, "the token revoked elsewhere: {store:?}");
+        assert_eq!(
+            reply.claim_cutoff,
+            Some(at),
+            "the device's cut-off: {store:?}"
+        );
+    }
+}
+
+#[test]
+fn a_replica_outside_a_runtime_is_refused_not_a_panic() {
+    use jwt_revoke_redis::redis;
+    let server = RedisServer::shared();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let store = runtime.block_on(plain(server, &unique_prefix()));
+    let client = redis::Client::open(server.url()).expect("a client");
+    // No runtime here: a task cannot be started, and that is an error, not a panic.
+    assert!(matches!(
+        store.with_local_replica(client, replica_config()),
+        Err(BuildError::InvalidConfig(why)) if why.contains("Tokio runtime")
+    ));
+}

@@ -121,3 +121,8 @@ pub use jwt_revoke_redis::{RedisStore, RedisStoreConfig, ReplicaConfig};
 mod store_config;
 #[cfg(any(feature = "memory", feature = "redis"))]
 pub use store_config::{StoreConfig, StoreConfigError};
+
+#[cfg(any(feature = "memory", feature = "redis"))]
+pub mod config;
+#[cfg(any(feature = "memory", feature = "redis"))]
+pub use config::{ConfigError, RevocationConfig};

@@ -348,7 +348,40 @@ impl RevocationConfig {
                 root if root == "." => "the configuration".to_owned(),
                 path => path,
             };
-            ConfigError::invalid(path, err.into_inner().to_string())
+            ConfigError::invalid(path, without_quoted_source(&err.into_inner().to_string()))
         })
+    }
+}
+
+/// A reader's message without the lines of the file it quotes (the `toml` crate shows the
+/// offending line and a caret under it): the line may hold what must not reach a log, a
+/// Redis URL's password or a secret pasted where a key set goes. What is left says where
+/// (`TOML parse error at line 13, column 8`) and what is wrong, on one line.
+fn without_quoted_source(message: &str) -> String {
+    let quoted = |line: &str| {
+        let line = line.trim_start();
+        line.trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start()
+            .starts_with('|')
+    };
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !quoted(line))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_quoted_line_of_the_file_is_left_out_of_an_error() {
+        let toml = "TOML parse error at line 3, column 7\n  |\n3 | url = \"redis://:pw@r\"\n  |       ^^^^\nunknown field `x`\n";
+        assert_eq!(
+            super::without_quoted_source(toml),
+            "TOML parse error at line 3, column 7: unknown field `x`"
+        );
+        let json = "unknown field `x`, expected `y` at line 1 column 5";
+        assert_eq!(super::without_quoted_source(json), json);
     }
 }

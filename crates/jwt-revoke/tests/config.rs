@@ -788,3 +788,22 @@ async fn debug_shows_neither_a_secret_nor_a_redis_password() {
         "{debug}"
     );
 }
+
+#[test]
+fn the_readme_s_example_file_reads_as_it_says() {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("## Configuration from one file")
+        .nth(1)
+        .expect("the README has the section");
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a TOML block");
+    let config = toml(block).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(config.issuers[0].iss, "https://auth.example.com");
+    assert_eq!(config.issuers[0].algorithms, [Algorithm::RS256]);
+    assert_eq!(config.policy.max_token_lifetime.as_secs(), 900);
+    assert!(!format!("{config:?}").contains(":password@"), "{config:?}");
+}

@@ -153,9 +153,10 @@ impl Settings {
 /// that is not TOML, the line) without quoting the file.
 pub fn read_config(text: &str) -> Result<RevocationConfig, ConfigError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|err| {
-        let line = err.span().map_or(1, |span| {
-            text[..span.start.min(text.len())].lines().count().max(1)
-        });
+        let line = err
+            .span()
+            .and_then(|span| text.get(..span.start))
+            .map_or(1, |before| before.lines().count().max(1));
         ConfigError::Invalid {
             path: format!("line {line}"),
             message: err.message().to_owned(),

@@ -6,45 +6,54 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::demo::{DEFAULT_IDP_AUDIENCE, DEVELOPMENT_SECRET, DemoConfig, IdpConfig};
-use jwt_revoke::{ReplicaConfig, StoreConfig};
+use crate::demo::{DEFAULT_IDP_AUDIENCE, DEVELOPMENT_SECRET, DemoConfig, ISSUER, IdpConfig};
+use jwt_revoke::config::KeySource;
+use jwt_revoke::jsonwebtoken::Algorithm;
+use jwt_revoke::{ConfigError, ReplicaConfig, RevocationConfig, StoreConfig};
 
-/// A demo's settings: where it listens, its HS256 secret, its store.
+/// A demo's settings: where it listens, its HS256 secret, its store — or, with `DEMO_CONFIG`,
+/// a file holding the whole layer's configuration.
+///
+/// `DEMO_CONFIG` and the variables it replaces (`REVOCATION_STORE`,
+/// `REVOCATION_LOCAL_REPLICA`, `DEMO_JWT_SECRET`) are refused together: which one would win
+/// is a guess an operator should not have to make. `DEMO_ADDR` (where to listen) and the
+/// identity provider's variables apply either way.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The address to listen on.
     pub addr: String,
-    /// The HS256 secret (the public development secret when `DEMO_JWT_SECRET` is unset).
-    secret: String,
-    /// The `REVOCATION_STORE` value (default `memory`).
-    pub store: String,
+    /// `DEMO_JWT_SECRET`, when set.
+    secret: Option<String>,
+    /// `REVOCATION_STORE`, when set (`memory` otherwise).
+    store: Option<String>,
     /// The `REVOCATION_LOCAL_REPLICA` value: `on` or `off` (default).
     local_replica: String,
+    /// `DEMO_CONFIG`: a TOML file with the whole layer's configuration.
+    config_file: Option<String>,
     /// `DEMO_IDP_ISSUER`, `DEMO_IDP_PUBLIC_KEY` (a PEM file) and `DEMO_IDP_AUDIENCE`.
     idp_issuer: Option<String>,
     idp_public_key: Option<String>,
     idp_audience: String,
 }
 
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
 impl Settings {
-    /// Reads `addr_var` (default `default_addr`), `DEMO_JWT_SECRET`, `REVOCATION_STORE` and
-    /// `REVOCATION_LOCAL_REPLICA`.
+    /// Reads `addr_var` (default `default_addr`), `DEMO_CONFIG`, `DEMO_JWT_SECRET`,
+    /// `REVOCATION_STORE`, `REVOCATION_LOCAL_REPLICA` and the identity provider's variables.
     pub fn from_env(addr_var: &str, default_addr: &str) -> Self {
-        let secret = match std::env::var("DEMO_JWT_SECRET") {
-            Ok(secret) if !secret.is_empty() => secret,
-            _ => {
-                tracing::warn!("DEMO_JWT_SECRET is not set: using the public development secret");
-                DEVELOPMENT_SECRET.to_owned()
-            }
-        };
         Settings {
             addr: std::env::var(addr_var).unwrap_or_else(|_| default_addr.to_owned()),
-            secret,
-            store: std::env::var("REVOCATION_STORE")
+            secret: std::env::var("DEMO_JWT_SECRET")
                 .ok()
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| "memory".to_owned()),
+                .filter(|v| !v.is_empty()),
+            store: variable("REVOCATION_STORE"),
             local_replica: std::env::var("REVOCATION_LOCAL_REPLICA").unwrap_or_default(),
+            config_file: variable("DEMO_CONFIG"),
             idp_issuer: std::env::var("DEMO_IDP_ISSUER")
                 .ok()
                 .filter(|v| !v.is_empty()),
@@ -58,8 +67,34 @@ impl Settings {
         }
     }
 
-    /// Builds the store and binds the address; the error says which failed and why.
+    /// What the demo runs on, as it announces it: the `REVOCATION_STORE` value, or the
+    /// `DEMO_CONFIG` file.
+    pub fn store_description(&self) -> String {
+        match (&self.config_file, &self.store) {
+            (Some(file), _) => format!("as configured in {file}"),
+            (None, Some(store)) => store.clone(),
+            (None, None) => "memory".to_owned(),
+        }
+    }
+
+    /// Builds the store (or the whole layer, with `DEMO_CONFIG`) and binds the address; the
+    /// error says which failed and why.
     pub async fn start(&self) -> Result<(TcpListener, DemoConfig), String> {
+        let mut config = match &self.config_file {
+            Some(file) => self.demo_of_config_file(file).await?,
+            None => self.demo_of_variables().await?,
+        };
+        let listener = TcpListener::bind(&self.addr)
+            .await
+            .map_err(|err| format!("cannot listen on {}: {err}", self.addr))?;
+        if let Some(idp) = self.idp()? {
+            config = config.with_idp(idp);
+        }
+        Ok((listener, config))
+    }
+
+    /// The demo of `REVOCATION_STORE`, `REVOCATION_LOCAL_REPLICA` and `DEMO_JWT_SECRET`.
+    async fn demo_of_variables(&self) -> Result<DemoConfig, String> {
         let local_replica = match self.local_replica.trim().to_ascii_lowercase().as_str() {
             "" | "off" | "0" | "false" => false,
             "on" | "1" | "true" => true,
@@ -69,19 +104,105 @@ impl Settings {
                 ));
             }
         };
-        let store = store_config(&self.store, local_replica)?
+        let store = store_config(self.store.as_deref().unwrap_or("memory"), local_replica)?
             .build()
             .await
             .map_err(|err| err.to_string())?;
-        let listener = TcpListener::bind(&self.addr)
-            .await
-            .map_err(|err| format!("cannot listen on {}: {err}", self.addr))?;
-        let mut config = DemoConfig::new(self.secret.clone().into_bytes(), store);
-        if let Some(idp) = self.idp()? {
-            config = config.with_idp(idp);
-        }
-        Ok((listener, config))
+        let secret = match &self.secret {
+            Some(secret) => secret.clone(),
+            None => {
+                tracing::warn!("DEMO_JWT_SECRET is not set: using the public development secret");
+                DEVELOPMENT_SECRET.to_owned()
+            }
+        };
+        Ok(DemoConfig::new(secret.into_bytes(), store))
     }
+
+    /// The demo of the `DEMO_CONFIG` file: its layer as the file says, and the demo's tokens
+    /// signed with the file's issuer's secret.
+    async fn demo_of_config_file(&self, file: &str) -> Result<DemoConfig, String> {
+        let conflicting: Vec<&str> = [
+            ("REVOCATION_STORE", self.store.is_some()),
+            (
+                "REVOCATION_LOCAL_REPLICA",
+                !self.local_replica.trim().is_empty(),
+            ),
+            ("DEMO_JWT_SECRET", self.secret.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        if !conflicting.is_empty() {
+            return Err(format!(
+                "DEMO_CONFIG holds the whole layer's configuration, its store and secret \
+                 included: unset {} (or DEMO_CONFIG)",
+                conflicting.join(" and ")
+            ));
+        }
+        let in_file = |err: &dyn std::fmt::Display| format!("DEMO_CONFIG {file}: {err}");
+        let text = std::fs::read_to_string(file)
+            .map_err(|err| format!("cannot read DEMO_CONFIG {file:?}: {err}"))?;
+        let config = read_config(&text).map_err(|err| in_file(&err))?;
+        let layer = config.build().await.map_err(|err| in_file(&err))?;
+        let secret = signing_secret(&config).map_err(|err| in_file(&err))?;
+        Ok(DemoConfig::with_layer(secret, layer))
+    }
+}
+
+/// Reads a layer configuration from TOML text; the error names the setting (or, for text
+/// that is not TOML, the line) without quoting the file.
+pub fn read_config(text: &str) -> Result<RevocationConfig, ConfigError> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|err| {
+        let line = err
+            .span()
+            .and_then(|span| text.get(..span.start))
+            .map_or(1, |before| before.lines().count().max(1));
+        ConfigError::Invalid {
+            path: format!("line {line}"),
+            message: err.message().to_owned(),
+        }
+    })?;
+    RevocationConfig::from_deserializer(deserializer)
+}
+
+/// The secret the demo signs its tokens with: that of the configured issuer, which must be the
+/// demo's (`iss` = `jwt-revoke-demo`), allow HS256 and have a `secret_file` key without `kid`
+/// (the demo's tokens name none). Read as the layer reads it: one trailing newline trimmed.
+fn signing_secret(config: &RevocationConfig) -> Result<Vec<u8>, String> {
+    let issuer = config
+        .issuers
+        .first()
+        .ok_or("issuers: at least one issuer is needed")?;
+    if issuer.iss != ISSUER {
+        return Err(format!(
+            "issuers[0].iss: the demo issues tokens as {ISSUER:?}, so the layer must accept \
+             that issuer, not {:?}",
+            issuer.iss
+        ));
+    }
+    if !issuer.algorithms.contains(&Algorithm::HS256) {
+        return Err("issuers[0].algorithms: the demo signs its tokens HS256: allow it".into());
+    }
+    let file = issuer
+        .keys
+        .iter()
+        .find_map(|key| match (&key.kid, &key.source) {
+            (None, KeySource::SecretFile(file)) => Some(file),
+            _ => None,
+        })
+        .ok_or(
+            "issuers[0].keys: the demo signs its tokens with a secret_file key without kid: \
+             add one",
+        )?;
+    let mut secret = std::fs::read(file)
+        .map_err(|err| format!("issuers[0].keys: cannot read {}: {err}", file.display()))?;
+    if secret.last() == Some(&b'\n') {
+        secret.pop();
+        if secret.last() == Some(&b'\r') {
+            secret.pop();
+        }
+    }
+    Ok(secret)
 }
 
 /// The store named by `REVOCATION_STORE` (`value`: `memory`, a `redis://` URL, a node list),
@@ -165,7 +286,7 @@ pub fn announce(what: &str, listener: &TcpListener, settings: &Settings) -> Resu
     let local = listener.local_addr().map_err(|err| err.to_string())?;
     println!(
         "{what} listening on http://{local} (store: {})",
-        settings.store
+        settings.store_description()
     );
     Ok(())
 }

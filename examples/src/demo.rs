@@ -48,6 +48,8 @@ pub struct DemoConfig {
     pub store: Arc<dyn RevocationStore>,
     /// The identity provider whose back-channel logouts the demo accepts, if any.
     pub idp: Option<IdpConfig>,
+    /// A layer configured elsewhere (`DEMO_CONFIG`), used as it is instead of the demo's own.
+    pub layer: Option<RevocationLayer>,
 }
 
 impl DemoConfig {
@@ -57,6 +59,35 @@ impl DemoConfig {
             secret: secret.into(),
             store,
             idp: None,
+            layer: None,
+        }
+    }
+
+    /// A demo behind `layer` (built from a [`RevocationConfig`](jwt_revoke::RevocationConfig),
+    /// say), signing with `secret`, which must be a key of the layer's: its store and policy
+    /// are the layer's.
+    pub fn with_layer(secret: impl Into<Vec<u8>>, layer: RevocationLayer) -> Self {
+        DemoConfig {
+            secret: secret.into(),
+            store: Arc::clone(layer.revocations().store()),
+            idp: None,
+            layer: Some(layer),
+        }
+    }
+
+    /// The layer a demo puts in front of its protected services: the one it was given, as it
+    /// is, or the demo's own ([`layer_builder`]) with `adjust` applied (a demo's own bypass).
+    pub fn build_layer(
+        &self,
+        adjust: impl FnOnce(RevocationLayerBuilder) -> RevocationLayerBuilder,
+    ) -> Result<RevocationLayer, BuildError> {
+        match &self.layer {
+            Some(layer) => Ok(layer.clone()),
+            None => adjust(layer_builder(
+                revocations(Arc::clone(&self.store)),
+                &self.secret,
+            ))
+            .build(),
         }
     }
 
@@ -119,8 +150,8 @@ pub fn layer_builder(revocations: Revocations, secret: &[u8]) -> RevocationLayer
 /// endpoint at `POST /oauth/revoke`, and, with an identity provider configured, its
 /// back-channel logouts at `POST /backchannel-logout`.
 pub fn router(config: DemoConfig) -> Result<Router, DemoError> {
-    let revocations = revocations(config.store);
-    let layer = layer_builder(revocations.clone(), &config.secret).build()?;
+    let layer = config.build_layer(|builder| builder)?;
+    let revocations = layer.revocations().clone();
     let revocation_endpoint = RevocationEndpoint::new(&layer)?;
     let backchannel_logout = match config.idp {
         Some(idp) => {

@@ -18,7 +18,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use crate::demo::{self, DemoConfig};
+use crate::demo::DemoConfig;
 
 /// The messages and generated service code of `jwtrevoke.demo.v1.Session`.
 pub mod pb {
@@ -127,9 +127,7 @@ pub async fn serve(
     config: DemoConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let layer = demo::layer_builder(demo::revocations(config.store), &config.secret)
-        .bypass_prefix(REFLECTION_PREFIX)
-        .build()?;
+    let layer = config.build_layer(|builder| builder.bypass_prefix(REFLECTION_PREFIX))?;
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<pb::session_server::SessionServer<SessionService>>()

@@ -21,7 +21,7 @@ use jwt_revoke_tower::{BuildError, Claims, RevocationHandle};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
-use crate::demo::{self, DemoConfig};
+use crate::demo::DemoConfig;
 
 /// The health check's path, outside the layer.
 pub const HEALTH_PATH: &str = "/healthz";
@@ -77,9 +77,7 @@ pub async fn serve(
     config: DemoConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BuildError> {
-    let layer = demo::layer_builder(demo::revocations(config.store), &config.secret)
-        .bypass(HEALTH_PATH)
-        .build()?;
+    let layer = config.build_layer(|builder| builder.bypass(HEALTH_PATH))?;
     let service = ServiceBuilder::new().layer(layer).service_fn(handle);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

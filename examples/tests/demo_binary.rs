@@ -3,9 +3,10 @@
 
 mod support;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{RunningDemo, start_binary};
+use support::{RunningDemo, start_binary, start_binary_in};
 
 const SECRET: &str = "binary test secret";
 
@@ -160,5 +161,167 @@ async fn the_hyper_demo_binary_serves_the_layer_over_tcp() {
     assert_eq!(
         after.headers()["www-authenticate"],
         r#"Bearer error="invalid_token", error_description="the token has been revoked""#
+    );
+}
+
+/// A directory of its own for a test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("jwt-revoke-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("writes");
+        path.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A layer configuration for the demo: memory store, the demo's issuer, HS256 with the
+/// secret in `secret_file`; `policy_extra` added to its policy.
+fn demo_config(secret_file: &str, policy_extra: &str) -> String {
+    format!(
+        r#"
+[store]
+backend = "memory"
+
+[policy]
+max_token_lifetime = "3600s"
+{policy_extra}
+
+[[issuers]]
+iss = "jwt-revoke-demo"
+algorithms = ["HS256"]
+
+[[issuers.keys]]
+secret_file = "{secret_file}"
+"#
+    )
+}
+
+/// Runs the demo binary to its end with `env`; its exit status and standard error.
+fn run_to_failure(env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
+    command.env("DEMO_ADDR", "127.0.0.1:0");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("the demo binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "the demo must refuse: {stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn the_demo_binary_reads_its_whole_layer_from_demo_config() {
+    let dir = TempDir::new("demo-config");
+    let secret_file = dir.write("secret", "a secret of the test's own, 32 bytes or more\n");
+    let config = dir.write("demo.toml", &demo_config(&secret_file, "leeway = \"5s\""));
+    let demo = start_binary(
+        env!("CARGO_BIN_EXE_demo"),
+        "DEMO_ADDR",
+        &[("DEMO_CONFIG", &config)],
+    );
+    let base = demo.url.clone();
+    // The demo's login signs with the file's secret; the file's layer accepts, then refuses.
+    support::login_me_logout_over_http(&base).await;
+    // A token signed with the development secret (the demo's default) is refused: the
+    // file's secret is the only key.
+    let stranger = support::token(
+        jwt_revoke_examples::demo::DEVELOPMENT_SECRET.as_bytes(),
+        "eve",
+        "t-1",
+    );
+    let me = reqwest::Client::new()
+        .get(format!("{base}/me"))
+        .bearer_auth(stranger)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 401);
+}
+
+#[tokio::test]
+async fn the_example_demo_toml_runs_the_demo_from_the_workspace_root() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let demo = start_binary_in(
+        &root,
+        env!("CARGO_BIN_EXE_demo"),
+        "DEMO_ADDR",
+        &[("DEMO_CONFIG", "examples/demo.toml")],
+    );
+    let base = demo.url.clone();
+    support::login_me_logout_over_http(&base).await;
+    let development = std::fs::read_to_string(root.join("examples/dev-secret.txt")).expect("reads");
+    assert_eq!(
+        development.trim_end_matches('\n'),
+        jwt_revoke_examples::demo::DEVELOPMENT_SECRET,
+        "the example's secret file holds the public development secret, nothing else"
+    );
+}
+
+#[test]
+fn a_broken_demo_config_stops_the_demo_naming_the_setting() {
+    let dir = TempDir::new("demo-config-broken");
+    let secret_file = dir.write("secret", "a secret of the test's own, 32 bytes or more");
+    let short_file = dir.write("short", "too short");
+    for (config, setting, why) in [
+        (
+            demo_config(&secret_file, "leeway = \"soon\""),
+            "policy.leeway",
+            "invalid duration \"soon\"",
+        ),
+        (
+            demo_config(&short_file, ""),
+            "issuers[0].keys[0].secret_file",
+            "is 9 bytes; HS256 needs at least 32",
+        ),
+        (
+            demo_config(&secret_file, "")
+                .replace("iss = \"jwt-revoke-demo\"", "iss = \"https://other.test\""),
+            "issuers[0].iss",
+            "the demo issues tokens as \"jwt-revoke-demo\"",
+        ),
+        ("[store\nbackend = \"memory\"".to_owned(), "line 1", ""),
+    ] {
+        let file = dir.write("broken.toml", &config);
+        let stderr = run_to_failure(&[("DEMO_CONFIG", &file)]);
+        assert!(
+            stderr.contains(&format!("DEMO_CONFIG {file}: {setting}: ")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(why), "{stderr}");
+        assert!(!stderr.contains("too short"), "no secret in {stderr}");
+    }
+    let stderr = run_to_failure(&[(
+        "DEMO_CONFIG",
+        &dir.0.join("absent.toml").display().to_string(),
+    )]);
+    assert!(stderr.contains("cannot read DEMO_CONFIG"), "{stderr}");
+}
+
+#[test]
+fn demo_config_and_the_variables_it_replaces_are_refused_together() {
+    let dir = TempDir::new("demo-config-conflict");
+    let secret_file = dir.write("secret", "a secret of the test's own, 32 bytes or more");
+    let config = dir.write("demo.toml", &demo_config(&secret_file, ""));
+    let stderr = run_to_failure(&[
+        ("DEMO_CONFIG", &config),
+        ("REVOCATION_STORE", "memory"),
+        ("DEMO_JWT_SECRET", SECRET),
+    ]);
+    assert!(
+        stderr.contains("unset REVOCATION_STORE and DEMO_JWT_SECRET (or DEMO_CONFIG)"),
+        "{stderr}"
     );
 }

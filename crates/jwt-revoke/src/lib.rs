@@ -72,6 +72,9 @@
 //! # }
 //! ```
 //!
+//! The same layer from a settings file (store, policy, issuer keys and every option, with
+//! errors that name the setting): [`RevocationConfig`].
+//!
 //! What the layer does with each request, the policy's rules, the receivers of identity
 //! providers' events ([`events`]), and what each store promises under failure are described in
 //! the README and in the docs of [`RevocationLayer`], [`Revocations`] and each store.
@@ -121,3 +124,8 @@ pub use jwt_revoke_redis::{RedisStore, RedisStoreConfig, ReplicaConfig};
 mod store_config;
 #[cfg(any(feature = "memory", feature = "redis"))]
 pub use store_config::{StoreConfig, StoreConfigError};
+
+#[cfg(any(feature = "memory", feature = "redis"))]
+pub mod config;
+#[cfg(any(feature = "memory", feature = "redis"))]
+pub use config::{ConfigError, RevocationConfig};

@@ -2,7 +2,10 @@
 //!
 //! Environment: `DEMO_ADDR` (default `127.0.0.1:3000`), `DEMO_JWT_SECRET` (a development
 //! default when unset), `REVOCATION_STORE` (default `memory`), and optionally
-//! `DEMO_IDP_ISSUER`, `DEMO_IDP_PUBLIC_KEY`, `DEMO_IDP_AUDIENCE` for back-channel logout.
+//! `DEMO_IDP_ISSUER`, `DEMO_IDP_PUBLIC_KEY`, `DEMO_IDP_AUDIENCE` for back-channel logout. Or
+//! `DEMO_CONFIG=examples/demo.toml`: the whole layer from that file (`RevocationConfig`), in
+//! place of `REVOCATION_STORE`, `REVOCATION_LOCAL_REPLICA` and `DEMO_JWT_SECRET`, which are
+//! then refused.
 
 use std::process::ExitCode;
 

@@ -108,7 +108,27 @@ pub fn start_binary_with_stderr(
     env: &[(&str, &str)],
     stderr: impl Into<Stdio>,
 ) -> RunningDemo {
+    start_command(Command::new(binary), addr_var, env, stderr)
+}
+
+/// [`start_binary`], run from `dir` (relative paths in its settings are read from there).
+pub fn start_binary_in(
+    dir: &std::path::Path,
+    binary: &str,
+    addr_var: &str,
+    env: &[(&str, &str)],
+) -> RunningDemo {
     let mut command = Command::new(binary);
+    command.current_dir(dir);
+    start_command(command, addr_var, env, Stdio::null())
+}
+
+fn start_command(
+    mut command: Command,
+    addr_var: &str,
+    env: &[(&str, &str)],
+    stderr: impl Into<Stdio>,
+) -> RunningDemo {
     command
         .env(addr_var, "127.0.0.1:0")
         .env("RUST_LOG", "warn")

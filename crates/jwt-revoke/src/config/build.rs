@@ -1,0 +1,454 @@
+//! [`RevocationConfig::build`]: the files read, every setting checked against the others,
+//! the store connected, the layer built.
+
+use std::path::Path;
+
+use jwt_revoke_core::{Policy, Revocations};
+use jwt_revoke_tower::jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jwt_revoke_tower::jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use jwt_revoke_tower::{BuildError, DecodingKeys, RevocationLayer, StoreFailure};
+
+use super::fields::{
+    NO_TOKEN_SOURCE, check_bypass_path, check_cookie_name, check_issuer_count, check_public_key_set,
+};
+use super::{ConfigError, IssuerConfig, KeySource, OnStoreFailure, RevocationConfig};
+
+impl RevocationConfig {
+    /// Builds the layer: reads the key files, checks every key against its issuer's
+    /// algorithms, builds the store (a Redis store is connected before this returns), and
+    /// builds the layer. Call it inside a Tokio runtime. The engine is the layer's
+    /// ([`RevocationLayer::revocations`]): give it to handlers and event receivers.
+    ///
+    /// Every error names its setting ([`ConfigError::path`]); the key files are read before
+    /// the store is built, so a wrong path is found without waiting for a server.
+    pub async fn build(&self) -> Result<RevocationLayer, ConfigError> {
+        self.check()?;
+        let issuer = self
+            .issuers
+            .first()
+            .ok_or_else(|| ConfigError::invalid("issuers", "at least one issuer is needed"))?;
+        let keys = issuer_keys(issuer, "issuers[0]")?;
+        let store = self.store.build().await.map_err(ConfigError::Store)?;
+        let revocations = Revocations::new(store, self.policy());
+        let mut builder = RevocationLayer::verifying(revocations, keys, &issuer.algorithms)
+            .issuers([issuer.iss.clone()])
+            .audiences(self.audiences.iter().cloned())
+            .token_sources(self.token_sources.iter().cloned());
+        if self.accept_any_audience {
+            builder = builder.accept_any_audience();
+        }
+        for path in &self.bypass.paths {
+            builder = builder.bypass(path.clone());
+        }
+        for prefix in &self.bypass.prefixes {
+            builder = builder.bypass_prefix(prefix.clone());
+        }
+        match (self.on_store_failure, self.retry_after) {
+            (OnStoreFailure::FailOpen, _) => {
+                builder = builder.on_store_failure(StoreFailure::FailOpen);
+            }
+            (OnStoreFailure::FailClosed, Some(retry_after)) => {
+                builder = builder.on_store_failure(StoreFailure::FailClosed { retry_after });
+            }
+            // The layer's default: fail closed, `Retry-After: 1`.
+            (OnStoreFailure::FailClosed, None) => {}
+        }
+        if let Some(capacity) = self.cache_verified_tokens {
+            builder = builder.cache_verified_tokens(capacity.get());
+        }
+        if let Some(max_bytes) = self.claims_memo {
+            builder = builder.claims_memo(max_bytes);
+        }
+        if let Some(max_bytes) = self.max_token_bytes {
+            builder = builder.max_token_bytes(max_bytes.get());
+        }
+        builder.build().map_err(|source| {
+            let path = match &source {
+                BuildError::NoCryptoBackend => "the configuration",
+                _ => "issuers[0].keys",
+            };
+            ConfigError::Layer {
+                path: path.to_owned(),
+                source,
+            }
+        })
+    }
+
+    /// The policy these settings describe.
+    fn policy(&self) -> Policy {
+        let settings = &self.policy;
+        let mut policy = Policy::new(settings.max_token_lifetime)
+            .with_mode(settings.mode)
+            .with_identity(settings.identity);
+        if let Some(leeway) = settings.leeway {
+            policy = policy.with_leeway(leeway);
+        }
+        if let Some(skew) = settings.issued_at_skew {
+            policy = policy.with_issued_at_skew(skew);
+        }
+        if let Some(retention) = settings.tokens_without_exp {
+            policy = policy.accept_tokens_without_exp(retention);
+        }
+        policy
+    }
+
+    /// The rules reading checks, checked again (the fields are public, so a value may have
+    /// changed since), and the settings that contradict each other.
+    fn check(&self) -> Result<(), ConfigError> {
+        check_issuer_count(self.issuers.len())
+            .map_err(|why| ConfigError::invalid("issuers", why))?;
+        if self.token_sources.is_empty() {
+            return Err(ConfigError::invalid("token_sources", NO_TOKEN_SOURCE));
+        }
+        for (index, source) in self.token_sources.iter().enumerate() {
+            if let jwt_revoke_tower::TokenSource::Cookie(name) = source {
+                check_cookie_name(name).map_err(|why| {
+                    ConfigError::invalid(format!("token_sources[{index}].cookie"), why)
+                })?;
+            }
+        }
+        for (field, paths) in [
+            ("paths", &self.bypass.paths),
+            ("prefixes", &self.bypass.prefixes),
+        ] {
+            for (index, path) in paths.iter().enumerate() {
+                check_bypass_path(path)
+                    .map_err(|why| ConfigError::invalid(format!("bypass.{field}[{index}]"), why))?;
+            }
+        }
+        if self.accept_any_audience && !self.audiences.is_empty() {
+            return Err(ConfigError::invalid(
+                "accept_any_audience",
+                "accepting any audience contradicts `audiences`: give one or the other",
+            ));
+        }
+        if self.on_store_failure == OnStoreFailure::FailOpen && self.retry_after.is_some() {
+            return Err(ConfigError::invalid(
+                "retry_after",
+                "`retry_after` is what a fail-closed 503 says: it has no meaning with \
+                 on_store_failure = \"fail_open\"",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A key read from its source, with what it can verify.
+enum LoadedKey {
+    One {
+        key: DecodingKey,
+        family: AlgorithmFamily,
+    },
+    Set(JwkSet),
+}
+
+/// The issuer's keys as the layer takes them, each checked against the issuer's algorithms.
+fn issuer_keys(issuer: &IssuerConfig, at: &str) -> Result<DecodingKeys, ConfigError> {
+    if issuer.algorithms.is_empty() {
+        return Err(ConfigError::invalid(
+            format!("{at}.algorithms"),
+            "at least one algorithm is needed",
+        ));
+    }
+    check_key_layout(issuer, at)?;
+    let mut families = Vec::new();
+    let mut loaded = Vec::with_capacity(issuer.keys.len());
+    for (index, config) in issuer.keys.iter().enumerate() {
+        let at = format!("{at}.keys[{index}]");
+        let key = load_key(&config.source, &issuer.algorithms, &at)?;
+        match &key {
+            LoadedKey::One { family, .. } => families.push(*family),
+            LoadedKey::Set(set) => families.extend(set.keys.iter().filter_map(jwk_family)),
+        }
+        loaded.push((config.kid.clone(), key));
+    }
+    for algorithm in &issuer.algorithms {
+        if !families.contains(&algorithm.family()) {
+            return Err(ConfigError::invalid(
+                format!("{at}.algorithms"),
+                format!(
+                    "no key of this issuer verifies {algorithm:?}: it needs {}; remove it or \
+                     add such a key",
+                    family_key(algorithm.family())
+                ),
+            ));
+        }
+    }
+    // A key set, when there is one, comes first: its keys are by `kid`, and the configured
+    // keys beside it have one too (`check_key_layout`).
+    let mut sets = loaded.iter().filter_map(|(_, key)| match key {
+        LoadedKey::Set(set) => Some(set),
+        LoadedKey::One { .. } => None,
+    });
+    let mut keys = match (sets.next(), sets.next()) {
+        (Some(set), None) => DecodingKeys::from_jwks(set).map_err(|err| {
+            ConfigError::unusable_key(format!("{at}.keys"), format!("the key set: {err}"))
+        })?,
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::invalid(
+                format!("{at}.keys"),
+                "one `jwks` per issuer: put every key in one key set",
+            ));
+        }
+        (None, _) => {
+            let default = loaded.iter().find_map(|(kid, key)| match (kid, key) {
+                (None, LoadedKey::One { key, .. }) => Some(key.clone()),
+                _ => None,
+            });
+            default.map_or_else(DecodingKeys::by_kid_only, DecodingKeys::new)
+        }
+    };
+    for (kid, key) in loaded {
+        if let (Some(kid), LoadedKey::One { key, .. }) = (kid, key) {
+            keys = keys.with_kid(kid, key);
+        }
+    }
+    Ok(keys)
+}
+
+/// At most one key without `kid`, none beside a key set (whose keys are chosen by `kid`), and
+/// no `kid` twice.
+fn check_key_layout(issuer: &IssuerConfig, at: &str) -> Result<(), ConfigError> {
+    let has_set = issuer
+        .keys
+        .iter()
+        .any(|key| matches!(key.source, KeySource::Jwks(_)));
+    let mut without_kid = None;
+    for (index, key) in issuer.keys.iter().enumerate() {
+        let at = format!("{at}.keys[{index}]");
+        if let KeySource::Jwks(set) = &key.source {
+            check_public_key_set(set)
+                .map_err(|why| ConfigError::invalid(format!("{at}.jwks"), why))?;
+            continue;
+        }
+        match &key.kid {
+            None if has_set => {
+                return Err(ConfigError::invalid(
+                    at,
+                    "a key without `kid` cannot sit beside a key set, whose keys are chosen \
+                     by `kid`: give this key a `kid`",
+                ));
+            }
+            None if without_kid.is_some() => {
+                return Err(ConfigError::invalid(
+                    at,
+                    "two keys without `kid`: a token without `kid` would match either; give \
+                     one a `kid`",
+                ));
+            }
+            None => without_kid = Some(index),
+            Some(kid) => {
+                let repeated = issuer.keys[..index]
+                    .iter()
+                    .any(|earlier| earlier.kid.as_deref() == Some(kid));
+                if repeated {
+                    return Err(ConfigError::invalid(
+                        format!("{at}.kid"),
+                        format!(
+                            "two keys have the kid {kid:?}: a token naming it could be checked against either"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_key(
+    source: &KeySource,
+    algorithms: &[Algorithm],
+    at: &str,
+) -> Result<LoadedKey, ConfigError> {
+    match source {
+        KeySource::PemFile(file) => {
+            let at = format!("{at}.pem_file");
+            let pem = read(file, &at)?;
+            let (key, family) = public_key_from_pem(&pem)
+                .ok_or_else(|| ConfigError::unusable_key(&at, pem_problem(&pem, file)))?;
+            fits(family, algorithms, &at)?;
+            Ok(LoadedKey::One { key, family })
+        }
+        KeySource::SecretFile(file) => {
+            let at = format!("{at}.secret_file");
+            let mut secret = read(file, &at)?;
+            trim_trailing_newline(&mut secret);
+            let strongest = fits(AlgorithmFamily::Hmac, algorithms, &at)?;
+            let min_bytes = hmac_min_bytes(strongest);
+            if secret.len() < min_bytes {
+                return Err(ConfigError::WeakSecret {
+                    path: at,
+                    file: file.clone(),
+                    bytes: secret.len(),
+                    min_bytes,
+                    algorithm: strongest,
+                });
+            }
+            Ok(LoadedKey::One {
+                key: DecodingKey::from_secret(&secret),
+                family: AlgorithmFamily::Hmac,
+            })
+        }
+        KeySource::Jwks(set) => {
+            let at = format!("{at}.jwks");
+            let fitting = set
+                .keys
+                .iter()
+                .filter_map(jwk_family)
+                .any(|family| algorithms.iter().any(|alg| alg.family() == family));
+            if !fitting {
+                return Err(ConfigError::unusable_key(
+                    at,
+                    format!(
+                        "no key of the key set verifies any of the issuer's algorithms ({})",
+                        list(algorithms)
+                    ),
+                ));
+            }
+            Ok(LoadedKey::Set(set.clone()))
+        }
+    }
+}
+
+fn read(file: &Path, at: &str) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(file).map_err(|source| ConfigError::UnreadableFile {
+        path: at.to_owned(),
+        file: file.to_owned(),
+        source,
+    })
+}
+
+/// One trailing newline, as an editor or `echo` leaves it.
+fn trim_trailing_newline(secret: &mut Vec<u8>) {
+    if secret.last() == Some(&b'\n') {
+        secret.pop();
+        if secret.last() == Some(&b'\r') {
+            secret.pop();
+        }
+    }
+}
+
+fn public_key_from_pem(pem: &[u8]) -> Option<(DecodingKey, AlgorithmFamily)> {
+    if holds_private_key(pem) {
+        return None;
+    }
+    DecodingKey::from_rsa_pem(pem)
+        .map(|key| (key, AlgorithmFamily::Rsa))
+        .or_else(|_| DecodingKey::from_ec_pem(pem).map(|key| (key, AlgorithmFamily::Ec)))
+        .or_else(|_| DecodingKey::from_ed_pem(pem).map(|key| (key, AlgorithmFamily::Ed)))
+        .ok()
+}
+
+fn holds_private_key(pem: &[u8]) -> bool {
+    String::from_utf8_lossy(pem)
+        .lines()
+        .any(|line| line.starts_with("-----BEGIN") && line.contains("PRIVATE KEY"))
+}
+
+/// What is wrong with a PEM file, without a word of its contents.
+fn pem_problem(pem: &[u8], file: &Path) -> String {
+    if holds_private_key(pem) {
+        format!(
+            "{} holds a private key: give the public key (a verifier never needs the \
+             private one; `openssl pkey -pubout` derives it)",
+            file.display()
+        )
+    } else {
+        format!(
+            "{} holds no RSA, EC (P-256, P-384) or Ed25519 public key in PEM \
+             (`-----BEGIN PUBLIC KEY-----` or `-----BEGIN RSA PUBLIC KEY-----`)",
+            file.display()
+        )
+    }
+}
+
+/// The strongest of `algorithms` a key of `family` verifies, or why it verifies none.
+fn fits(
+    family: AlgorithmFamily,
+    algorithms: &[Algorithm],
+    at: &str,
+) -> Result<Algorithm, ConfigError> {
+    algorithms
+        .iter()
+        .copied()
+        .filter(|alg| alg.family() == family)
+        .max_by_key(|alg| hmac_min_bytes(*alg))
+        .ok_or_else(|| {
+            ConfigError::unusable_key(
+                at,
+                format!(
+                    "{} verifies none of the issuer's algorithms ({}): it verifies {}",
+                    family_key(family),
+                    list(algorithms),
+                    list(family.algorithms())
+                ),
+            )
+        })
+}
+
+/// RFC 7518 §3.2: an HMAC key at least as long as the hash (and never shorter than the
+/// shortest shared secret jwt-revoke accepts anywhere, its webhook's).
+fn hmac_min_bytes(algorithm: Algorithm) -> usize {
+    let hash_bytes = match algorithm {
+        Algorithm::HS256 => 32,
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 0,
+    };
+    hash_bytes.max(jwt_revoke_tower::events::MIN_SECRET_BYTES)
+}
+
+fn jwk_family(jwk: &Jwk) -> Option<AlgorithmFamily> {
+    match jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Some(AlgorithmFamily::Rsa),
+        AlgorithmParameters::EllipticCurve(_) => Some(AlgorithmFamily::Ec),
+        AlgorithmParameters::OctetKeyPair(_) => Some(AlgorithmFamily::Ed),
+        AlgorithmParameters::OctetKey(_) => Some(AlgorithmFamily::Hmac),
+        _ => None,
+    }
+}
+
+fn family_key(family: AlgorithmFamily) -> &'static str {
+    match family {
+        AlgorithmFamily::Hmac => "an HMAC secret (secret_file)",
+        AlgorithmFamily::Rsa => "an RSA public key",
+        AlgorithmFamily::Ec => "an EC public key",
+        AlgorithmFamily::Ed => "an Ed25519 public key",
+    }
+}
+
+fn list(algorithms: &[Algorithm]) -> String {
+    algorithms
+        .iter()
+        .map(|alg| format!("{alg:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_trailing_newline_is_trimmed_and_nothing_else() {
+        for (raw, trimmed) in [
+            (&b"secret\n"[..], &b"secret"[..]),
+            (b"secret\r\n", b"secret"),
+            (b"secret\n\n", b"secret\n"),
+            (b"secret ", b"secret "),
+            (b"secret", b"secret"),
+            (b"", b""),
+        ] {
+            let mut secret = raw.to_vec();
+            trim_trailing_newline(&mut secret);
+            assert_eq!(secret, trimmed, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn hmac_secrets_are_as_long_as_their_hash() {
+        assert_eq!(hmac_min_bytes(Algorithm::HS256), 32);
+        assert_eq!(hmac_min_bytes(Algorithm::HS384), 48);
+        assert_eq!(hmac_min_bytes(Algorithm::HS512), 64);
+    }
+}

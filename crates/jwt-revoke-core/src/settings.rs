@@ -8,7 +8,7 @@ use serde::Deserializer;
 use serde::de::{self, Visitor};
 
 /// Reads a positive duration: milliseconds as a number, or text with a unit (`"250ms"`,
-/// `"2s"`, `"1.5s"`). Zero and negative durations are refused. For
+/// `"2s"`, `"1.5s"`, `"15m"` or `"15min"`, `"1h"`). Zero and negative durations are refused. For
 /// `#[serde(deserialize_with = "jwt_revoke_core::settings::duration")]`.
 ///
 /// ```
@@ -21,6 +21,7 @@ use serde::de::{self, Visitor};
 /// let read = |json| serde_json::from_str::<Settings>(json).map(|s| s.timeout);
 /// assert_eq!(read(r#"{"timeout": 150}"#).unwrap(), Duration::from_millis(150));
 /// assert_eq!(read(r#"{"timeout": "1.5s"}"#).unwrap(), Duration::from_millis(1_500));
+/// assert_eq!(read(r#"{"timeout": "15m"}"#).unwrap(), Duration::from_secs(900));
 /// assert!(read(r#"{"timeout": "soon"}"#).unwrap_err().to_string().contains("\"2s\""));
 /// ```
 pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
@@ -63,9 +64,12 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             .map(Duration::from_millis)
             .map_err(|_| invalid());
     }
-    let seconds = text.strip_suffix('s').ok_or_else(invalid)?;
-    let seconds: f64 = seconds.trim().parse().map_err(|_| invalid())?;
-    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+    let (number, unit) = [("min", 60.0), ("m", 60.0), ("h", 3_600.0), ("s", 1.0)]
+        .into_iter()
+        .find_map(|(unit, secs)| text.strip_suffix(unit).map(|number| (number, secs)))
+        .ok_or_else(invalid)?;
+    let number: f64 = number.trim().parse().map_err(|_| invalid())?;
+    Duration::try_from_secs_f64(number * unit).map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -92,6 +96,9 @@ mod tests {
             (r#""150ms""#, 150),
             (r#""2s""#, 2_000),
             (r#"" 1.5 s""#, 1_500),
+            (r#""15m""#, 900_000),
+            (r#""15min""#, 900_000),
+            (r#""1.5h""#, 5_400_000),
         ] {
             assert_eq!(read(text), Ok(Duration::from_millis(millis)), "{text}");
         }
@@ -105,6 +112,8 @@ mod tests {
             (r#""5""#, "write e.g."),
             (r#""-1s""#, "write e.g."),
             (r#""soon""#, "write e.g."),
+            (r#""-1m""#, "write e.g."),
+            (r#""1d""#, "write e.g."),
             (r#""1e400s""#, "write e.g."),
             ("true", "a positive duration"),
         ] {

@@ -29,6 +29,7 @@
 //! mode = "denylist"                           # or "allowlist"
 //! identity = "jti_or_digest"                  # or "require_jti"
 //! # tokens_without_exp = "3600s"              # accept tokens without `exp`, kept this long
+//! claim_cutoffs = ["azp"]                     # revoke every token of a client app, too
 //!
 //! [bypass]
 //! paths = ["/healthz"]
@@ -73,7 +74,7 @@
 //! # verified.jti = Some("t-1".into());
 //! # verified.iat = Some(jwt_revoke::NumericDate::from_secs(now));
 //! # verified.exp = Some(jwt_revoke::NumericDate::from_secs(now + 600));
-//! # revocations.revoke_token(&revocations.inspect(&verified, "")?).await?;
+//! # revocations.revoke_token(&revocations.inspect(&verified, &claims.to_string())?).await?;
 //! // … once the token is revoked:
 //! assert_eq!(app.oneshot(me()?).await?.status(), StatusCode::UNAUTHORIZED);
 //! # std::fs::remove_dir_all(&dir)?;
@@ -83,7 +84,8 @@
 //!
 //! Every table refuses a field it does not know, with its name (a misspelt `leeway` is an
 //! error, not a default). Durations are milliseconds as a number, or text with a unit:
-//! `"250ms"`, `"2s"`, `"1.5s"` ([`settings::duration`](crate::settings::duration)).
+//! `"250ms"`, `"2s"`, `"1.5s"`, `"15m"`, `"1h"`
+//! ([`settings::duration`](crate::settings::duration)).
 //!
 //! Secrets are read from files only, never written in the configuration (which gets
 //! printed, logged and committed): [`Debug`] shows a secret file's path, never its
@@ -195,7 +197,12 @@ pub struct PolicyConfig {
     /// after their `iat`, which bounds how long their revocations are kept.
     #[serde(default, deserialize_with = "fields::optional_duration")]
     pub tokens_without_exp: Option<Duration>,
-    // claim_cutoffs: added with Policy::with_claim_cutoffs (item 11)
+    /// Claims whose values get cut-offs, beside the user's and the session's (default none;
+    /// at most four, not a date nor `iss`, `sub`, `sid`, `jti`): `["azp", "tenant"]` lets an
+    /// operator revoke every token of a client app or a tenant
+    /// ([`Policy::with_claim_cutoffs`](crate::Policy::with_claim_cutoffs)).
+    #[serde(default, deserialize_with = "fields::claim_cutoffs")]
+    pub claim_cutoffs: Vec<String>,
 }
 
 /// One issuer: its name, the algorithms it signs with, its keys.

@@ -87,10 +87,11 @@
 #![forbid(unsafe_code)]
 
 pub use jwt_revoke_core::{
-    Audience, BoxError, CheckReply, Clock, Cutoff, IdentifiedBy, IdentityRule, ListMode,
-    ManualClock, NumericDate, Policy, RecordKey, RegisteredClaims, RevocationReason,
-    RevocationStore, Revocations, SessionId, StoreError, StoreUsage, SystemClock, Timestamp,
-    TokenError, TokenFacts, TokenId, TokenKeys, TokenRevocation, UserId, Verdict, settings,
+    Audience, BoxError, CheckReply, ClaimId, ClaimKeys, ClaimRevocationError, Clock, Cutoff,
+    IdentifiedBy, IdentityRule, ListMode, ManualClock, NumericDate, Policy, PolicyError, RecordKey,
+    RegisteredClaims, RevocationReason, RevocationStore, Revocations, SessionId, StoreError,
+    StoreUsage, SystemClock, Timestamp, TokenError, TokenFacts, TokenId, TokenKeys,
+    TokenRevocation, UserId, Verdict, settings,
 };
 pub use jwt_revoke_tower::{
     BuildError, Claims, DecodingKeys, DefaultRejection, JwksError, LayerStats, Rejection,

@@ -187,6 +187,7 @@ issued_at_skew = "1s"
 mode = "denylist"
 identity = "require_jti"
 tokens_without_exp = "3600s"
+claim_cutoffs = ["azp", "tenant"]
 
 [bypass]
 paths = ["/healthz"]
@@ -212,6 +213,11 @@ async fn a_complete_toml_file_builds_a_layer_that_refuses_a_token_once_revoked()
         layer.revocations().policy().max_token_lifetime().as_secs(),
         900
     );
+    assert_eq!(
+        layer.revocations().policy().claim_cutoffs(),
+        ["azp", "tenant"]
+    );
+    let revocations = layer.revocations().clone();
     let app = app(layer);
 
     let token = hs256(&claims("alice", "t-1"));
@@ -240,6 +246,30 @@ async fn a_complete_toml_file_builds_a_layer_that_refuses_a_token_once_revoked()
         .expect("a request");
     let response = app.clone().oneshot(by_cookie).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
+
+    // claim_cutoffs: every token of one client app, revoked at once; another app's lives.
+    let of_app = |sub: &str, jti: &str, azp: &str| {
+        let mut claims = claims(sub, jti);
+        claims["azp"] = json!(azp);
+        hs256(&claims)
+    };
+    let (leaked, other) = (
+        of_app("dan", "t-5", "leaked-app"),
+        of_app("dan", "t-6", "web"),
+    );
+    assert_eq!(
+        call(&app, "GET", "/me", Some(&leaked)).await,
+        StatusCode::OK
+    );
+    revocations
+        .revoke_claim(&jwt_revoke::ClaimId::new(ISSUER, "azp", "leaked-app"))
+        .await
+        .expect("the policy names azp");
+    assert_eq!(
+        call(&app, "GET", "/me", Some(&leaked)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(call(&app, "GET", "/me", Some(&other)).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -259,7 +289,8 @@ async fn the_same_file_in_json_reads_the_same_and_builds_alike() {
         "store": {{"backend": "memory", "capacity": 10000, "sweep_period": "10s"}},
         "policy": {{
             "max_token_lifetime": 900000, "leeway": 0, "issued_at_skew": "1000ms",
-            "mode": "denylist", "identity": "require_jti", "tokens_without_exp": "3600s"
+            "mode": "denylist", "identity": "require_jti", "tokens_without_exp": "3600s",
+            "claim_cutoffs": ["azp", "tenant"]
         }},
         "bypass": {{"paths": ["/healthz"], "prefixes": ["/grpc.reflection."]}},
         "issuers": [{{"iss": "{ISSUER}", "algorithms": ["HS256"], "keys": [{{"secret_file": "{secret_file}"}}]}}]
@@ -378,6 +409,24 @@ fn every_bad_value_is_refused_while_reading_with_its_setting_and_what_is_accepte
             "max_token_lifetime = \"900s\"\nleeway = \"soon\"",
             "policy.leeway",
             "invalid duration \"soon\": write e.g. \"250ms\" or \"2s\"",
+        ),
+        (
+            "max_token_lifetime = \"900s\"",
+            "max_token_lifetime = \"900s\"\nclaim_cutoffs = [\"azp\", \"exp\"]",
+            "policy.claim_cutoffs",
+            "the claim \"exp\" cannot have cut-offs",
+        ),
+        (
+            "max_token_lifetime = \"900s\"",
+            "max_token_lifetime = \"900s\"\nclaim_cutoffs = [\"a\", \"b\", \"c\", \"d\", \"e\"]",
+            "policy.claim_cutoffs",
+            "at most 4 claims can have cut-offs, not 5",
+        ),
+        (
+            "max_token_lifetime = \"900s\"",
+            "max_token_lifetime = \"900s\"\nclaim_cutoffs = \"azp\"",
+            "policy.claim_cutoffs",
+            "invalid type",
         ),
         (
             "max_token_lifetime = \"900s\"",

@@ -28,8 +28,9 @@ impl RevocationConfig {
             .first()
             .ok_or_else(|| ConfigError::invalid("issuers", "at least one issuer is needed"))?;
         let keys = issuer_keys(issuer, "issuers[0]")?;
+        let policy = self.policy()?;
         let store = self.store.build().await.map_err(ConfigError::Store)?;
-        let revocations = Revocations::new(store, self.policy());
+        let revocations = Revocations::new(store, policy);
         let mut builder = RevocationLayer::verifying(revocations, keys, &issuer.algorithms)
             .issuers([issuer.iss.clone()])
             .audiences(self.audiences.iter().cloned())
@@ -75,7 +76,7 @@ impl RevocationConfig {
     }
 
     /// The policy these settings describe.
-    fn policy(&self) -> Policy {
+    fn policy(&self) -> Result<Policy, ConfigError> {
         let settings = &self.policy;
         let mut policy = Policy::new(settings.max_token_lifetime)
             .with_mode(settings.mode)
@@ -89,7 +90,10 @@ impl RevocationConfig {
         if let Some(retention) = settings.tokens_without_exp {
             policy = policy.accept_tokens_without_exp(retention);
         }
+        // Checked while reading too; the fields are public, so again here.
         policy
+            .with_claim_cutoffs(settings.claim_cutoffs.iter().cloned())
+            .map_err(|err| ConfigError::invalid("policy.claim_cutoffs", err.to_string()))
     }
 
     /// The rules reading checks, checked again (the fields are public, so a value may have

@@ -250,6 +250,19 @@ pub(super) fn check_public_key_set(set: &JwkSet) -> Result<(), String> {
     Ok(())
 }
 
+/// The claims a policy gives cut-offs, checked as [`Policy::with_claim_cutoffs`] checks them.
+///
+/// [`Policy::with_claim_cutoffs`]: jwt_revoke_core::Policy::with_claim_cutoffs
+pub(super) fn claim_cutoffs<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    jwt_revoke_core::Policy::new(std::time::Duration::from_secs(1))
+        .with_claim_cutoffs(names.iter().cloned())
+        .map_err(serde::de::Error::custom)?;
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,9 +81,7 @@ fuzz_target!(|input: Input| {
         policy = policy.accept_tokens_without_exp(Duration::from_secs(u64::from(secs)));
     }
     if input.claim_cutoffs {
-        policy = policy
-            .with_claim_cutoffs(CLAIMS)
-            .expect("three claims fit");
+        policy = policy.with_claim_cutoffs(CLAIMS).expect("three claims fit");
     }
     let leeway = policy.leeway();
     let revocations =

@@ -52,6 +52,8 @@ enum Flaw {
     /// Claim cut-offs are answered from the first claim key only (as a store written before
     /// there were several would).
     FirstClaimOnly,
+    /// Claim cut-offs are never answered (a store written before there were any).
+    IgnoresClaims,
 }
 
 fn collide(_: RecordKey) -> RecordKey {
@@ -80,6 +82,10 @@ impl RevocationStore for Broken {
                 self.inner.check(&keys).await
             }
             Flaw::LastWriterWins => self.inner.check(keys).await,
+            Flaw::IgnoresClaims => {
+                let keys = keys.with_claims(jwt_revoke_core::ClaimKeys::EMPTY);
+                self.inner.check(&keys).await
+            }
             Flaw::FirstClaimOnly => {
                 let first = &keys.claims.as_slice()[..keys.claims.len().min(1)];
                 let keys = keys.with_claims(jwt_revoke_core::ClaimKeys::new(first).expect("one"));
@@ -121,7 +127,7 @@ impl RevocationStore for Broken {
                 Ok(at)
             }
             Flaw::CollidingKeys => self.inner.raise_cutoff(collide(key), at, expires_at).await,
-            Flaw::IgnoresExpiry | Flaw::FirstClaimOnly => {
+            Flaw::IgnoresExpiry | Flaw::FirstClaimOnly | Flaw::IgnoresClaims => {
                 self.inner.raise_cutoff(key, at, expires_at).await
             }
         }
@@ -242,4 +248,13 @@ fn model_catches(flaw: Flaw) -> bool {
 fn the_model_catches_records_that_never_expire_and_keys_that_collide() {
     assert!(model_catches(Flaw::IgnoresExpiry));
     assert!(model_catches(Flaw::CollidingKeys));
+}
+
+#[test]
+fn the_suite_and_the_model_catch_a_store_that_ignores_claim_cutoffs() {
+    assert!(catches(
+        Flaw::IgnoresClaims,
+        "claim_cutoff_revokes_the_tokens_of_that_value_only"
+    ));
+    assert!(model_catches(Flaw::IgnoresClaims));
 }

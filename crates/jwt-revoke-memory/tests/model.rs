@@ -34,6 +34,7 @@ fn re_registering_an_identity_accepts_every_token_of_it_again() {
         user: 0,
         jti: Some(1),
         sid: None,
+        app: None,
         iat: IssuedAt::Now,
         lives_secs: 600,
     };

@@ -2,7 +2,8 @@
 //!
 //! The model is the semantics of DESIGN §2–§4 written as plainly as possible: a clock, a map
 //! of token records, a map of cut-offs, the instant the store lost its data. Generated
-//! sequences of operations (issue a token, check it, revoke it, revoke its user or session,
+//! sequences of operations (issue a token, check it, revoke it, revoke its user, session or
+//! client app (a claim cut-off on `azp`),
 //! register it, let time pass, restart or disconnect the store) run against the model and
 //! against the real engine over a store, and every answer is compared. On a mismatch proptest
 //! shrinks the sequence to a minimal one and prints it, operation by operation.
@@ -49,9 +50,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use crate::claims::RegisteredClaims;
-use crate::key::{SessionId, UserId};
+use crate::key::{ClaimId, SessionId, UserId};
 use crate::policy::{ListMode, Policy};
-use crate::revocations::{Revocations, TokenRevocation, Verdict};
+use crate::revocations::{ClaimRevocationError, Revocations, TokenRevocation, Verdict};
 use crate::store::{RevocationStore, StoreError};
 use crate::time::{Clock, ManualClock, Timestamp};
 
@@ -68,7 +69,9 @@ const SKEW: Duration = Duration::from_secs(2);
 fn policy(allowlist: bool) -> Policy {
     let policy = Policy::new(LONGEST)
         .with_leeway(LEEWAY)
-        .with_issued_at_skew(SKEW);
+        .with_issued_at_skew(SKEW)
+        .with_claim_cutoffs(["azp"])
+        .expect("one claim");
     if allowlist {
         policy.with_mode(ListMode::Allowlist)
     } else {
@@ -85,6 +88,8 @@ struct ModelToken {
     sub: &'static str,
     jti: Option<String>,
     sid: Option<&'static str>,
+    /// The client app (`azp`), whose cut-offs the policy reads.
+    azp: Option<&'static str>,
     iat: Option<Timestamp>,
     exp: Timestamp,
     /// The payload text: the identity of a token without `jti`.
@@ -158,6 +163,7 @@ impl Model {
         let covered_by = |at: Timestamp| token.iat.is_none_or(|iat| iat <= at);
         let mut cutoffs = vec![("user", token.sub)];
         cutoffs.extend(token.sid.map(|sid| ("session", sid)));
+        cutoffs.extend(token.azp.map(|azp| ("azp", azp)));
         for key in cutoffs {
             if let Some((at, until)) = self.cutoffs.get(&key)
                 && self.live(*until, longer)
@@ -263,6 +269,8 @@ pub enum Op {
         jti: Option<u8>,
         /// `s1` or `s2`, or none.
         sid: Option<u8>,
+        /// The client app (`azp`): `app1` or `app2`, or none.
+        app: Option<u8>,
         /// How `iat` is written.
         iat: IssuedAt,
         /// The lifetime.
@@ -278,6 +286,8 @@ pub enum Op {
     RevokeUser(u8),
     /// End session `s1` or `s2`.
     RevokeSession(u8),
+    /// Revoke every token of client app `app1` or `app2` issued up to now (a claim cut-off).
+    RevokeApp(u8),
     /// Let time pass.
     AdvanceMillis(u32),
     /// Restart the store's server, keeping its data or losing it.
@@ -291,12 +301,14 @@ pub enum Op {
 
 const USERS: [&str; 2] = ["alice", "bob"];
 const SESSIONS: [&str; 2] = ["s1", "s2"];
+const APPS: [&str; 2] = ["app1", "app2"];
 
 fn op(faults: bool) -> BoxedStrategy<Op> {
     let issue = (
         0u8..2,
         prop::option::weighted(0.6, 0u8..4),
         prop::option::weighted(0.6, 0u8..2),
+        prop::option::weighted(0.5, 0u8..2),
         prop_oneof![
             Just(IssuedAt::Absent),
             Just(IssuedAt::ThisSecond),
@@ -309,10 +321,11 @@ fn op(faults: bool) -> BoxedStrategy<Op> {
         ],
         prop::sample::select(vec![1u16, 3, 60, 300, 600]),
     )
-        .prop_map(|(user, jti, sid, iat, lives_secs)| Op::Issue {
+        .prop_map(|(user, jti, sid, app, iat, lives_secs)| Op::Issue {
             user,
             jti,
             sid,
+            app,
             iat,
             lives_secs,
         });
@@ -330,6 +343,7 @@ fn op(faults: bool) -> BoxedStrategy<Op> {
         1 => (0usize..4).prop_map(Op::Register),
         1 => (0u8..2).prop_map(Op::RevokeUser),
         1 => (0u8..2).prop_map(Op::RevokeSession),
+        1 => (0u8..2).prop_map(Op::RevokeApp),
         2 => advance,
     ];
     if faults {
@@ -477,7 +491,7 @@ impl ModelRun {
     /// use jwt_revoke_core::conformance::model::{IssuedAt, ModelRun, ModelSubject, Op};
     /// # include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/reference_store.rs"));
     /// # fn main() {
-    /// let token = Op::Issue { user: 0, jti: Some(1), sid: None, iat: IssuedAt::Now, lives_secs: 60 };
+    /// let token = Op::Issue { user: 0, jti: Some(1), sid: None, app: None, iat: IssuedAt::Now, lives_secs: 60 };
     /// let ops = [token, Op::Check(0), Op::RevokeToken(0), Op::Check(0)];
     /// ModelRun::new(1).replay(false, &ops, |clock| async move {
     ///     ModelSubject::new(Arc::new(ReferenceStore::new(Arc::new(clock))))
@@ -556,6 +570,7 @@ async fn run_sequence(
                 user,
                 jti,
                 sid,
+                app,
                 iat,
                 lives_secs,
             } => {
@@ -578,6 +593,7 @@ async fn run_sequence(
                     sub: USERS[usize::from(*user) % 2],
                     jti: jti.map(|jti| format!("j{jti}")),
                     sid: sid.map(|sid| SESSIONS[usize::from(sid) % 2]),
+                    azp: app.map(|app| APPS[usize::from(app) % 2]),
                     iat,
                     exp,
                     payload: String::new(),
@@ -590,11 +606,16 @@ async fn run_sequence(
                 claims.iat = token.iat.map(Into::into);
                 claims.exp = Some(token.exp.into());
                 // Tokens without jti differ by their payload: a nonce keeps two issued at
-                // once distinct, as real payloads usually are.
-                let payload = format!(
-                    "{}#{jti_counter}",
-                    serde_json::to_string(&claims).expect("claims serialize")
-                );
+                // once distinct, as real payloads usually are. The payload is JSON the engine
+                // reads the client app (`azp`) from.
+                let mut payload = serde_json::to_value(&claims).expect("claims serialize");
+                if let Some(fields) = payload.as_object_mut() {
+                    fields.insert("nonce".to_owned(), jti_counter.into());
+                    if let Some(azp) = token.azp {
+                        fields.insert("azp".to_owned(), azp.into());
+                    }
+                }
+                let payload = payload.to_string();
                 issued.push(Issued {
                     model: ModelToken { payload, ..token },
                     claims,
@@ -682,6 +703,25 @@ async fn run_sequence(
                 let want = model.cut(("session", sid), longer);
                 prop_assert_eq!(got.at(), want, "{}", at("the cut-off in force"));
                 let previous = in_force.insert(("session", sid), got.at());
+                prop_assert!(
+                    previous.is_none_or(|previous| previous <= got.at()),
+                    "{}",
+                    at("a cut-off moved backwards")
+                );
+            }
+            Op::RevokeApp(app) => {
+                let app = APPS[usize::from(*app) % 2];
+                let id = ClaimId::new(ISSUER, "azp", app);
+                let got = retry(|| async {
+                    engine.revoke_claim(&id).await.map_err(|err| match err {
+                        ClaimRevocationError::Store(err) => err,
+                        other => panic!("the policy names azp: {other}"),
+                    })
+                })
+                .await;
+                let want = model.cut(("azp", app), longer);
+                prop_assert_eq!(got.at(), want, "{}", at("the cut-off in force"));
+                let previous = in_force.insert(("azp", app), got.at());
                 prop_assert!(
                     previous.is_none_or(|previous| previous <= got.at()),
                     "{}",

@@ -26,16 +26,11 @@ use crate::replica::wire::{
     lua_cutoff_message, lua_deletion_message, lua_marker_message, lua_token_message,
 };
 
-/// Writes a token record that lives at least `ARGV[1]` milliseconds from now.
-///
-/// A record that exists already keeps the later of its expiry and the new one; a record
-/// found without a TTL (written by hand) gets one: no key of this store lives forever.
-pub(crate) static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        r"
--- KEYS[1]: a token record. ARGV[1]: how long it must live from now, in ms (> 0).
--- ARGV[2]: the change channel ('': do not announce).
--- Counts this write in the data-loss marker KEYS[2], if given and present; returns the marker.
+/// The Lua function `count_write()` of the write scripts: counts the write in the data-loss
+/// marker `KEYS[2]`, if given and present, and returns the marker (see `data_loss.rs`).
+macro_rules! lua_count_write {
+    () => {
+        r"-- Counts this write in the data-loss marker KEYS[2], if given and present; returns the marker.
 local function count_write()
   if not KEYS[2] then return '' end
   local marker = redis.call('GET', KEYS[2])
@@ -46,7 +41,39 @@ local function count_write()
   redis.call('SET', KEYS[2], marker)
   return marker
 end
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+"
+    };
+}
+
+/// The Lua function `later(a, b)`: whether the decimal integer `a` is later than `b`, exactly
+/// for every `i64` (compared as text, not as Lua's doubles).
+macro_rules! lua_later {
+    () => {
+        r"local function later(a, b)
+  if a == b then return false end
+  local a_negative, b_negative = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
+  if a_negative ~= b_negative then return b_negative end
+  local larger
+  if #a ~= #b then larger = #a > #b else larger = a > b end
+  if a_negative then return not larger end
+  return larger
+end
+"
+    };
+}
+
+/// Writes a token record that lives at least `ARGV[1]` milliseconds from now.
+///
+/// A record that exists already keeps the later of its expiry and the new one; a record
+/// found without a TTL (written by hand) gets one: no key of this store lives forever.
+pub(crate) static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        r"
+-- KEYS[1]: a token record. ARGV[1]: how long it must live from now, in ms (> 0).
+-- ARGV[2]: the change channel ('': do not announce).
+",
+        lua_count_write!(),
+        r"if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 end
 if ARGV[2] ~= '' then
@@ -64,18 +91,9 @@ pub(crate) static REMOVE_TOKEN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         r"
 -- KEYS[1]: a token record. ARGV[1]: the change channel ('': do not announce).
--- Counts this write in the data-loss marker KEYS[2], if given and present; returns the marker.
-local function count_write()
-  if not KEYS[2] then return '' end
-  local marker = redis.call('GET', KEYS[2])
-  if not marker then return '' end
-  local epoch, writes, rest = string.match(marker, '^(%d+) (%d+) (.+)$')
-  if not epoch then return marker end
-  marker = epoch .. ' ' .. string.format('%d', tonumber(writes) + 1) .. ' ' .. rest
-  redis.call('SET', KEYS[2], marker)
-  return marker
-end
-local removed = redis.call('DEL', KEYS[1])
+",
+        lua_count_write!(),
+        r"local removed = redis.call('DEL', KEYS[1])
 if ARGV[1] ~= '' then
   redis.call('PUBLISH', ARGV[1], ",
         lua_deletion_message!(),
@@ -97,27 +115,10 @@ pub(crate) static RAISE_CUTOFF: LazyLock<Script> = LazyLock::new(|| {
 -- KEYS[1]: a cut-off record. ARGV[1]: the new cut-off, decimal microseconds since the epoch.
 -- ARGV[2]: how long the record must live from now, in ms (0: nothing to write).
 -- ARGV[3]: the change channel ('': do not announce).
--- Counts this write in the data-loss marker KEYS[2], if given and present; returns the marker.
-local function count_write()
-  if not KEYS[2] then return '' end
-  local marker = redis.call('GET', KEYS[2])
-  if not marker then return '' end
-  local epoch, writes, rest = string.match(marker, '^(%d+) (%d+) (.+)$')
-  if not epoch then return marker end
-  marker = epoch .. ' ' .. string.format('%d', tonumber(writes) + 1) .. ' ' .. rest
-  redis.call('SET', KEYS[2], marker)
-  return marker
-end
-local function later(a, b)
-  if a == b then return false end
-  local a_negative, b_negative = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
-  if a_negative ~= b_negative then return b_negative end
-  local larger
-  if #a ~= #b then larger = #a > #b else larger = a > b end
-  if a_negative then return not larger end
-  return larger
-end
--- Announces the record as it now stands, if it stands at all.
+",
+        lua_count_write!(),
+        lua_later!(),
+        r"-- Announces the record as it now stands, if it stands at all.
 local function announce(value)
   if ARGV[3] == '' then return end
   local left = redis.call('PTTL', KEYS[1])
@@ -175,16 +176,9 @@ return {1, marker}
 pub(crate) static DECLARE_LOSS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         r"
-local function later(a, b)
-  if a == b then return false end
-  local a_negative, b_negative = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
-  if a_negative ~= b_negative then return b_negative end
-  local larger
-  if #a ~= #b then larger = #a > #b else larger = a > b end
-  if a_negative then return not larger end
-  return larger
-end
-local current = redis.call('GET', KEYS[1])
+",
+        lua_later!(),
+        r"local current = redis.call('GET', KEYS[1])
 if not ((current == false and ARGV[1] == '') or current == ARGV[1]) then
   return {0, current or ''}
 end

@@ -683,45 +683,34 @@ async fn run_sequence(
                 revoked_after_accepted
                     .retain(|revoked| issued[*revoked].model.identity() != identity);
             }
-            Op::RevokeUser(user) => {
-                let user = USERS[usize::from(*user) % 2];
-                let id = UserId::new(ISSUER, user);
-                let got = retry(|| engine.revoke_user(&id)).await;
-                let want = model.cut(("user", user), longer);
+            Op::RevokeUser(_) | Op::RevokeSession(_) | Op::RevokeApp(_) => {
+                let (key, got) = match op {
+                    Op::RevokeUser(user) => {
+                        let user = USERS[usize::from(*user) % 2];
+                        let id = UserId::new(ISSUER, user);
+                        (("user", user), retry(|| engine.revoke_user(&id)).await)
+                    }
+                    Op::RevokeSession(sid) => {
+                        let sid = SESSIONS[usize::from(*sid) % 2];
+                        let id = SessionId::new(ISSUER, sid);
+                        (("session", sid), retry(|| engine.revoke_session(&id)).await)
+                    }
+                    Op::RevokeApp(app) => {
+                        let app = APPS[usize::from(*app) % 2];
+                        let id = ClaimId::new(ISSUER, "azp", app);
+                        let cut = retry(|| async {
+                            engine.revoke_claim(&id).await.map_err(|err| match err {
+                                ClaimRevocationError::Store(err) => err,
+                                other => panic!("the policy names azp: {other}"),
+                            })
+                        });
+                        (("azp", app), cut.await)
+                    }
+                    _ => unreachable!("the arm matches these three operations only"),
+                };
+                let want = model.cut(key, longer);
                 prop_assert_eq!(got.at(), want, "{}", at("the cut-off in force"));
-                let previous = in_force.insert(("user", user), got.at());
-                prop_assert!(
-                    previous.is_none_or(|previous| previous <= got.at()),
-                    "{}",
-                    at("a cut-off moved backwards")
-                );
-            }
-            Op::RevokeSession(sid) => {
-                let sid = SESSIONS[usize::from(*sid) % 2];
-                let id = SessionId::new(ISSUER, sid);
-                let got = retry(|| engine.revoke_session(&id)).await;
-                let want = model.cut(("session", sid), longer);
-                prop_assert_eq!(got.at(), want, "{}", at("the cut-off in force"));
-                let previous = in_force.insert(("session", sid), got.at());
-                prop_assert!(
-                    previous.is_none_or(|previous| previous <= got.at()),
-                    "{}",
-                    at("a cut-off moved backwards")
-                );
-            }
-            Op::RevokeApp(app) => {
-                let app = APPS[usize::from(*app) % 2];
-                let id = ClaimId::new(ISSUER, "azp", app);
-                let got = retry(|| async {
-                    engine.revoke_claim(&id).await.map_err(|err| match err {
-                        ClaimRevocationError::Store(err) => err,
-                        other => panic!("the policy names azp: {other}"),
-                    })
-                })
-                .await;
-                let want = model.cut(("azp", app), longer);
-                prop_assert_eq!(got.at(), want, "{}", at("the cut-off in force"));
-                let previous = in_force.insert(("azp", app), got.at());
+                let previous = in_force.insert(key, got.at());
                 prop_assert!(
                     previous.is_none_or(|previous| previous <= got.at()),
                     "{}",

@@ -18,9 +18,8 @@ use redis::{FromRedisValue, RedisError, Value};
 use crate::connection::{Connection, Handle};
 use crate::data_loss::{Health, Seen, UnreadableMarker, Verdict, Watch, new_epoch};
 use crate::error::store_error;
-use crate::guard::tag_in;
 use crate::in_flight::InFlight;
-use crate::keys::KeyPrefix;
+use crate::keys::{KeyPrefix, tag_in};
 use crate::scripts::{CREATE_MARKER, DECLARE_LOSS};
 
 /// Redis, as every call of one store reaches it. Cloning is cheap: clones share the

@@ -236,6 +236,25 @@ impl KeyPrefix {
     }
 }
 
+/// CRC16/XMODEM, the checksum Redis Cluster places keys by.
+fn crc16(data: &[u8]) -> u16 {
+    crc16::State::<crc16::XMODEM>::calculate(data)
+}
+
+/// The cluster slot of a key whose hash tag is `tag`.
+pub(crate) fn slot_of_tag(tag: &str) -> u16 {
+    crc16(tag.as_bytes()) % 16_384
+}
+
+/// A tag (decimal digits) whose slot lies in `start..=end`; `None` only for an empty range.
+pub(crate) fn tag_in(start: u16, end: u16) -> Option<String> {
+    // Every slot is reached by some number below 110,000 (tested below); the bound keeps a
+    // malformed range from looping for long.
+    (0u32..200_000)
+        .map(|n| n.to_string())
+        .find(|tag| (start..=end).contains(&slot_of_tag(tag)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +350,38 @@ mod tests {
         assert_eq!(KeyPrefix::new("").expect("empty is fine").as_str(), "");
         let parsed: Result<KeyPrefix, _> = serde_json::from_str(r#""x{""#);
         assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn slots_are_computed_as_redis_does() {
+        use redis::cluster_routing::Slot;
+        for key in [
+            "0",
+            "17",
+            "jwt-revoke:m{42}",
+            "{user1000}.following",
+            "123456789",
+        ] {
+            let ours = if let (Some(open), Some(close)) = (key.find('{'), key.find('}')) {
+                slot_of_tag(&key[open + 1..close])
+            } else {
+                crc16(key.as_bytes()) % 16_384
+            };
+            assert_eq!(Slot::new(ours), Some(Slot::for_key(key)), "{key}");
+        }
+        // The reference value of the Redis Cluster specification.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn every_slot_has_a_short_tag() {
+        let mut covered = vec![false; 16_384];
+        for n in 0u32..110_000 {
+            covered[usize::from(slot_of_tag(&n.to_string()))] = true;
+        }
+        assert!(covered.iter().all(|&slot| slot));
+        let tag = tag_in(9_000, 9_000).expect("a tag for one slot");
+        assert_eq!(slot_of_tag(&tag), 9_000);
+        assert_eq!(tag_in(5, 4), None);
     }
 }

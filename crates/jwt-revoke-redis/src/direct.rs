@@ -236,6 +236,54 @@ impl Direct {
         })
         .await
     }
+
+    /// The background task's round on a cluster: every marker read (or tried).
+    pub(crate) async fn read_cluster_markers(&self) {
+        if let Err(err) = self.read_markers().await {
+            tracing::debug!(%err, "a data-loss marker could not be read this round");
+        }
+        // Tried every marker: a node that did not answer fails its checks too.
+        if self.health.watches().is_some() {
+            self.health.round_done();
+        }
+    }
+
+    /// The background task's policy check.
+    pub(crate) async fn recheck_policy(&self) {
+        match self.eviction_policies().await {
+            Ok(policies) => self
+                .health
+                .set_evicting(policies.into_iter().find(|policy| policy != "noeviction")),
+            Err(err) => tracing::debug!(%err, "the eviction policy could not be read"),
+        }
+    }
+
+    /// The servers' `maxmemory-policy` values (one per node on a cluster).
+    ///
+    /// Anything but `noeviction` lets Redis drop keys with a TTL (all of this store's) under
+    /// memory pressure, and a dropped revocation is a resurrected token.
+    /// [`RedisStoreConfig::build`](crate::RedisStoreConfig::build) refuses such a server
+    /// unless told otherwise; call this yourself when you build a store from a pool or a
+    /// connection.
+    pub(crate) async fn eviction_policies(&self) -> Result<Vec<String>, StoreError> {
+        self.bounded(async {
+            let mut handle = self.connection.handle().await?;
+            let info: Value = redis::cmd("INFO")
+                .arg("memory")
+                .query_async(&mut handle)
+                .await
+                .map_err(|err| self.fail(err))?;
+            let mut texts = Vec::new();
+            collect_text(&info, &mut texts);
+            Ok(texts
+                .iter()
+                .flat_map(|text| text.lines())
+                .filter_map(|line| line.strip_prefix("maxmemory_policy:"))
+                .map(|policy| policy.trim().to_owned())
+                .collect())
+        })
+        .await
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -286,4 +334,18 @@ pub(crate) enum Channel {
     None,
     /// On the prefix's channel of the connection's database.
     Prefix(KeyPrefix),
+}
+
+/// Every piece of text in a reply: `INFO` on a cluster answers a map of node to text.
+fn collect_text(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::BulkString(bytes) => out.push(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(text) => out.push(text.clone()),
+        Value::VerbatimString { text, .. } => out.push(text.clone()),
+        Value::Array(items) | Value::Set(items) => {
+            items.iter().for_each(|item| collect_text(item, out));
+        }
+        Value::Map(pairs) => pairs.iter().for_each(|(_, item)| collect_text(item, out)),
+        _ => {}
+    }
 }

@@ -9,7 +9,8 @@
 //! `loss_check_interval` plus twice the store's timeout (a read of the markers, and the script
 //! that records the loss).
 //!
-//! The task holds a store without this guard, so it does not keep itself alive: it is aborted
+//! The task holds the store's `Direct`, not the store with this guard, so it does not keep
+//! itself alive: it is aborted
 //! when the last store holding the guard is dropped, and started again (like the batcher) in
 //! the runtime of the next check if the runtime it ran in has gone.
 
@@ -20,7 +21,16 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::store::RedisStore;
+use crate::direct::Direct;
+
+/// What the task does for one store: its Redis, and how often it reads a cluster's markers
+/// (`None`: one server, whose checks read the marker) and re-checks the eviction policy
+/// (`None`: an evicting server was allowed).
+pub(crate) struct Chores {
+    pub(crate) direct: Direct,
+    pub(crate) markers: Option<Duration>,
+    pub(crate) policy: Option<Duration>,
+}
 
 /// The background task of one store (shared by its clones).
 pub(crate) struct Guard {
@@ -44,9 +54,9 @@ impl Guard {
         }
     }
 
-    /// Starts the task in the caller's runtime unless it runs: `store` is the store without
-    /// its guard.
-    pub(crate) fn ensure_running(&self, store: impl FnOnce() -> Option<RedisStore>) {
+    /// Starts the task in the caller's runtime unless it runs (`chores`: `None` when there is
+    /// nothing to do).
+    pub(crate) fn ensure_running(&self, chores: impl FnOnce() -> Option<Chores>) {
         if self.running.load(Ordering::Acquire) {
             return;
         }
@@ -54,19 +64,19 @@ impl Guard {
         if self.running.load(Ordering::Acquire) {
             return;
         }
-        let Some(store) = store() else {
+        let Some(chores) = chores() else {
             return;
         };
         if tokio::runtime::Handle::try_current().is_err() {
             return;
         }
         self.running.store(true, Ordering::Release);
-        *task = Some(tokio::spawn(run(store, Arc::clone(&self.running))));
+        *task = Some(tokio::spawn(run(chores, Arc::clone(&self.running))));
     }
 }
 
 /// The task: marker rounds (cluster) and policy checks, each on its own schedule.
-async fn run(store: RedisStore, running: Arc<AtomicBool>) {
+async fn run(chores: Chores, running: Arc<AtomicBool>) {
     /// Clears `running` however the task ends.
     struct Running(Arc<AtomicBool>);
     impl Drop for Running {
@@ -75,8 +85,11 @@ async fn run(store: RedisStore, running: Arc<AtomicBool>) {
         }
     }
     let _running = Running(running);
-    let markers = store.is_cluster().then(|| store.loss_check_interval());
-    let policy = store.policy_check_interval();
+    let Chores {
+        direct,
+        markers,
+        policy,
+    } = chores;
     let now = Instant::now();
     let mut next_markers = now;
     let mut next_policy = now + policy.unwrap_or(Duration::ZERO);
@@ -85,13 +98,13 @@ async fn run(store: RedisStore, running: Arc<AtomicBool>) {
         if let Some(interval) = markers
             && now >= next_markers
         {
-            store.read_cluster_markers().await;
+            direct.read_cluster_markers().await;
             next_markers = Instant::now() + interval;
         }
         if let Some(interval) = policy
             && now >= next_policy
         {
-            store.recheck_policy().await;
+            direct.recheck_policy().await;
             next_policy = Instant::now() + interval;
         }
         let next = match (markers, policy) {

@@ -22,7 +22,7 @@ use crate::data_loss::{
 };
 use crate::direct::{Direct, channel_of, non_empty};
 use crate::error::{BuildError, store_error};
-use crate::guard::Guard;
+use crate::guard::{Chores, Guard};
 use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlight};
 use crate::keys::KeyPrefix;
 use crate::replica::{Replica, ReplicaConfig, ReplicaStatus};
@@ -219,14 +219,6 @@ impl RedisStore {
         &self.direct
     }
 
-    pub(crate) fn loss_check_interval(&self) -> Duration {
-        self.loss_check_interval
-    }
-
-    pub(crate) fn policy_check_interval(&self) -> Option<Duration> {
-        self.policy_check_interval
-    }
-
     /// What this store knows of data losses, and whether it refuses to answer.
     ///
     /// For health endpoints and metrics: `losses_noticed > 0` means Redis lost revocations it
@@ -283,31 +275,9 @@ impl RedisStore {
         Ok(())
     }
 
-    /// The background task's round on a cluster: every marker read (or tried).
-    pub(crate) async fn read_cluster_markers(&self) {
-        if let Err(err) = self.direct.read_markers().await {
-            tracing::debug!(%err, "a data-loss marker could not be read this round");
-        }
-        // Tried every marker: a node that did not answer fails its checks too.
-        if self.direct.health.watches().is_some() {
-            self.direct.health.round_done();
-        }
-    }
-
     /// The markers were read now (at build: the first round).
     pub(crate) fn mark_markers_read(&self) {
         self.direct.health.round_done();
-    }
-
-    /// The background task's policy check.
-    pub(crate) async fn recheck_policy(&self) {
-        match self.eviction_policies().await {
-            Ok(policies) => self
-                .direct
-                .health
-                .set_evicting(policies.into_iter().find(|policy| policy != "noeviction")),
-            Err(err) => tracing::debug!(%err, "the eviction policy could not be read"),
-        }
     }
 
     /// The answer of a check, once its records are read: the store-wide cut-off added, or a
@@ -346,12 +316,11 @@ impl RedisStore {
     fn ensure_guard(&self) {
         if let Some(guard) = &self.guard {
             guard.ensure_running(|| {
-                (self.direct.is_cluster() || self.policy_check_interval.is_some()).then(|| {
-                    RedisStore {
-                        guard: None,
-                        replica: None,
-                        ..self.clone()
-                    }
+                let markers = self.direct.is_cluster().then_some(self.loss_check_interval);
+                (markers.is_some() || self.policy_check_interval.is_some()).then(|| Chores {
+                    direct: self.direct.clone(),
+                    markers,
+                    policy: self.policy_check_interval,
                 })
             });
         }
@@ -488,24 +457,7 @@ impl RedisStore {
     /// unless told otherwise; call this yourself when you build a store from a pool or a
     /// connection.
     pub async fn eviction_policies(&self) -> Result<Vec<String>, StoreError> {
-        self.direct
-            .bounded(async {
-                let mut handle = self.direct.connection.handle().await?;
-                let info: Value = redis::cmd("INFO")
-                    .arg("memory")
-                    .query_async(&mut handle)
-                    .await
-                    .map_err(|err| self.direct.fail(err))?;
-                let mut texts = Vec::new();
-                collect_text(&info, &mut texts);
-                Ok(texts
-                    .iter()
-                    .flat_map(|text| text.lines())
-                    .filter_map(|line| line.strip_prefix("maxmemory_policy:"))
-                    .map(|policy| policy.trim().to_owned())
-                    .collect())
-            })
-            .await
+        self.direct.eviction_policies().await
     }
 
     /// Fails when a server may evict keys.
@@ -730,7 +682,7 @@ impl RevocationStore for RedisStore {
         if self.direct.health.since_round() > self.markers_stale_after() {
             // The background task has not read the markers lately (it was just started, or
             // is starved): read them now rather than answer without them.
-            self.read_cluster_markers().await;
+            self.direct.read_cluster_markers().await;
             let since = self.direct.health.since_round();
             if since > self.markers_stale_after() {
                 return Err(StoreError::unavailable(MarkersNotRead(since)));
@@ -919,18 +871,4 @@ fn short_reply() -> RedisError {
         ErrorKind::UnexpectedReturnType,
         "MGET answered another number of values than it was given keys",
     ))
-}
-
-/// Every piece of text in a reply: `INFO` on a cluster answers a map of node to text.
-fn collect_text(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::BulkString(bytes) => out.push(String::from_utf8_lossy(bytes).into_owned()),
-        Value::SimpleString(text) => out.push(text.clone()),
-        Value::VerbatimString { text, .. } => out.push(text.clone()),
-        Value::Array(items) | Value::Set(items) => {
-            items.iter().for_each(|item| collect_text(item, out));
-        }
-        Value::Map(pairs) => pairs.iter().for_each(|(_, item)| collect_text(item, out)),
-        _ => {}
-    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use jwt_revoke_memory::MemoryStore;
 use serde::Deserialize;
 
-use crate::config::duration;
+use jwt_revoke_core::settings::duration;
 
 /// The settings of a store's local replica (see
 /// [`RedisStoreConfig::with_local_replica`](crate::RedisStoreConfig::with_local_replica)).

@@ -691,6 +691,12 @@ async fn what_building_finds_is_refused_with_the_setting_and_never_a_secret() {
             format!("cannot read {missing}: "),
         ),
         (
+            // A path to something endless (or a log file) is an error, not an endless read.
+            minimal_toml("/dev/zero"),
+            "issuers[0].keys[0].secret_file",
+            "cannot read /dev/zero: it holds more than 1048576 bytes: not a key".into(),
+        ),
+        (
             minimal_toml(&short),
             "issuers[0].keys[0].secret_file",
             format!("the secret in {short} is 16 bytes; HS256 needs at least 32 (RFC 7518 §3.2)"),

@@ -314,12 +314,27 @@ fn load_key(
     }
 }
 
+/// The most a key or secret file may hold: far more than any PEM key, small enough that a
+/// path to `/dev/zero` or a log file is an error, not an unbounded read.
+const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
+
 fn read(file: &Path, at: &str) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(file).map_err(|source| ConfigError::UnreadableFile {
+    use std::io::Read as _;
+    let unreadable = |source| ConfigError::UnreadableFile {
         path: at.to_owned(),
         file: file.to_owned(),
         source,
-    })
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|opened| opened.take(MAX_KEY_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(unreadable(std::io::Error::other(format!(
+            "it holds more than {MAX_KEY_FILE_BYTES} bytes: not a key"
+        ))));
+    }
+    Ok(bytes)
 }
 
 /// One trailing newline, as an editor or `echo` leaves it.

@@ -72,7 +72,14 @@ impl Settings {
     pub fn store_description(&self) -> String {
         match (&self.config_file, &self.store) {
             (Some(file), _) => format!("as configured in {file}"),
-            (None, Some(store)) => store.clone(),
+            // A URL's password stays out of the output.
+            (None, Some(store)) => match store.rfind('@') {
+                Some(at) => {
+                    let scheme = store.find("://").map_or(0, |end| end + 3).min(at);
+                    format!("{}***{}", &store[..scheme], &store[at..])
+                }
+                None => store.clone(),
+            },
             (None, None) => "memory".to_owned(),
         }
     }

@@ -47,6 +47,12 @@ pub enum BuildError {
          jsonwebtoken::crypto::CryptoProvider::install_default() before building the layer"
     )]
     NoCryptoBackend,
+    /// A bypass prefix matches every path (`""` or `"/"`): the layer would check no request.
+    #[error("the bypass prefix {prefix:?} matches every path: the layer would check no request")]
+    BypassesEverything {
+        /// The prefix.
+        prefix: String,
+    },
 }
 
 /// Why a JSON Web Key Set cannot be used.

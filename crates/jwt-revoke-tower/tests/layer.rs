@@ -902,3 +902,23 @@ async fn grpc_rejections_are_not_cached() {
     assert_eq!(response.headers()["grpc-status"], "16");
     assert_eq!(response.headers()["cache-control"], "no-store");
 }
+
+/// A bypass prefix every path starts with would turn the layer off: refused when built.
+#[test]
+fn a_bypass_prefix_that_matches_every_path_is_refused() {
+    for prefix in ["", "/"] {
+        let built = hs256_builder(memory_revocations(&clock()))
+            .bypass_prefix(prefix)
+            .build();
+        assert!(
+            matches!(built, Err(jwt_revoke_tower::BuildError::BypassesEverything { ref prefix }) if prefix.len() <= 1),
+            "{prefix:?}"
+        );
+    }
+    assert!(
+        hs256_builder(memory_revocations(&clock()))
+            .bypass_prefix("/public/")
+            .build()
+            .is_ok()
+    );
+}

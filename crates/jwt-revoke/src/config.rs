@@ -309,8 +309,9 @@ pub struct BypassConfig {
     #[serde(default, deserialize_with = "fields::bypass_paths")]
     pub paths: Vec<String>,
     /// Path prefixes, matched as plain text (`"/grpc.reflection."`; `"/health"` also matches
-    /// `"/healthcheck-admin"`, so end a prefix with `/` or `.` where that matters).
-    #[serde(default, deserialize_with = "fields::bypass_paths")]
+    /// `"/healthcheck-admin"`, so end a prefix with `/` or `.` where that matters). `"/"`,
+    /// which every path starts with, is refused.
+    #[serde(default, deserialize_with = "fields::bypass_prefixes")]
     pub prefixes: Vec<String>,
 }
 
@@ -355,7 +356,12 @@ impl RevocationConfig {
                 root if root == "." => "the configuration".to_owned(),
                 path => path,
             };
-            ConfigError::invalid(path, without_quoted_source(&err.into_inner().to_string()))
+            ConfigError::invalid(
+                path,
+                crate::redact::hide_quoted_credentials(&without_quoted_source(
+                    &err.into_inner().to_string(),
+                )),
+            )
         })
     }
 }

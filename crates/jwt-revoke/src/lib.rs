@@ -121,6 +121,7 @@ pub mod redis {
 #[cfg(feature = "redis")]
 pub use jwt_revoke_redis::{RedisStore, RedisStoreConfig, ReplicaConfig};
 
+mod redact;
 #[cfg(any(feature = "memory", feature = "redis"))]
 mod store_config;
 #[cfg(any(feature = "memory", feature = "redis"))]

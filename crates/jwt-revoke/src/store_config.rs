@@ -113,7 +113,11 @@ impl FromStr for StoreConfig {
                 && url.len() > "redis://".len()
         };
         if value.is_empty() || !urls.iter().all(is_redis) {
-            return Err(StoreConfigError::Unsupported(value.to_owned()));
+            let shown: Vec<String> = urls
+                .iter()
+                .map(|url| crate::redact::hide_credentials(url))
+                .collect();
+            return Err(StoreConfigError::Unsupported(shown.join(",")));
         }
         redis_from_urls(&urls)
     }

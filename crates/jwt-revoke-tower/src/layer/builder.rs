@@ -135,7 +135,8 @@ impl RevocationLayerBuilder {
 
     /// Requests whose path starts with this skip the layer (e.g. gRPC reflection:
     /// `/grpc.reflection.`). It is a plain string prefix: `/health` also matches
-    /// `/healthcheck-admin`, so end a prefix with `/` or `.` where that matters.
+    /// `/healthcheck-admin`, so end a prefix with `/` or `.` where that matters. A prefix that
+    /// matches every path (`""`, `"/"`) is refused at [`build`](Self::build).
     pub fn bypass_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.bypass_prefixes.push(prefix.into());
         self
@@ -184,6 +185,15 @@ impl RevocationLayerBuilder {
 
     /// Builds the layer, checking the configuration (and that jsonwebtoken has a crypto backend).
     pub fn build(self) -> Result<RevocationLayer, BuildError> {
+        if let Some(prefix) = self
+            .bypass_prefixes
+            .iter()
+            .find(|prefix| prefix.is_empty() || *prefix == "/")
+        {
+            return Err(BuildError::BypassesEverything {
+                prefix: prefix.clone(),
+            });
+        }
         let verification = match self.verification {
             ChosenVerification::Upstream => Verification::Upstream,
             ChosenVerification::Jwt(keys) => {

@@ -153,6 +153,29 @@ impl DecodingKeys {
         Ok(keys)
     }
 
+    /// Whether some key here can verify `algorithm`: one of its family, and, for a key from a
+    /// key set that states its `alg`, exactly that one. A key set's keys for encryption, or
+    /// stating an algorithm jsonwebtoken cannot verify, were left out by
+    /// [`from_jwks`](Self::from_jwks) and verify nothing. For checking a configuration: an
+    /// allowed algorithm no key verifies refuses every token that uses it.
+    ///
+    /// ```
+    /// use jsonwebtoken::{Algorithm, DecodingKey};
+    /// use jwt_revoke_tower::DecodingKeys;
+    /// let keys = DecodingKeys::new(DecodingKey::from_secret(b"a secret of 32 bytes or more....."));
+    /// assert!(keys.verifies(Algorithm::HS256));
+    /// assert!(!keys.verifies(Algorithm::RS256));
+    /// ```
+    pub fn verifies(&self, algorithm: Algorithm) -> bool {
+        self.default
+            .iter()
+            .chain(self.by_kid.iter().map(|(_, entry)| entry))
+            .any(|entry| {
+                entry.key.family() == algorithm.family()
+                    && entry.algorithm.is_none_or(|stated| stated == algorithm)
+            })
+    }
+
     /// Adds a key for tokens whose header says `kid`.
     pub fn with_kid(mut self, kid: impl Into<String>, key: DecodingKey) -> Self {
         self.by_kid.push((kid.into(), KeyEntry::configured(key)));

@@ -3,13 +3,16 @@
 
 use std::path::Path;
 
+#[cfg(feature = "redis")]
+use jwt_revoke_core::ListMode;
 use jwt_revoke_core::{Policy, Revocations};
 use jwt_revoke_tower::jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jwt_revoke_tower::jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use jwt_revoke_tower::{BuildError, DecodingKeys, RevocationLayer, StoreFailure};
 
 use super::fields::{
-    NO_TOKEN_SOURCE, check_bypass_path, check_cookie_name, check_issuer_count, check_public_key_set,
+    NO_TOKEN_SOURCE, check_bypass_path, check_bypass_prefix, check_cookie_name, check_issuer_count,
+    check_public_key_set,
 };
 use super::{ConfigError, IssuerConfig, KeySource, OnStoreFailure, RevocationConfig};
 
@@ -111,14 +114,34 @@ impl RevocationConfig {
                 })?;
             }
         }
-        for (field, paths) in [
-            ("paths", &self.bypass.paths),
-            ("prefixes", &self.bypass.prefixes),
+        for (field, paths, check) in [
+            (
+                "paths",
+                &self.bypass.paths,
+                check_bypass_path as fn(&str) -> Result<(), String>,
+            ),
+            ("prefixes", &self.bypass.prefixes, check_bypass_prefix),
         ] {
             for (index, path) in paths.iter().enumerate() {
-                check_bypass_path(path)
+                check(path)
                     .map_err(|why| ConfigError::invalid(format!("bypass.{field}[{index}]"), why))?;
             }
+        }
+        #[cfg(feature = "redis")]
+        if let (ListMode::Allowlist, crate::StoreConfig::Redis(redis)) =
+            (self.policy.mode, &self.store)
+            && redis
+                .local_replica
+                .as_ref()
+                .is_some_and(|replica| !replica.confirm_missing_tokens)
+        {
+            // In allowlist mode "not held" means "refuse": a token registered on another
+            // instance a moment ago would be refused here until it reaches this replica.
+            return Err(ConfigError::invalid(
+                "store.local_replica.confirm_missing_tokens",
+                "in allowlist mode (policy.mode) a local replica must ask Redis about the \
+                 tokens it does not hold: set it to true",
+            ));
         }
         if self.accept_any_audience && !self.audiences.is_empty() {
             return Err(ConfigError::invalid(
@@ -139,10 +162,7 @@ impl RevocationConfig {
 
 /// A key read from its source, with what it can verify.
 enum LoadedKey {
-    One {
-        key: DecodingKey,
-        family: AlgorithmFamily,
-    },
+    One(DecodingKey),
     Set(JwkSet),
 }
 
@@ -155,34 +175,17 @@ fn issuer_keys(issuer: &IssuerConfig, at: &str) -> Result<DecodingKeys, ConfigEr
         ));
     }
     check_key_layout(issuer, at)?;
-    let mut families = Vec::new();
     let mut loaded = Vec::with_capacity(issuer.keys.len());
     for (index, config) in issuer.keys.iter().enumerate() {
         let at = format!("{at}.keys[{index}]");
         let key = load_key(&config.source, &issuer.algorithms, &at)?;
-        match &key {
-            LoadedKey::One { family, .. } => families.push(*family),
-            LoadedKey::Set(set) => families.extend(set.keys.iter().filter_map(jwk_family)),
-        }
         loaded.push((config.kid.clone(), key));
-    }
-    for algorithm in &issuer.algorithms {
-        if !families.contains(&algorithm.family()) {
-            return Err(ConfigError::invalid(
-                format!("{at}.algorithms"),
-                format!(
-                    "no key of this issuer verifies {algorithm:?}: it needs {}; remove it or \
-                     add such a key",
-                    family_key(algorithm.family())
-                ),
-            ));
-        }
     }
     // A key set, when there is one, comes first: its keys are by `kid`, and the configured
     // keys beside it have one too (`check_key_layout`).
     let mut sets = loaded.iter().filter_map(|(_, key)| match key {
         LoadedKey::Set(set) => Some(set),
-        LoadedKey::One { .. } => None,
+        LoadedKey::One(_) => None,
     });
     let mut keys = match (sets.next(), sets.next()) {
         (Some(set), None) => DecodingKeys::from_jwks(set).map_err(|err| {
@@ -196,15 +199,30 @@ fn issuer_keys(issuer: &IssuerConfig, at: &str) -> Result<DecodingKeys, ConfigEr
         }
         (None, _) => {
             let default = loaded.iter().find_map(|(kid, key)| match (kid, key) {
-                (None, LoadedKey::One { key, .. }) => Some(key.clone()),
+                (None, LoadedKey::One(key)) => Some(key.clone()),
                 _ => None,
             });
             default.map_or_else(DecodingKeys::by_kid_only, DecodingKeys::new)
         }
     };
     for (kid, key) in loaded {
-        if let (Some(kid), LoadedKey::One { key, .. }) = (kid, key) {
+        if let (Some(kid), LoadedKey::One(key)) = (kid, key) {
             keys = keys.with_kid(kid, key);
+        }
+    }
+    // Asked of the keys the layer will hold, with its own rules: a key set's key for
+    // encryption, or stating another algorithm, verifies nothing here.
+    for algorithm in &issuer.algorithms {
+        if !keys.verifies(*algorithm) {
+            return Err(ConfigError::invalid(
+                format!("{at}.algorithms"),
+                format!(
+                    "no key of this issuer verifies {algorithm:?}: it needs {} usable for \
+                     signatures (in a key set: without `use: enc`, with `verify` among its \
+                     `key_ops`, its `alg` unstated or {algorithm:?}); remove it or add such a key",
+                    family_key(algorithm.family())
+                ),
+            ));
         }
     }
     Ok(keys)
@@ -271,12 +289,25 @@ fn load_key(
             let (key, family) = public_key_from_pem(&pem)
                 .ok_or_else(|| ConfigError::unusable_key(&at, pem_problem(&pem, file)))?;
             fits(family, algorithms, &at)?;
-            Ok(LoadedKey::One { key, family })
+            Ok(LoadedKey::One(key))
         }
         KeySource::SecretFile(file) => {
             let at = format!("{at}.secret_file");
             let mut secret = read(file, &at)?;
             trim_trailing_newline(&mut secret);
+            if looks_like_a_key(&secret) {
+                // The algorithm-confusion mistake, made in the configuration: an HMAC
+                // "secret" that is a public key's text lets anyone who has the key sign.
+                return Err(ConfigError::unusable_key(
+                    &at,
+                    format!(
+                        "{} holds a key (PEM or JWK), not a shared secret: verifying HMAC with \
+                         a public key's text lets anyone who has the key sign tokens; give a \
+                         public key with pem_file and an asymmetric algorithm",
+                        file.display()
+                    ),
+                ));
+            }
             let strongest = fits(AlgorithmFamily::Hmac, algorithms, &at)?;
             let min_bytes = hmac_min_bytes(strongest);
             if secret.len() < min_bytes {
@@ -288,10 +319,7 @@ fn load_key(
                     algorithm: strongest,
                 });
             }
-            Ok(LoadedKey::One {
-                key: DecodingKey::from_secret(&secret),
-                family: AlgorithmFamily::Hmac,
-            })
+            Ok(LoadedKey::One(DecodingKey::from_secret(&secret)))
         }
         KeySource::Jwks(set) => {
             let at = format!("{at}.jwks");
@@ -335,6 +363,13 @@ fn read(file: &Path, at: &str) -> Result<Vec<u8>, ConfigError> {
         ))));
     }
     Ok(bytes)
+}
+
+/// Whether a would-be HMAC secret is a key in PEM (`-----BEGIN …`) or JWK (`{"kty": …}`) form.
+fn looks_like_a_key(secret: &[u8]) -> bool {
+    let contains = |needle: &[u8]| secret.windows(needle.len()).any(|window| window == needle);
+    let starts_as_json = secret.trim_ascii_start().first() == Some(&b'{');
+    contains(b"-----BEGIN") || (starts_as_json && contains(b"\"kty\""))
 }
 
 /// One trailing newline, as an editor or `echo` leaves it.

@@ -146,6 +146,30 @@ pub(super) fn bypass_paths<'de, D: Deserializer<'de>>(
     Ok(paths)
 }
 
+/// Bypassed prefixes: paths (see [`check_bypass_path`]) that do not match every path.
+pub(super) fn bypass_prefixes<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    let prefixes: Vec<String> = Vec::deserialize(deserializer)?;
+    for prefix in &prefixes {
+        check_bypass_prefix(prefix).map_err(D::Error::custom)?;
+    }
+    Ok(prefixes)
+}
+
+/// A bypass prefix: a path, and not `/`, which every request's path starts with.
+pub(super) fn check_bypass_prefix(prefix: &str) -> Result<(), String> {
+    check_bypass_path(prefix)?;
+    if prefix == "/" {
+        return Err(
+            "the prefix \"/\" matches every path: the layer would check no request; name the \
+             paths to skip (\"/healthz\") or a narrower prefix (\"/public/\")"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
 /// A request's path starts with `/`: anything else would never match, and an empty prefix
 /// would let every request skip the layer.
 pub(super) fn check_bypass_path(path: &str) -> Result<(), String> {
@@ -229,9 +253,41 @@ pub(super) fn keys<'de, D: Deserializer<'de>>(
 pub(super) fn public_key_set<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<JwkSet>, D::Error> {
-    let set = JwkSet::deserialize(deserializer)?;
+    // Read as plain JSON first: jsonwebtoken's `Jwk` drops the private members (`d`, …), so
+    // a private key pasted here would pass unseen, and the configuration gets committed.
+    let raw = serde_json::Value::deserialize(deserializer)?;
+    check_no_private_members(&raw).map_err(D::Error::custom)?;
+    let set: JwkSet = serde_json::from_value(raw).map_err(D::Error::custom)?;
     check_public_key_set(&set).map_err(D::Error::custom)?;
     Ok(Some(set))
+}
+
+/// The members of a private JWK (RFC 7518 §6.2.2, §6.3.2; a shared secret, `kty = "oct"`,
+/// is refused by [`check_public_key_set`] with its own message).
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+
+fn check_no_private_members(raw: &serde_json::Value) -> Result<(), String> {
+    let keys = raw
+        .get("keys")
+        .and_then(serde_json::Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for key in keys {
+        if let Some(member) = PRIVATE_MEMBERS
+            .iter()
+            .find(|member| key.get(**member).is_some())
+        {
+            let kid = key
+                .get("kid")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("without kid");
+            return Err(format!(
+                "the key {kid:?} of the key set holds a private member ({member:?}): an inline \
+                 key set holds public keys only; remove the private parts (and replace the key if \
+                 this file was shared)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn check_public_key_set(set: &JwkSet) -> Result<(), String> {

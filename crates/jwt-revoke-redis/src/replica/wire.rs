@@ -3,7 +3,7 @@
 //! parser of every message.
 //!
 //! Every write of every store on one server announces what it left behind on the prefix's
-//! channel (`<prefix>changes:<db>`), in the same atomic script as the write, so a subscriber
+//! channel (`<prefix>changes@<db>`), in the same atomic script as the write, so a subscriber
 //! receives the writes in the order Redis made them. Each message states a record's whole
 //! value, so replaying the messages since a subscription over any copy made after it ends in
 //! Redis's state.

@@ -2,9 +2,7 @@
 //! layer that does something else than the file says, and no error or `Debug` may carry a
 //! secret. Each test asserts the safe behaviour.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+mod support;
 
 use axum::Router;
 use axum::body::Body;
@@ -12,59 +10,13 @@ use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use jwt_revoke::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
 use jwt_revoke::redis::test_support::{RedisServer, unique_prefix};
-use jwt_revoke::{ClaimId, ConfigError, RevocationConfig, RevocationLayer};
+use jwt_revoke::{ClaimId, RevocationLayer};
 use serde_json::json;
 use tower::ServiceExt;
 
-const ISSUER: &str = "https://auth.example.test";
-const SECRET: &[u8] = b"a shared HS256 secret of more than 32 bytes";
+use support::{ISSUER, SECRET, TempDir, json, now, toml};
+
 const PASSWORD: &str = "hunter2-Pa55word";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "jwt-revoke-attack-config-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("writes");
-        path.display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn toml(text: &str) -> Result<RevocationConfig, ConfigError> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|err| ConfigError::Invalid {
-        path: "the file".into(),
-        message: err.message().to_owned(),
-    })?;
-    RevocationConfig::from_deserializer(deserializer)
-}
-
-fn json(text: &str) -> Result<RevocationConfig, ConfigError> {
-    RevocationConfig::from_deserializer(&mut serde_json::Deserializer::from_str(text))
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs() as i64
-}
 
 /// A minimal file: the memory store, one HS256 issuer, `store` and `extra` (TOML lines
 /// before the first table) spliced in.

@@ -2,9 +2,7 @@
 //! which accepts a good token and refuses a revoked one, every bad value with the error it
 //! gets (naming its setting), and a `Debug` that shows no secret.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+mod support;
 
 use axum::Router;
 use axum::body::Body;
@@ -12,72 +10,13 @@ use axum::http::{Request, StatusCode};
 use axum::routing::{get, post};
 use jwt_revoke::jsonwebtoken::jwk::{Jwk, JwkSet};
 use jwt_revoke::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
-use jwt_revoke::{ConfigError, RevocationConfig, RevocationHandle, RevocationLayer};
+use jwt_revoke::{ConfigError, RevocationHandle, RevocationLayer};
 use serde_json::json;
 use tower::ServiceExt;
 
-const ISSUER: &str = "https://auth.example.test";
+use support::{ISSUER, SECRET, TempDir, json, now, toml};
+
 const AUDIENCE: &str = "https://api.example.test";
-const SECRET: &[u8] = b"a shared HS256 secret of more than 32 bytes";
-
-/// A directory of its own for each test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "jwt-revoke-config-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        TempDir(dir)
-    }
-
-    /// Writes `contents` to `name` in the directory; its path, in a form TOML and JSON
-    /// strings take as is.
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("writes");
-        path_text(&path)
-    }
-
-    fn path(&self, name: &str) -> String {
-        path_text(&self.0.join(name))
-    }
-}
-
-fn path_text(path: &Path) -> String {
-    let text = path.display().to_string();
-    assert!(!text.contains(['"', '\\']), "a plain path: {text}");
-    text
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn toml(text: &str) -> Result<RevocationConfig, ConfigError> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|err| ConfigError::Invalid {
-        path: "the file".into(),
-        message: err.to_string(),
-    })?;
-    RevocationConfig::from_deserializer(deserializer)
-}
-
-fn json(text: &str) -> Result<RevocationConfig, ConfigError> {
-    RevocationConfig::from_deserializer(&mut serde_json::Deserializer::from_str(text))
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs() as i64
-}
 
 fn claims(sub: &str, jti: &str) -> serde_json::Value {
     let now = now();

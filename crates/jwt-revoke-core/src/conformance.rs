@@ -55,11 +55,10 @@ use async_trait::async_trait;
 use crate::claims::RegisteredClaims;
 use crate::key::{ClaimId, RecordKey, SessionId, TokenId, UserId};
 use crate::policy::{ListMode, Policy};
-use crate::revocations::{
-    ClaimRevocationError, RevocationReason, Revocations, TokenFacts, TokenRevocation, Verdict,
-};
+use crate::revocations::{Revocations, TokenFacts};
 use crate::store::{ClaimKeys, RevocationStore, StoreError, TokenKeys};
 use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
+use crate::verdict::{ClaimRevocationError, RevocationReason, TokenRevocation, Verdict};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type RecordCounter = Arc<dyn Fn() -> BoxFuture<Result<u64, StoreError>> + Send + Sync>;

@@ -37,6 +37,7 @@ mod revocations;
 pub mod settings;
 mod store;
 mod time;
+mod verdict;
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
@@ -45,11 +46,11 @@ pub mod conformance;
 pub use claims::{Audience, NumericDate, RegisteredClaims};
 pub use key::{ClaimId, IdentifiedBy, RecordKey, SessionId, TokenId, UserId};
 pub use policy::{IdentityRule, ListMode, Policy, PolicyError};
-pub use revocations::{
-    ClaimRevocationError, Cutoff, RevocationReason, Revocations, TokenError, TokenFacts,
-    TokenRevocation, Verdict,
-};
+pub use revocations::{Revocations, TokenFacts};
 pub use store::{
     BoxError, CheckReply, ClaimKeys, RevocationStore, StoreError, StoreUsage, TokenKeys,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use verdict::{
+    ClaimRevocationError, Cutoff, RevocationReason, TokenError, TokenRevocation, Verdict,
+};

@@ -52,9 +52,10 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use crate::claims::RegisteredClaims;
 use crate::key::{ClaimId, SessionId, UserId};
 use crate::policy::{ListMode, Policy};
-use crate::revocations::{ClaimRevocationError, Revocations, TokenRevocation, Verdict};
+use crate::revocations::Revocations;
 use crate::store::{RevocationStore, StoreError};
 use crate::time::{Clock, ManualClock, Timestamp};
+use crate::verdict::{ClaimRevocationError, TokenRevocation, Verdict};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type RecordCounter = Arc<dyn Fn() -> BoxFuture<Result<u64, StoreError>> + Send + Sync>;

@@ -55,6 +55,16 @@ async fn let_through(revocations: &Revocations, payload: &str) -> bool {
     }
 }
 
+/// A second later (so that a cut-off made now covers the payloads, issued before), revokes the
+/// tokens of `claim` = `value`.
+async fn revoke_later(revocations: &Revocations, clock: &ManualClock, claim: &str, value: &str) {
+    clock.advance(Duration::from_secs(1));
+    revocations
+        .revoke_claim(&ClaimId::new(ISS, claim, value))
+        .await
+        .expect("revokes");
+}
+
 /// Every spelling of the value 42 that is not an integer is refused, never read as a value
 /// the cut-off of "42" misses; the integer and the string are both revoked by it.
 #[tokio::test]
@@ -88,11 +98,7 @@ async fn no_number_form_escapes_a_cutoff_on_its_value() {
     let accepted: Vec<&str> = accepted_before.iter().map(|(form, _)| *form).collect();
     // Only the integer and the string are readable values; everything else is refused.
     assert_eq!(accepted, ["42", "\"42\""], "forms accepted");
-    clock.advance(Duration::from_secs(1));
-    revocations
-        .revoke_claim(&ClaimId::new(ISS, "tenant", "42"))
-        .await
-        .expect("revokes");
+    revoke_later(&revocations, &clock, "tenant", "42").await;
     for (form, text) in &accepted_before {
         assert!(
             !let_through(&revocations, text).await,
@@ -107,11 +113,7 @@ async fn a_u64_integer_is_revoked_by_its_digits() {
     let (revocations, clock) = engine(&["tenant"]);
     let text = payload("u", r#""tenant":18446744073709551615"#);
     assert!(let_through(&revocations, &text).await);
-    clock.advance(Duration::from_secs(1));
-    revocations
-        .revoke_claim(&ClaimId::new(ISS, "tenant", "18446744073709551615"))
-        .await
-        .expect("revokes");
+    revoke_later(&revocations, &clock, "tenant", "18446744073709551615").await;
     assert!(!let_through(&revocations, &text).await);
 }
 
@@ -186,11 +188,7 @@ async fn a_nested_member_of_the_same_name_neither_hides_nor_replaces_the_claim()
     let (revocations, clock) = engine(&["azp"]);
     let text = payload("n", r#""ext":{"azp":"other","azp":"x"},"azp":"app""#);
     assert!(let_through(&revocations, &text).await);
-    clock.advance(Duration::from_secs(1));
-    revocations
-        .revoke_claim(&ClaimId::new(ISS, "azp", "app"))
-        .await
-        .expect("revokes");
+    revoke_later(&revocations, &clock, "azp", "app").await;
     assert!(!let_through(&revocations, &text).await);
 }
 
@@ -202,11 +200,7 @@ async fn a_very_long_value_is_revoked_by_its_whole_text() {
     let text = payload("l", &format!(r#""device":"{long}""#));
     let prefix_text = payload("p", &format!(r#""device":"{}""#, &long[..1000]));
     assert!(let_through(&revocations, &text).await);
-    clock.advance(Duration::from_secs(1));
-    revocations
-        .revoke_claim(&ClaimId::new(ISS, "device", long.as_str()))
-        .await
-        .expect("revokes");
+    revoke_later(&revocations, &clock, "device", &long).await;
     assert!(!let_through(&revocations, &text).await);
     assert!(let_through(&revocations, &prefix_text).await);
 }
@@ -232,11 +226,7 @@ async fn a_token_without_iat_is_covered_by_any_live_claim_cutoff() {
         NOW + 600
     );
     assert!(let_through(&revocations, &text).await);
-    clock.advance(Duration::from_secs(1));
-    revocations
-        .revoke_claim(&ClaimId::new(ISS, "azp", "app"))
-        .await
-        .expect("revokes");
+    revoke_later(&revocations, &clock, "azp", "app").await;
     assert!(!let_through(&revocations, &text).await);
 }
 

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -13,23 +11,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use jwt_revoke_core::{ClaimId, ClaimRevocationError, ManualClock, Revocations};
-use jwt_revoke_memory::MemoryStore;
 use jwt_revoke_tower::{Claims, RevocationHandle, RevocationLayer};
 use support::*;
 
 /// The engine of a policy that gives cut-offs to `azp` and `device`.
 fn engine() -> (Revocations, ManualClock) {
     let clock = clock();
-    let store = MemoryStore::builder()
-        .clock(Arc::new(clock.clone()))
-        .build();
-    let revocations = revocations_on(
-        Arc::new(store),
-        &clock,
-        policy()
-            .with_claim_cutoffs(["azp", "device"])
-            .expect("two claims"),
-    );
+    let revocations = claim_revocations(&clock, &["azp", "device"]);
     (revocations, clock)
 }
 

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Extension, Router};
@@ -13,7 +11,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use jwt_revoke_core::{ClaimId, ClaimRevocationError, ManualClock, RevocationReason, Verdict};
-use jwt_revoke_memory::MemoryStore;
 use jwt_revoke_tower::RevocationHandle;
 use serde_json::{Value, json};
 use support::*;
@@ -22,16 +19,7 @@ use support::*;
 /// caller's device out.
 fn setup() -> (Router, jwt_revoke_core::Revocations, ManualClock) {
     let clock = clock();
-    let store = MemoryStore::builder()
-        .clock(Arc::new(clock.clone()))
-        .build();
-    let revocations = revocations_on(
-        Arc::new(store),
-        &clock,
-        policy()
-            .with_claim_cutoffs(["azp", "device"])
-            .expect("two claims"),
-    );
+    let revocations = claim_revocations(&clock, &["azp", "device"]);
     let layer = hs256_builder(revocations.clone()).build().expect("builds");
     let device_logout = Router::new().route(
         "/logout/device",

@@ -51,6 +51,17 @@ pub fn memory_revocations(clock: &ManualClock) -> Revocations {
     revocations_on(Arc::new(store), clock, policy())
 }
 
+/// An engine over a memory store on `clock` whose policy gives cut-offs to `claims`.
+pub fn claim_revocations(clock: &ManualClock, claims: &[&str]) -> Revocations {
+    let store = MemoryStore::builder()
+        .clock(Arc::new(clock.clone()))
+        .build();
+    let policy = policy()
+        .with_claim_cutoffs(claims.iter().copied())
+        .expect("a valid list of claims");
+    revocations_on(Arc::new(store), clock, policy)
+}
+
 pub fn hs256_builder(revocations: Revocations) -> RevocationLayerBuilder {
     RevocationLayer::verifying(
         revocations,

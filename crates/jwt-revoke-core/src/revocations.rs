@@ -555,15 +555,31 @@ impl Revocations {
     /// answer says so, rather than acknowledging a revocation no check would read.
     ///
     /// ```
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use jwt_revoke_core::*;
-    /// # fn engine(policy: Policy) -> Revocations { unimplemented!() }
-    /// # async fn example(revocations: Revocations) -> Result<(), ClaimRevocationError> {
-    /// // Policy::new(…).with_claim_cutoffs(["azp"])?
+    /// # include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/reference_store.rs"));
+    /// use std::{sync::Arc, time::Duration};
+    /// use jwt_revoke_core::*;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_700_000_000)));
+    /// let store = Arc::new(ReferenceStore::new(clock.clone())); // your store
+    /// let policy = Policy::new(Duration::from_secs(900)).with_claim_cutoffs(["azp"])?;
+    /// let revocations = Revocations::new(store, policy).with_clock(clock.clone());
+    ///
+    /// let payload = r#"{"iss":"https://idp.example","sub":"alice","jti":"t-1",
+    ///     "azp":"leaked-mobile-build","iat":1699999990,"exp":1700000600}"#;
+    /// let token = revocations.inspect(&serde_json::from_str(payload)?, payload)?;
+    /// assert_eq!(revocations.check(&token).await?, Verdict::Valid);
+    ///
     /// let app = ClaimId::new("https://idp.example", "azp", "leaked-mobile-build");
     /// let cutoff = revocations.revoke_claim(&app).await?;
-    /// println!("tokens of that app issued before {:?} are refused", cutoff.at());
-    /// # Ok(()) }
+    /// assert_eq!(revocations.check(&token).await?, Verdict::Revoked(RevocationReason::Claim(cutoff)));
+    ///
+    /// // A claim the policy does not read is refused, never acknowledged.
+    /// let device = ClaimId::new("https://idp.example", "device", "d-1");
+    /// assert!(matches!(revocations.revoke_claim(&device).await, Err(ClaimRevocationError::NotInPolicy(_))));
+    /// # Ok(()) })
+    /// # }
     /// ```
     pub async fn revoke_claim(&self, claim: &ClaimId) -> Result<Cutoff, ClaimRevocationError> {
         let at = self.latest_acceptable_iat(self.inner.clock.now());

@@ -72,13 +72,12 @@ impl Settings {
     pub fn store_description(&self) -> String {
         match (&self.config_file, &self.store) {
             (Some(file), _) => format!("as configured in {file}"),
-            // A URL's password stays out of the output.
-            (None, Some(store)) => match store.rfind('@') {
-                Some(at) => {
-                    let scheme = store.find("://").map_or(0, |end| end + 3).min(at);
-                    format!("{}***{}", &store[..scheme], &store[at..])
-                }
-                None => store.clone(),
+            // Read as the store reads it, and shown by its `Debug`, which hides a URL's
+            // password where redis-rs would find it.
+            (None, Some(store)) => match store.parse::<StoreConfig>() {
+                Ok(StoreConfig::Redis(redis)) => format!("redis {:?}", redis.servers),
+                Ok(_) => "memory".to_owned(),
+                Err(err) => format!("unusable ({err})"),
             },
             (None, None) => "memory".to_owned(),
         }

@@ -36,6 +36,28 @@ async fn the_demo_binary_runs_on_redis_from_the_store_setting_alone() {
     assert_ne!(keys.trim(), "0", "the revocation went to Redis");
 }
 
+/// The demo announces its store; a password in `REVOCATION_STORE` stays out of it.
+#[tokio::test]
+async fn the_demo_announces_its_redis_store_without_the_password() {
+    let server = jwt_revoke_redis::test_support::RedisServer::start();
+    server.cli(&["CONFIG", "SET", "requirepass", "s3cret-pa55word"]);
+    let url = server
+        .url()
+        .replacen("redis://", "redis://:s3cret-pa55word@", 1);
+    let demo = start(env!("CARGO_BIN_EXE_demo"), "DEMO_ADDR", &url);
+    assert!(
+        !demo.announcement.contains("s3cret-pa55word"),
+        "{}",
+        demo.announcement
+    );
+    assert!(
+        demo.announcement.contains("***@127.0.0.1"),
+        "{}",
+        demo.announcement
+    );
+    support::login_me_logout_over_http(&demo.url).await;
+}
+
 #[test]
 fn an_unknown_store_setting_stops_the_demo_with_a_clear_message() {
     let output = Command::new(env!("CARGO_BIN_EXE_demo"))

@@ -85,6 +85,8 @@ pub struct RunningDemo {
     child: Child,
     /// Where it listens: `http://127.0.0.1:<port>`.
     pub url: String,
+    /// The line it announced itself with (where it listens, on which store).
+    pub announcement: String,
 }
 
 impl Drop for RunningDemo {
@@ -148,5 +150,9 @@ fn start_command(
         .find(|word| word.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    RunningDemo { child, url }
+    RunningDemo {
+        child,
+        url,
+        announcement: line,
+    }
 }

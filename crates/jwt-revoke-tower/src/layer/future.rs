@@ -14,13 +14,13 @@ use crate::rejection::{Protocol, Rejection, RejectionResponse, respond};
 use crate::verify::Authenticated;
 
 /// What the check state carries until the store answers.
-struct Pending<S, ReqBody, R> {
-    inner: S,
-    request: Request<ReqBody>,
-    authenticated: Authenticated,
-    pipeline: Arc<Pipeline>,
-    rejection: R,
-    protocol: Protocol,
+pub(crate) struct Pending<S, ReqBody, R> {
+    pub(crate) inner: S,
+    pub(crate) request: Request<ReqBody>,
+    pub(crate) authenticated: Authenticated,
+    pub(crate) pipeline: Arc<Pipeline>,
+    pub(crate) rejection: R,
+    pub(crate) protocol: Protocol,
 }
 
 pin_project! {
@@ -64,23 +64,8 @@ where
         }
     }
 
-    pub(crate) fn check(
-        check: CheckFuture,
-        inner: S,
-        request: Request<ReqBody>,
-        authenticated: Authenticated,
-        pipeline: Arc<Pipeline>,
-        rejection: R,
-        protocol: Protocol,
-    ) -> Self {
-        let pending = Pending {
-            inner,
-            request,
-            authenticated,
-            pipeline,
-            rejection,
-            protocol,
-        };
+    /// Waits for `check`, then goes on with what `pending` carries.
+    pub(crate) fn check(check: CheckFuture, pending: Pending<S, ReqBody, R>) -> Self {
         ResponseFuture {
             state: State::Checking {
                 check,

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::future::ResponseFuture;
+use super::future::{Pending, ResponseFuture};
 use crate::pipeline::Pipeline;
 use crate::rejection::{Protocol, Rejection, RejectionResponse, respond};
 use crate::stats::LayerStats;
@@ -73,14 +73,14 @@ where
         // The inner service that was polled ready is the one to call; leave a clone behind.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::check(
-            check,
+        let pending = Pending {
             inner,
             request,
             authenticated,
-            Arc::clone(&self.pipeline),
-            self.rejection.clone(),
+            pipeline: Arc::clone(&self.pipeline),
+            rejection: self.rejection.clone(),
             protocol,
-        )
+        };
+        ResponseFuture::check(check, pending)
     }
 }

@@ -47,6 +47,21 @@ pub enum BuildError {
          jsonwebtoken::crypto::CryptoProvider::install_default() before building the layer"
     )]
     NoCryptoBackend,
+    /// An issuer is listed twice among a layer's trusted issuers: whose keys verify its
+    /// tokens would be ambiguous.
+    #[error("the issuer {iss:?} is listed twice")]
+    DuplicateIssuer {
+        /// The issuer.
+        iss: String,
+    },
+    /// A layer of several trusted issuers was also given an issuer allowlist
+    /// ([`RevocationLayerBuilder::issuers`](crate::RevocationLayerBuilder::issuers)): the
+    /// trusted issuers are the list.
+    #[error(
+        "a layer of trusted issuers (RevocationLayer::verifying_issuers) takes no issuers(…) \
+         list besides: its trusted issuers are the list"
+    )]
+    IssuersTwice,
     /// A bypass prefix matches every path (`""` or `"/"`): the layer would check no request.
     #[error("the bypass prefix {prefix:?} matches every path: the layer would check no request")]
     BypassesEverything {

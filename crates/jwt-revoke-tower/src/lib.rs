@@ -53,6 +53,8 @@
 //! # Features
 //! - `aws_lc_rs`, `rust_crypto`: pass-through to jsonwebtoken's backends (see above).
 //! - `axum`: [`Claims`] and [`RevocationHandle`] as Axum extractors.
+//! - `remote-keys`: `RemoteKeys`, an identity provider's keys fetched from its JWKS URL or
+//!   through OIDC discovery and rotated without a restart (reqwest with rustls).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
@@ -65,9 +67,12 @@ mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handle;
+mod issuers;
 mod layer;
 mod pipeline;
 mod rejection;
+#[cfg(feature = "remote-keys")]
+pub mod remote;
 mod stats;
 mod verify;
 
@@ -75,9 +80,12 @@ pub use claims::Claims;
 pub use error::{BuildError, JwksError};
 pub use extract::TokenSource;
 pub use handle::RevocationHandle;
+pub use issuers::{Keys, TrustedIssuer};
 pub use layer::{ResponseFuture, RevocationLayer, RevocationLayerBuilder, RevocationService};
 pub use pipeline::StoreFailure;
 pub use rejection::{DefaultRejection, Rejection, RejectionKind, RejectionResponse};
+#[cfg(feature = "remote-keys")]
+pub use remote::{KeySourceError, RemoteKeys, RemoteKeysBuilder};
 pub use stats::LayerStats;
 pub use verify::DecodingKeys;
 

@@ -28,7 +28,7 @@ use crate::handle::RevocationHandle;
 use crate::rejection::RejectionKind;
 use crate::stats::LayerStats;
 use crate::verify::{
-    Authenticated, ClaimsMemo, JwtVerifier, VerifiedCache, carries_events_claim,
+    Authenticated, ClaimsMemo, JwtVerifier, KeyWait, VerifiedCache, carries_events_claim,
     event_token_refused, malformed_claims,
 };
 
@@ -76,6 +76,8 @@ pub(crate) struct Pipeline {
 pub(crate) struct ClaimRules {
     pub(crate) issuers: Vec<String>,
     pub(crate) audiences: Vec<String>,
+    /// The audiences of each trusted issuer (a layer of several), in place of `audiences`.
+    pub(crate) issuer_audiences: Vec<(String, Vec<String>)>,
     /// Accept any `aud` (only with no audiences configured).
     pub(crate) any_audience: bool,
 }
@@ -94,7 +96,17 @@ impl ClaimRules {
         {
             return Err("the token's issuer is not accepted");
         }
-        match (&claims.aud, self.audiences.is_empty()) {
+        let audiences = claims
+            .iss
+            .as_deref()
+            .and_then(|iss| {
+                self.issuer_audiences
+                    .iter()
+                    .find(|(name, _)| name == iss)
+                    .map(|(_, audiences)| audiences)
+            })
+            .unwrap_or(&self.audiences);
+        match (&claims.aud, audiences.is_empty()) {
             // RFC 7519 §4.1.3: a token whose `aud` does not name us is refused, also when we
             // name no audience at all (unless told to accept any).
             (Some(_), true) if !self.any_audience => {
@@ -103,13 +115,28 @@ impl ClaimRules {
             (Some(_), true) | (None, true) => Ok(()),
             (None, false) => Err("the token has no aud claim"),
             (Some(aud), false) => {
-                if self.audiences.iter().any(|ours| aud.contains(ours)) {
+                if audiences.iter().any(|ours| aud.contains(ours)) {
                     Ok(())
                 } else {
                     Err("the token's audience is not accepted")
                 }
             }
         }
+    }
+}
+
+/// Why a request is not authenticated yet.
+pub(crate) enum Unauthenticated {
+    /// Refused.
+    Refused(RejectionKind),
+    /// Its token names a `kid` its issuer's fetched key set does not have, and a fetch has
+    /// begun: authenticate again once this wait is over.
+    AwaitKeys(KeyWait),
+}
+
+impl From<RejectionKind> for Unauthenticated {
+    fn from(kind: RejectionKind) -> Self {
+        Unauthenticated::Refused(kind)
     }
 }
 
@@ -124,23 +151,26 @@ impl Pipeline {
                 .any(|p| path.starts_with(p.as_str()))
     }
 
-    /// Finds, verifies and inspects the token: everything that needs no I/O.
+    /// Finds, verifies and inspects the token: everything that needs no I/O. `may_wait`: a
+    /// token whose `kid` a fetched key set lacks may wait for the set's refetch (once: the
+    /// second time it is refused).
     pub(crate) fn authenticate<B>(
         &self,
         request: &Request<B>,
-    ) -> Result<Authenticated, RejectionKind> {
+        may_wait: bool,
+    ) -> Result<Authenticated, Unauthenticated> {
         match &self.verification {
             Verification::Jwt(verifier) => {
                 let raw = find_token(request.headers(), &self.sources, self.max_token_bytes)?;
                 let Some(cache) = &self.verified_cache else {
-                    return self.verify_and_inspect(verifier, &raw);
+                    return self.verify_and_inspect(verifier, &raw, may_wait);
                 };
                 let digest = VerifiedCache::digest(&raw);
                 if let Some(known) = cache.get(&digest, self.revocations.clock().now()) {
                     LayerStats::count(&self.stats.verified_cache_hits);
-                    return self.seen_before(known);
+                    return Ok(self.seen_before(known)?);
                 }
-                let authenticated = self.verify_and_inspect(verifier, &raw)?;
+                let authenticated = self.verify_and_inspect(verifier, &raw, may_wait)?;
                 cache.insert(digest, &authenticated, self.revocations.policy());
                 Ok(authenticated)
             }
@@ -151,7 +181,7 @@ impl Pipeline {
                 {
                     Ok(raw) => Some(raw),
                     Err(RejectionKind::MissingToken) => None,
-                    Err(other) => return Err(other),
+                    Err(other) => return Err(other.into()),
                 };
                 let claims = request
                     .extensions()
@@ -160,7 +190,7 @@ impl Pipeline {
                     .ok_or(RejectionKind::MissingToken)?;
                 // An event token is never an access token, whoever verified it (RFC 8725 §3.11).
                 if carries_events_claim(claims.json())? {
-                    return Err(event_token_refused());
+                    return Err(event_token_refused().into());
                 }
                 let has_jti = claims
                     .registered()
@@ -174,15 +204,17 @@ impl Pipeline {
                     let Some(raw) = found else {
                         return Err(RejectionKind::InvalidToken(Cow::Borrowed(
                             "the token has no jti and was not found in the request to identify it",
-                        )));
+                        ))
+                        .into());
                     };
                     if !carries_payload(&raw, claims.json()) {
                         return Err(RejectionKind::InvalidToken(Cow::Borrowed(
                             "the token in the request is not the one verified upstream",
-                        )));
+                        ))
+                        .into());
                     }
                 }
-                self.inspect(claims)
+                Ok(self.inspect(claims)?)
             }
         }
     }
@@ -192,12 +224,16 @@ impl Pipeline {
         &self,
         verifier: &JwtVerifier,
         raw: &str,
-    ) -> Result<Authenticated, RejectionKind> {
-        let payload = verifier.verify_payload(raw)?;
+        may_wait: bool,
+    ) -> Result<Authenticated, Unauthenticated> {
+        let payload = verifier.verify_payload(raw).map_err(|err| match err.wait {
+            Some(wait) if may_wait => Unauthenticated::AwaitKeys(wait),
+            _ => Unauthenticated::Refused(err.into()),
+        })?;
         let memo = self.claims_memo.as_ref();
         if let Some(known) = memo.and_then(|memo| memo.get(payload.get())) {
             LayerStats::count(&self.stats.claims_memo_hits);
-            return self.seen_before(known);
+            return Ok(self.seen_before(known)?);
         }
         let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
         let authenticated = self.inspect(claims)?;

@@ -34,6 +34,12 @@ pub enum RejectionKind {
         /// What the `Retry-After` header will say.
         retry_after: Duration,
     },
+    /// The keys of the token's issuer have not been fetched yet (a remote key set started
+    /// without keys): nothing was judged (HTTP 503).
+    KeysUnavailable {
+        /// What the `Retry-After` header will say.
+        retry_after: Duration,
+    },
 }
 
 /// Which protocol a refused request speaks, and so which form its rejection takes.
@@ -137,7 +143,9 @@ impl Rejection {
             | RejectionKind::InvalidToken(_)
             | RejectionKind::Revoked(_) => StatusCode::UNAUTHORIZED,
             RejectionKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            RejectionKind::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionKind::StoreUnavailable { .. } | RejectionKind::KeysUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -149,6 +157,9 @@ impl Rejection {
             RejectionKind::Revoked(reason) => Cow::Owned(reason.to_string()),
             RejectionKind::StoreUnavailable { .. } => {
                 Cow::Borrowed("token revocation status is temporarily unavailable")
+            }
+            RejectionKind::KeysUnavailable { .. } => {
+                Cow::Borrowed("the keys to verify the token are not available yet")
             }
         }
     }
@@ -200,7 +211,8 @@ impl Rejection {
                     challenge("invalid_token", &self.description()),
                 );
             }
-            RejectionKind::StoreUnavailable { retry_after } => {
+            RejectionKind::StoreUnavailable { retry_after }
+            | RejectionKind::KeysUnavailable { retry_after } => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after_secs(*retry_after)),
@@ -227,7 +239,9 @@ impl Rejection {
     /// `grpc-status` and `grpc-message`.
     fn insert_grpc_status(&self, headers: &mut http::HeaderMap) {
         let status = match self.kind {
-            RejectionKind::StoreUnavailable { .. } => GRPC_UNAVAILABLE,
+            RejectionKind::StoreUnavailable { .. } | RejectionKind::KeysUnavailable { .. } => {
+                GRPC_UNAVAILABLE
+            }
             _ => GRPC_UNAUTHENTICATED,
         };
         headers.insert("grpc-status", HeaderValue::from_static(status));

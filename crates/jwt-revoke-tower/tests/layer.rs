@@ -645,7 +645,7 @@ async fn keys_are_chosen_by_kid() {
         "key id (kid) is not known",
     )
     .await;
-    assert_invalid_token(&app, &sign(&claims("a", "1")), "key id (kid) is not known").await;
+    assert_invalid_token(&app, &sign(&claims("a", "1")), "names no key id (kid)").await;
 }
 
 #[tokio::test]

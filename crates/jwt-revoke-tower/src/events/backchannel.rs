@@ -102,8 +102,13 @@ impl BackchannelLogout {
             revocations,
             verifier,
         } = &*self.inner;
-        let claims = match verifier.verify(&token, revocations.clock().now()) {
+        let claims = match verifier.verify(&token, revocations.clock().now()).await {
             Ok(claims) => claims,
+            Err(Refusal {
+                description,
+                retry_later: true,
+                ..
+            }) => return super::keys_unavailable(&description),
             Err(Refusal { description, .. }) => return refuse(description),
         };
         let is_logout = claims

@@ -209,6 +209,19 @@ pub(crate) fn store_unavailable(body: &serde_json::Value) -> Response<EventBody>
     response
 }
 
+/// 503 with `Retry-After`: the token may verify once its sender's fetched keys change (a new
+/// `kid`, keys stale or not fetched yet); the sender should retry.
+pub(crate) fn keys_unavailable(description: &str) -> Response<EventBody> {
+    tracing::warn!(
+        reason = description,
+        "an event's token cannot be verified with the keys held now; answered 503 to be retried"
+    );
+    store_unavailable(&serde_json::json!({
+        "error": "temporarily_unavailable",
+        "error_description": description,
+    }))
+}
+
 /// Runs a store call within the engine's limit
 /// ([`Revocations::store_timeout`](jwt_revoke_core::Revocations::store_timeout)); a timeout is
 /// a [`jwt_revoke_core::StoreError::Timeout`].

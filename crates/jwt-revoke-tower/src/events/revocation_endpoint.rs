@@ -148,7 +148,12 @@ impl RevocationEndpoint {
         // RFC 7009 §2.2: an invalid token is not an error; there is nothing to revoke. Only a
         // client that says it sent a refresh token learns that those are not revoked here
         // (§2.2.1 `unsupported_token_type`), so that it does not believe one was.
-        let Ok(claims) = verifier.verify(token) else {
+        let claims = match verifier.waiting(|verifier| verifier.verify(token)).await {
+            // Fetched keys may verify it later: 200 would promise "never again" unkept.
+            Err(err) if err.keys_may_change => return super::keys_unavailable(&err.description),
+            outcome => outcome,
+        };
+        let Ok(claims) = claims else {
             if request.form_field("token_type_hint").as_deref() == Ok("refresh_token") {
                 return error(
                     StatusCode::BAD_REQUEST,

@@ -125,9 +125,22 @@ impl SecurityEventReceiver {
             verifier,
         } = &*self.inner;
         let now = revocations.clock().now();
-        let claims = match verifier.verify(token.trim(), now) {
+        let claims = match verifier.verify(token.trim(), now).await {
             Ok(claims) => claims,
-            Err(Refusal { class, description }) => return refuse(code(class), &description),
+            Err(Refusal {
+                description,
+                retry_later: true,
+                ..
+            }) => {
+                tracing::warn!(reason = %description, "a security event's token cannot be verified with the keys held now; answered 503 to be retried");
+                return store_unavailable(&json!({
+                    "err": "temporarily_unavailable",
+                    "description": description,
+                }));
+            }
+            Err(Refusal {
+                class, description, ..
+            }) => return refuse(code(class), &description),
         };
         let instant = verifier.event_instant(&claims, now);
         let actions = match actions(&claims, instant, &verifier.token_issuer) {
@@ -240,7 +253,7 @@ fn target(subject: &Value, session_revoked: bool) -> Result<Target, String> {
 
 fn code(class: FailureClass) -> &'static str {
     match class {
-        FailureClass::Key => "invalid_key",
+        FailureClass::Key | FailureClass::Unavailable => "invalid_key",
         FailureClass::Issuer => "invalid_issuer",
         FailureClass::Audience => "invalid_audience",
         FailureClass::Other => "invalid_request",

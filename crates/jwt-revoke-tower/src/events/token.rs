@@ -14,11 +14,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::BuildError;
-use crate::verify::{DecodingKeys, FailureClass, JwtVerifier, VerifierSettings};
+use crate::issuers::Keys;
+use crate::verify::{FailureClass, JwtVerifier, VerifierSettings, VerifyError};
 
-/// Who may send event tokens: the identity provider's keys (or its JWKS, see
-/// [`DecodingKeys::from_jwks`]), the algorithms it signs with, its issuer, and the audience
-/// it must name (your client id at the provider).
+/// Who may send event tokens: the identity provider's keys (its JWKS, see
+/// [`DecodingKeys::from_jwks`](crate::DecodingKeys::from_jwks), or, with the feature
+/// `remote-keys`, fetched from its `jwks_uri` by a `RemoteKeys` source shared with the layer),
+/// the algorithms it signs with, its issuer, and the audience it must name (your client id at
+/// the provider).
 ///
 /// ```
 /// use jwt_revoke_tower::DecodingKeys;
@@ -35,7 +38,7 @@ use crate::verify::{DecodingKeys, FailureClass, JwtVerifier, VerifierSettings};
 /// ```
 #[derive(Clone, Debug)]
 pub struct EventTokenTrust {
-    keys: DecodingKeys,
+    keys: Keys,
     algorithms: Vec<Algorithm>,
     issuer: String,
     audiences: Vec<String>,
@@ -45,13 +48,13 @@ impl EventTokenTrust {
     /// Tokens signed by one of `keys` with one of `algorithms`, issued by `issuer`, for
     /// `audience`.
     pub fn new(
-        keys: DecodingKeys,
+        keys: impl Into<Keys>,
         algorithms: &[Algorithm],
         issuer: impl Into<String>,
         audience: impl Into<String>,
     ) -> Self {
         EventTokenTrust {
-            keys,
+            keys: keys.into(),
             algorithms: algorithms.to_vec(),
             issuer: issuer.into(),
             audiences: vec![audience.into()],
@@ -89,6 +92,9 @@ pub(crate) struct EventClaims {
 pub(crate) struct Refusal {
     pub(crate) class: FailureClass,
     pub(crate) description: Cow<'static, str>,
+    /// The sender's fetched keys may verify the token later (see
+    /// `VerifyError::keys_may_change`): answer 503, to be retried, not a final refusal.
+    pub(crate) retry_later: bool,
 }
 
 impl Refusal {
@@ -96,6 +102,7 @@ impl Refusal {
         Refusal {
             class: FailureClass::Other,
             description: description.into(),
+            retry_later: false,
         }
     }
 }
@@ -129,16 +136,15 @@ impl EventTokenVerifier {
         rules: EventRules,
     ) -> Result<Self, BuildError> {
         let leeway = revocations.policy().leeway();
-        let issuers = [trust.issuer.clone()];
         let settings = VerifierSettings {
-            algorithms: &trust.algorithms,
-            issuers: &issuers,
-            audiences: &trust.audiences,
+            algorithms: trust.algorithms,
+            issuers: vec![trust.issuer.clone()],
+            audiences: trust.audiences,
             leeway,
             required: rules.required,
         };
         Ok(EventTokenVerifier {
-            verifier: JwtVerifier::new(trust.keys, &settings)?,
+            verifier: JwtVerifier::new(trust.keys, settings)?,
             typ: rules.typ,
             kind: rules.kind,
             leeway,
@@ -148,14 +154,17 @@ impl EventTokenVerifier {
     }
 
     /// Signature, algorithm, issuer, audience, required claims, type, `iat`, `exp` and
-    /// `jti`: everything but what is particular to one kind of event.
-    pub(crate) fn verify(&self, token: &str, now: Timestamp) -> Result<EventClaims, Refusal> {
+    /// `jti`: everything but what is particular to one kind of event. A token whose `kid` the
+    /// sender's fetched key set lacks waits for the set's refetch, once.
+    pub(crate) async fn verify(&self, token: &str, now: Timestamp) -> Result<EventClaims, Refusal> {
         let (typ, payload) = self
             .verifier
-            .verify_signature(token)
-            .map_err(|err| Refusal {
+            .waiting(|verifier| verifier.verify_signature(token))
+            .await
+            .map_err(|err: VerifyError| Refusal {
                 class: err.class,
                 description: err.description,
+                retry_later: err.keys_may_change,
             })?;
         if !self.accepts_type(typ.as_deref()) {
             return Err(Refusal::new(format!(

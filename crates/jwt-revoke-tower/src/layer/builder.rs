@@ -10,17 +10,19 @@ use jwt_revoke_core::Revocations;
 use super::RevocationLayer;
 use crate::error::BuildError;
 use crate::extract::TokenSource;
+use crate::issuers::{Keys, TrustedIssuer};
 use crate::pipeline::{ClaimRules, Pipeline, StoreFailure, Verification};
 use crate::rejection::DefaultRejection;
 use crate::stats::LayerStats;
-use crate::verify::{ClaimsMemo, DecodingKeys, JwtVerifier, VerifiedCache, VerifierSettings};
+use crate::verify::{ClaimsMemo, IssuerSpec, JwtVerifier, VerifiedCache, VerifierSettings};
 
 /// The claims memo's default size: about 23,000 tokens of 200-byte payloads, 10,000 of 1 KiB
 /// (each entry weighs its payload plus about 512 bytes).
 const DEFAULT_CLAIMS_MEMO_BYTES: usize = 16 << 20;
 
 pub(super) enum ChosenVerification {
-    Jwt(DecodingKeys),
+    Jwt(Keys),
+    Issuers(Vec<TrustedIssuer>),
     Upstream,
 }
 
@@ -194,16 +196,41 @@ impl RevocationLayerBuilder {
                 prefix: prefix.clone(),
             });
         }
+        let policy = self.revocations.policy();
+        let mut issuer_audiences = Vec::new();
+        let mut issuers = self.issuers;
         let verification = match self.verification {
             ChosenVerification::Upstream => Verification::Upstream,
             ChosenVerification::Jwt(keys) => {
                 let settings = VerifierSettings::access(
-                    &self.algorithms,
-                    &self.issuers,
-                    &self.audiences,
-                    self.revocations.policy(),
+                    self.algorithms,
+                    issuers.clone(),
+                    self.audiences.clone(),
+                    policy,
                 );
-                Verification::Jwt(Box::new(JwtVerifier::new(keys, &settings)?))
+                Verification::Jwt(Box::new(JwtVerifier::new(keys, settings)?))
+            }
+            ChosenVerification::Issuers(trusted) => {
+                if !issuers.is_empty() {
+                    return Err(BuildError::IssuersTwice);
+                }
+                let mut specs = Vec::with_capacity(trusted.len());
+                for issuer in trusted {
+                    let audiences = issuer.audiences.unwrap_or_else(|| self.audiences.clone());
+                    issuers.push(issuer.iss.clone());
+                    issuer_audiences.push((issuer.iss.clone(), audiences.clone()));
+                    specs.push(IssuerSpec {
+                        settings: VerifierSettings::access(
+                            issuer.algorithms,
+                            vec![issuer.iss.clone()],
+                            audiences,
+                            policy,
+                        ),
+                        iss: Some(issuer.iss),
+                        keys: issuer.keys,
+                    });
+                }
+                Verification::Jwt(Box::new(JwtVerifier::of_issuers(specs)?))
             }
         };
         // Only tokens verified here are cached; claims verified upstream are not ours to keep.
@@ -225,8 +252,9 @@ impl RevocationLayerBuilder {
                 verification,
                 sources: self.sources,
                 claim_rules: ClaimRules {
-                    issuers: self.issuers,
+                    issuers,
                     audiences: self.audiences,
+                    issuer_audiences,
                     any_audience: self.any_audience,
                 },
                 max_token_bytes: self.max_token_bytes,

@@ -5,29 +5,38 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Request, Response};
+use http::Response;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::pipeline::{CheckFuture, Pipeline};
+use super::service::refuse;
+use crate::pipeline::{CheckFuture, Pipeline, Unauthenticated};
 use crate::rejection::{Protocol, Rejection, RejectionResponse, respond};
 use crate::verify::Authenticated;
 
-/// What the check state carries until the store answers.
-pub(crate) struct Pending<S, ReqBody, R> {
+/// A request on its way through the layer, with what answering it needs.
+pub(crate) struct Request<S, ReqBody, R> {
     pub(crate) inner: S,
-    pub(crate) request: Request<ReqBody>,
-    pub(crate) authenticated: Authenticated,
+    pub(crate) request: http::Request<ReqBody>,
     pub(crate) pipeline: Arc<Pipeline>,
     pub(crate) rejection: R,
     pub(crate) protocol: Protocol,
 }
 
+/// What the check state carries until the store answers.
+pub(crate) struct Pending<S, ReqBody, R> {
+    pub(crate) carried: Request<S, ReqBody, R>,
+    pub(crate) authenticated: Authenticated,
+}
+
+/// A wait for a key set's fetch (an unknown `kid`).
+type KeyWaitFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 pin_project! {
     /// The response future of [`RevocationService`](crate::RevocationService).
     pub struct ResponseFuture<S, ReqBody, R>
     where
-        S: Service<Request<ReqBody>>,
+        S: Service<http::Request<ReqBody>>,
     {
         #[pin]
         state: State<S, ReqBody, R>,
@@ -38,9 +47,10 @@ pin_project! {
     #[project = StateProj]
     enum State<S, ReqBody, R>
     where
-        S: Service<Request<ReqBody>>,
+        S: Service<http::Request<ReqBody>>,
     {
         Rejected { response: Option<S::Response> },
+        AwaitingKeys { wait: KeyWaitFuture, carried: Option<Request<S, ReqBody, R>> },
         Checking { #[pin] check: CheckFuture, pending: Option<Pending<S, ReqBody, R>> },
         Calling { #[pin] future: S::Future },
     }
@@ -48,7 +58,7 @@ pin_project! {
 
 impl<S, ReqBody, R> ResponseFuture<S, ReqBody, R>
 where
-    S: Service<Request<ReqBody>>,
+    S: Service<http::Request<ReqBody>>,
 {
     pub(crate) fn reject(response: S::Response) -> Self {
         ResponseFuture {
@@ -73,11 +83,21 @@ where
             },
         }
     }
+
+    /// Waits for a key set's fetch, then authenticates `carried` again (without waiting twice).
+    pub(crate) fn await_keys(wait: KeyWaitFuture, carried: Request<S, ReqBody, R>) -> Self {
+        ResponseFuture {
+            state: State::AwaitingKeys {
+                wait,
+                carried: Some(carried),
+            },
+        }
+    }
 }
 
 impl<S, ReqBody, ResBody, R> Future for ResponseFuture<S, ReqBody, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<http::Request<ReqBody>, Response = Response<ResBody>>,
     R: RejectionResponse<ResBody>,
 {
     type Output = Result<Response<ResBody>, S::Error>;
@@ -92,15 +112,55 @@ where
                         .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(response));
                 }
+                StateProj::AwaitingKeys { wait, carried } => {
+                    ready!(wait.as_mut().poll(cx));
+                    let carried = carried
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match carried.pipeline.authenticate(&carried.request, false) {
+                        Ok(authenticated) => {
+                            let check = carried.pipeline.check(&authenticated.token);
+                            this.state.set(State::Checking {
+                                check,
+                                pending: Some(Pending {
+                                    carried,
+                                    authenticated,
+                                }),
+                            });
+                        }
+                        Err(refused) => {
+                            let kind = match refused {
+                                Unauthenticated::Refused(kind) => kind,
+                                // Not asked to wait, so not given one: never a second wait.
+                                Unauthenticated::AwaitKeys(_) => {
+                                    crate::RejectionKind::InvalidToken(
+                                        "the token's key id (kid) is not known".into(),
+                                    )
+                                }
+                            };
+                            let response = refuse(
+                                &carried.pipeline,
+                                &carried.rejection,
+                                kind,
+                                carried.protocol,
+                            );
+                            this.state.set(State::Rejected { response: None });
+                            return Poll::Ready(Ok(response));
+                        }
+                    }
+                }
                 StateProj::Checking { check, pending } => {
                     let outcome = ready!(check.poll(cx));
                     let Pending {
-                        mut inner,
-                        mut request,
+                        carried:
+                            Request {
+                                mut inner,
+                                mut request,
+                                pipeline,
+                                rejection,
+                                protocol,
+                            },
                         authenticated,
-                        pipeline,
-                        rejection,
-                        protocol,
                     } = pending
                         .take()
                         .expect("ResponseFuture polled after completion");

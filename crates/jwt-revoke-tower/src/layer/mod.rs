@@ -15,10 +15,10 @@ use jsonwebtoken::Algorithm;
 use jwt_revoke_core::Revocations;
 use tower_layer::Layer;
 
+use crate::issuers::{Keys, TrustedIssuer};
 use crate::pipeline::Pipeline;
 use crate::rejection::DefaultRejection;
 use crate::stats::LayerStats;
-use crate::verify::DecodingKeys;
 use builder::ChosenVerification;
 
 /// A Tower layer that refuses requests whose JWT is missing, invalid or revoked.
@@ -70,15 +70,67 @@ impl RevocationLayer {
     /// in `algorithms` (the token's own `alg` is never trusted beyond this list; `none` does
     /// not exist here), then the policy's time rules. Configure it further, then
     /// [`build`](RevocationLayerBuilder::build).
+    ///
+    /// `keys` are [`DecodingKeys`](crate::DecodingKeys) you give, or (feature `remote-keys`)
+    /// an identity provider's key set fetched and rotated in the background
+    /// (`RemoteKeys`). For the tokens of several issuers, each with its own keys, see
+    /// [`verifying_issuers`](Self::verifying_issuers).
     pub fn verifying(
         revocations: Revocations,
-        keys: DecodingKeys,
+        keys: impl Into<Keys>,
         algorithms: &[Algorithm],
     ) -> RevocationLayerBuilder {
         RevocationLayerBuilder::new(
             revocations,
-            ChosenVerification::Jwt(keys),
+            ChosenVerification::Jwt(keys.into()),
             algorithms.to_vec(),
+        )
+    }
+
+    /// A layer that verifies the tokens of several issuers, each with its own keys,
+    /// algorithms and audiences ([`TrustedIssuer`]): your own HS256 tokens beside an identity
+    /// provider's RS256 ones, or the IdPs of several tenants.
+    ///
+    /// A token's `iss` chooses the issuer whose keys verify it. It is read before the
+    /// signature is checked only for that choice: the verified token must name that same
+    /// issuer, and a token of an issuer not listed is refused. The builder's
+    /// [`audiences`](RevocationLayerBuilder::audiences) apply to issuers that name none of
+    /// their own; its [`issuers`](RevocationLayerBuilder::issuers) must not be set (the list
+    /// is this one): [`BuildError::IssuersTwice`](crate::BuildError::IssuersTwice).
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use jsonwebtoken::{Algorithm, DecodingKey};
+    /// use jwt_revoke_core::{Policy, Revocations};
+    /// use jwt_revoke_memory::MemoryStore;
+    /// use jwt_revoke_tower::{DecodingKeys, RevocationLayer, TrustedIssuer};
+    ///
+    /// let revocations = Revocations::new(Arc::new(MemoryStore::new()), Policy::new(Duration::from_secs(900)));
+    /// let layer = RevocationLayer::verifying_issuers(revocations, [
+    ///     TrustedIssuer::new(
+    ///         "https://api.example.com",
+    ///         DecodingKeys::new(DecodingKey::from_secret(b"our own HS256 secret of 32 bytes")),
+    ///         &[Algorithm::HS256],
+    ///     ),
+    ///     TrustedIssuer::new(
+    ///         "https://partner.example",
+    ///         DecodingKeys::new(DecodingKey::from_secret(b"the partner's HS512 secret......")),
+    ///         &[Algorithm::HS512],
+    ///     )
+    ///     .audiences(["partner-api"]),
+    /// ])
+    /// .build()
+    /// .expect("valid configuration");
+    /// # let _ = layer;
+    /// ```
+    pub fn verifying_issuers(
+        revocations: Revocations,
+        issuers: impl IntoIterator<Item = TrustedIssuer>,
+    ) -> RevocationLayerBuilder {
+        RevocationLayerBuilder::new(
+            revocations,
+            ChosenVerification::Issuers(issuers.into_iter().collect()),
+            Vec::new(),
         )
     }
 

@@ -6,8 +6,8 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::future::{Pending, ResponseFuture};
-use crate::pipeline::Pipeline;
+use super::future::{Pending, Request as Carried, ResponseFuture};
+use crate::pipeline::{Pipeline, Unauthenticated};
 use crate::rejection::{Protocol, Rejection, RejectionResponse, respond};
 use crate::stats::LayerStats;
 
@@ -60,27 +60,51 @@ where
             return ResponseFuture::call(self.inner.call(request));
         }
         let protocol = Protocol::of(&request);
-        let authenticated = match self.pipeline.authenticate(&request) {
-            Ok(authenticated) => authenticated,
-            Err(kind) => {
-                LayerStats::count(&self.pipeline.stats.rejected_invalid);
-                let rejection = Rejection::new(kind, protocol);
-                tracing::debug!(reason = %rejection.description(), "token refused");
-                return ResponseFuture::reject(respond(&self.rejection, &rejection));
+        let authenticated = match self.pipeline.authenticate(&request, true) {
+            Ok(authenticated) => Ok(authenticated),
+            Err(Unauthenticated::Refused(kind)) => {
+                return ResponseFuture::reject(refuse(
+                    &self.pipeline,
+                    &self.rejection,
+                    kind,
+                    protocol,
+                ));
             }
+            Err(Unauthenticated::AwaitKeys(wait)) => Err(wait),
         };
-        let check = self.pipeline.check(&authenticated.token);
         // The inner service that was polled ready is the one to call; leave a clone behind.
         let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let pending = Pending {
-            inner,
+        let carried = Carried {
+            inner: std::mem::replace(&mut self.inner, clone),
             request,
-            authenticated,
             pipeline: Arc::clone(&self.pipeline),
             rejection: self.rejection.clone(),
             protocol,
         };
+        let authenticated = match authenticated {
+            Ok(authenticated) => authenticated,
+            // The token's `kid` is new to its issuer's key set: verify it again once the set
+            // has been fetched.
+            Err(wait) => return ResponseFuture::await_keys(Box::pin(wait.wait()), carried),
+        };
+        let check = self.pipeline.check(&authenticated.token);
+        let pending = Pending {
+            carried,
+            authenticated,
+        };
         ResponseFuture::check(check, pending)
     }
+}
+
+/// The response that refuses a request, counted and logged.
+pub(super) fn refuse<B, R: RejectionResponse<B>>(
+    pipeline: &Pipeline,
+    rejection: &R,
+    kind: crate::RejectionKind,
+    protocol: Protocol,
+) -> Response<B> {
+    LayerStats::count(&pipeline.stats.rejected_invalid);
+    let rejection_value = Rejection::new(kind, protocol);
+    tracing::debug!(reason = %rejection_value.description(), "token refused");
+    respond(rejection, &rejection_value)
 }

@@ -2,11 +2,18 @@
 //! two caches of what verification learned: the verified-token cache (a token seen before
 //! skips its signature check) and the claims memo (a payload seen before skips its parsing
 //! and hashing).
+//!
+//! A verifier holds one or several issuers, each with its keys (configured, or fetched by a
+//! [`RemoteKeys`](crate::RemoteKeys) source), algorithms and audiences. With several, the
+//! token's `iss` is read before verification only to choose whose keys verify it; the
+//! verified token must then name that same issuer.
 
 mod cache;
+mod keys;
 mod memo;
 
 pub(crate) use cache::VerifiedCache;
+pub use keys::DecodingKeys;
 pub(crate) use memo::ClaimsMemo;
 
 use std::borrow::Cow;
@@ -18,33 +25,10 @@ use jwt_revoke_core::{Policy, TokenFacts};
 use serde_json::value::RawValue;
 
 use crate::claims::Claims;
-use crate::error::{BuildError, JwksError};
+use crate::error::BuildError;
+use crate::issuers::Keys;
 use crate::rejection::RejectionKind;
-
-/// The keys that may have signed a token: an optional default key and keys by `kid`.
-///
-/// When keys are named by `kid`, a token whose header names a `kid` is checked with that key
-/// only (a `kid` that names none of them is refused), and a token without `kid` with the
-/// default key only. When no key is named (one default key), a token's `kid` selects nothing
-/// and is not judged: identity providers stamp a `kid` on every token, and the one key you
-/// configured still has to verify its signature. Each key accepts only the layer's algorithms of its own family
-/// (an HMAC secret never verifies an `RS256` token: no algorithm confusion), and a key from a
-/// JWKS that states its `alg` only that one. Two keys with one `kid` are refused when the
-/// layer is built ([`BuildError::DuplicateKid`]).
-///
-/// ```
-/// use jsonwebtoken::DecodingKey;
-/// use jwt_revoke_tower::DecodingKeys;
-///
-/// let keys = DecodingKeys::new(DecodingKey::from_secret(b"current secret"))
-///     .with_kid("2026-11", DecodingKey::from_secret(b"rotated-in secret"));
-/// # let _ = keys;
-/// ```
-#[derive(Clone)]
-pub struct DecodingKeys {
-    default: Option<KeyEntry>,
-    by_kid: Vec<(String, KeyEntry)>,
-}
+use keys::{CompiledKeys, Selected};
 
 /// A token that passed verification and the policy, waiting for the store's word.
 #[derive(Clone)]
@@ -53,295 +37,183 @@ pub(crate) struct Authenticated {
     pub(crate) token: Arc<TokenFacts>,
 }
 
-/// One key and what it may be used for.
-#[derive(Clone)]
-struct KeyEntry {
-    key: DecodingKey,
-    /// The one algorithm the key may verify, when its JWK states it.
-    algorithm: Option<Algorithm>,
-    /// From a key set: a key that fits none of the layer's algorithms is left out rather than
-    /// refused (an identity provider publishes keys for other clients too).
-    from_key_set: bool,
-}
-
-impl KeyEntry {
-    fn configured(key: DecodingKey) -> Self {
-        KeyEntry {
-            key,
-            algorithm: None,
-            from_key_set: false,
-        }
-    }
-}
-
-impl DecodingKeys {
-    /// Keys with one default key, for tokens without `kid`.
-    pub fn new(default: DecodingKey) -> Self {
-        DecodingKeys {
-            default: Some(KeyEntry::configured(default)),
-            by_kid: Vec::new(),
-        }
-    }
-
-    /// Keys selected by `kid` only: a token without `kid` is refused.
-    pub fn by_kid_only() -> Self {
-        DecodingKeys {
-            default: None,
-            by_kid: Vec::new(),
-        }
-    }
-
-    /// The signature keys of a JSON Web Key Set (RFC 7517), by `kid`: what an identity
-    /// provider publishes at its `jwks_uri`.
-    ///
-    /// - A key is used only for signatures: one whose `use` is present and not `sig`, or whose
-    ///   `key_ops` do not include `verify`, is left out, as is one without `kid`.
-    /// - A key that states its `alg` verifies that algorithm only (when the layer allows it);
-    ///   one whose `alg` is not a signature algorithm is left out.
-    /// - Two signature keys with one `kid` are an error, as is a key jsonwebtoken cannot read.
-    ///
-    /// ```
-    /// use jwt_revoke_tower::DecodingKeys;
-    /// use jwt_revoke_tower::jsonwebtoken::jwk::JwkSet;
-    ///
-    /// let jwks: JwkSet = serde_json::from_str(r#"{"keys": [{
-    ///     "kty": "oct", "kid": "2026-11", "alg": "HS256", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"
-    /// }]}"#).unwrap();
-    /// let keys = DecodingKeys::from_jwks(&jwks).unwrap();
-    /// assert!(format!("{keys:?}").contains("2026-11"));
-    /// ```
-    pub fn from_jwks(jwks: &jsonwebtoken::jwk::JwkSet) -> Result<Self, JwksError> {
-        use jsonwebtoken::jwk::{KeyOperations, PublicKeyUse};
-        let mut keys = DecodingKeys::by_kid_only();
-        for jwk in &jwks.keys {
-            let common = &jwk.common;
-            let for_signatures =
-                matches!(common.public_key_use, None | Some(PublicKeyUse::Signature))
-                    && common
-                        .key_operations
-                        .as_ref()
-                        .is_none_or(|ops| ops.contains(&KeyOperations::Verify));
-            let Some(kid) = common.key_id.as_ref().filter(|_| for_signatures) else {
-                continue;
-            };
-            let algorithm = match &common.key_algorithm {
-                None => None,
-                Some(stated) => match stated.to_string().parse::<Algorithm>() {
-                    Ok(algorithm) => Some(algorithm),
-                    // An encryption algorithm (RSA-OAEP, ...) or one jsonwebtoken cannot verify.
-                    Err(_) => continue,
-                },
-            };
-            if keys.by_kid.iter().any(|(known, _)| known == kid) {
-                return Err(JwksError::DuplicateKid { kid: kid.clone() });
-            }
-            let key = DecodingKey::from_jwk(jwk)
-                .and_then(|key| well_formed(&key).map(|()| key))
-                .map_err(|source| JwksError::UnreadableKey {
-                    kid: kid.clone(),
-                    source,
-                })?;
-            keys.by_kid.push((
-                kid.clone(),
-                KeyEntry {
-                    key,
-                    algorithm,
-                    from_key_set: true,
-                },
-            ));
-        }
-        Ok(keys)
-    }
-
-    /// Whether some key here can verify `algorithm`: one of its family, and, for a key from a
-    /// key set that states its `alg`, exactly that one. A key set's keys for encryption, or
-    /// stating an algorithm jsonwebtoken cannot verify, were left out by
-    /// [`from_jwks`](Self::from_jwks) and verify nothing. For checking a configuration: an
-    /// allowed algorithm no key verifies refuses every token that uses it.
-    ///
-    /// ```
-    /// use jsonwebtoken::{Algorithm, DecodingKey};
-    /// use jwt_revoke_tower::DecodingKeys;
-    /// let keys = DecodingKeys::new(DecodingKey::from_secret(b"a secret of 32 bytes or more....."));
-    /// assert!(keys.verifies(Algorithm::HS256));
-    /// assert!(!keys.verifies(Algorithm::RS256));
-    /// ```
-    pub fn verifies(&self, algorithm: Algorithm) -> bool {
-        self.default
-            .iter()
-            .chain(self.by_kid.iter().map(|(_, entry)| entry))
-            .any(|entry| {
-                entry.key.family() == algorithm.family()
-                    && entry.algorithm.is_none_or(|stated| stated == algorithm)
-            })
-    }
-
-    /// Adds a key for tokens whose header says `kid`.
-    pub fn with_kid(mut self, kid: impl Into<String>, key: DecodingKey) -> Self {
-        self.by_kid.push((kid.into(), KeyEntry::configured(key)));
-        self
-    }
-}
-
-impl std::fmt::Debug for DecodingKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print key material.
-        f.debug_struct("DecodingKeys")
-            .field(
-                "default",
-                &self.default.as_ref().map(|entry| entry.key.family()),
-            )
-            .field(
-                "kids",
-                &self.by_kid.iter().map(|(kid, _)| kid).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
-struct VerifyingKey {
-    key: DecodingKey,
-    validation: Validation,
-}
-
 /// Verifies compact JWS tokens: signature, algorithm, `exp`/`nbf`, optional `iss`/`aud`,
 /// and the token type (RFC 8725 §3.11).
 pub(crate) struct JwtVerifier {
-    default: Option<VerifyingKey>,
-    by_kid: Vec<(String, VerifyingKey)>,
+    /// At least one. With one, every token is verified with its keys (and its `iss`, when it
+    /// names one, is required by the validation); with several, the token's `iss` chooses.
+    issuers: Vec<IssuerVerifier>,
+}
+
+/// One issuer's keys and rules.
+struct IssuerVerifier {
+    /// The `iss` it verifies; `None` only for a single verifier without one (any issuer, or
+    /// those the layer's claim rules accept).
+    iss: Option<String>,
+    keys: KeyHolder,
+}
+
+/// The keys of one issuer, readied for its settings.
+enum KeyHolder {
+    Fixed(CompiledKeys),
+    #[cfg(feature = "remote-keys")]
+    Remote {
+        source: crate::remote::RemoteKeys,
+        /// The settings each fetched set is readied for.
+        settings: VerifierSettings,
+        /// The fetched set readied for this verifier, redone when the source's set changes.
+        compiled: arc_swap::ArcSwapOption<CompiledKeys>,
+    },
 }
 
 /// Settings for [`JwtVerifier::new`] besides keys.
-pub(crate) struct VerifierSettings<'a> {
-    pub(crate) algorithms: &'a [Algorithm],
-    pub(crate) issuers: &'a [String],
-    pub(crate) audiences: &'a [String],
+#[derive(Clone)]
+pub(crate) struct VerifierSettings {
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
     pub(crate) leeway: std::time::Duration,
     /// Claims that must be present (jsonwebtoken's "spec claims": `exp`, `iss`, `aud`, ...).
     pub(crate) required: Vec<&'static str>,
 }
 
-impl<'a> VerifierSettings<'a> {
+impl VerifierSettings {
     /// The settings of access tokens under `policy`: `exp` required unless the policy accepts
     /// tokens without it.
     pub(crate) fn access(
-        algorithms: &'a [Algorithm],
-        issuers: &'a [String],
-        audiences: &'a [String],
+        algorithms: Vec<Algorithm>,
+        issuers: Vec<String>,
+        audiences: Vec<String>,
         policy: &Policy,
     ) -> Self {
+        // jsonwebtoken checks `iss` and `aud` only when present unless they are required:
+        // an allowlist of issuers or audiences must not be escaped by leaving the claim out.
+        let required = [
+            (policy.tokens_without_exp().is_none(), "exp"),
+            (!issuers.is_empty(), "iss"),
+            (!audiences.is_empty(), "aud"),
+        ]
+        .into_iter()
+        .filter_map(|(needed, claim)| needed.then_some(claim))
+        .collect();
         VerifierSettings {
             algorithms,
             issuers,
             audiences,
             leeway: policy.leeway(),
-            // jsonwebtoken checks `iss` and `aud` only when present unless they are required:
-            // an allowlist of issuers or audiences must not be escaped by leaving the claim out.
-            required: [
-                (policy.tokens_without_exp().is_none(), "exp"),
-                (!issuers.is_empty(), "iss"),
-                (!audiences.is_empty(), "aud"),
-            ]
-            .into_iter()
-            .filter_map(|(needed, claim)| needed.then_some(claim))
-            .collect(),
+            required,
         }
     }
 }
 
-/// Refuses a key jsonwebtoken would choke on at every token: an Ed25519 public key is 32 bytes,
-/// and jsonwebtoken neither checks that when it reads one (`from_jwk`, `from_ed_der`,
-/// `from_ed_components`) nor, with its `rust_crypto` backend, before slicing it to 32 bytes
-/// (a panic per request; found by the `jwks` fuzz target, FUZZING.md F2).
-fn well_formed(key: &DecodingKey) -> jsonwebtoken::errors::Result<()> {
-    use jsonwebtoken::errors::ErrorKind;
-    if key.family() == jsonwebtoken::AlgorithmFamily::Ed && key.try_get_as_bytes()?.len() != 32 {
-        return Err(ErrorKind::InvalidEddsaKey.into());
-    }
-    Ok(())
+/// One issuer as [`JwtVerifier::new`] takes it.
+pub(crate) struct IssuerSpec {
+    /// The issuer, `None` for a verifier of any (one spec only).
+    pub(crate) iss: Option<String>,
+    pub(crate) keys: Keys,
+    pub(crate) settings: VerifierSettings,
 }
 
 impl JwtVerifier {
+    /// A verifier of one set of keys under `settings` (whose `issuers` the token's `iss` must
+    /// be one of, when there are any).
     pub(crate) fn new(
-        keys: DecodingKeys,
-        settings: &VerifierSettings<'_>,
+        keys: impl Into<Keys>,
+        settings: VerifierSettings,
     ) -> Result<Self, BuildError> {
-        if settings.algorithms.is_empty() {
-            return Err(BuildError::NoAlgorithms);
-        }
-        if keys.default.is_none() && keys.by_kid.is_empty() {
+        Self::of_issuers(vec![IssuerSpec {
+            iss: None,
+            keys: keys.into(),
+            settings,
+        }])
+    }
+
+    /// A verifier of several issuers, each token verified by the one its `iss` names.
+    pub(crate) fn of_issuers(specs: Vec<IssuerSpec>) -> Result<Self, BuildError> {
+        if specs.is_empty() {
             return Err(BuildError::NoKeys);
         }
         crypto_backend_usable()?;
-        // The key for `name`, or `None` for a key-set key that fits none of the algorithms.
-        let make = |entry: KeyEntry, name: &str| -> Result<Option<VerifyingKey>, BuildError> {
-            if well_formed(&entry.key).is_err() {
-                return Err(BuildError::MalformedKey {
-                    key: name.to_owned(),
-                });
+        let several = specs.len() > 1;
+        let mut issuers: Vec<IssuerVerifier> = Vec::with_capacity(specs.len());
+        for spec in specs {
+            if spec.settings.algorithms.is_empty() {
+                return Err(BuildError::NoAlgorithms);
             }
-            let family = entry.key.family();
-            let algorithms: Vec<Algorithm> = settings
-                .algorithms
-                .iter()
-                .copied()
-                .filter(|alg| alg.family() == family)
-                .filter(|alg| entry.algorithm.is_none_or(|only| only == *alg))
-                .collect();
-            if algorithms.is_empty() {
-                if entry.from_key_set {
-                    tracing::debug!(
-                        kid = name,
-                        "a key of the key set fits none of the allowed algorithms; left out"
-                    );
-                    return Ok(None);
+            if several && spec.iss.is_none() {
+                return Err(BuildError::NoKeys);
+            }
+            let mut spec = spec;
+            if let Some(iss) = &spec.iss {
+                // The verified token must name the issuer whose keys verified it.
+                spec.settings.issuers = vec![iss.clone()];
+                if !spec.settings.required.contains(&"iss") {
+                    spec.settings.required.push("iss");
                 }
-                return Err(BuildError::KeyAlgorithmMismatch {
-                    key: name.to_owned(),
-                });
             }
-            Ok(Some(VerifyingKey {
-                key: entry.key,
-                validation: validation(algorithms, settings),
-            }))
-        };
-        for (index, (kid, _)) in keys.by_kid.iter().enumerate() {
-            if keys.by_kid[..index]
-                .iter()
-                .any(|(earlier, _)| earlier == kid)
+            if let Some(iss) = &spec.iss
+                && issuers.iter().any(|known| known.iss.as_ref() == Some(iss))
             {
-                return Err(BuildError::DuplicateKid { kid: kid.clone() });
+                return Err(BuildError::DuplicateIssuer { iss: iss.clone() });
             }
+            let keys = match spec.keys {
+                Keys::Fixed(keys) => {
+                    let compiled = CompiledKeys::new(keys, &spec.settings.algorithms, 0, |algs| {
+                        validation(algs, &spec.settings)
+                    })?;
+                    if compiled.is_empty() {
+                        return Err(BuildError::NoKeys);
+                    }
+                    KeyHolder::Fixed(compiled)
+                }
+                #[cfg(feature = "remote-keys")]
+                Keys::Remote(source) => KeyHolder::Remote {
+                    source,
+                    settings: spec.settings,
+                    compiled: arc_swap::ArcSwapOption::empty(),
+                },
+            };
+            issuers.push(IssuerVerifier {
+                iss: spec.iss,
+                keys,
+            });
         }
-        let default = match keys.default {
-            Some(entry) => make(entry, "default")?,
-            None => None,
-        };
-        let mut by_kid = Vec::with_capacity(keys.by_kid.len());
-        for (kid, entry) in keys.by_kid {
-            if let Some(verifying) = make(entry, &kid)? {
-                by_kid.push((kid, verifying));
+        Ok(JwtVerifier { issuers })
+    }
+
+    /// `verify(self)`, and once more after the wait it asks for (a `kid` its issuer's fetched
+    /// key set lacks, and a refetch begun): for callers that may wait, the receivers.
+    pub(crate) async fn waiting<T>(
+        &self,
+        verify: impl Fn(&Self) -> Result<T, VerifyError>,
+    ) -> Result<T, VerifyError> {
+        match verify(self) {
+            Err(VerifyError {
+                wait: Some(wait), ..
+            }) => {
+                wait.wait().await;
+                verify(self)
             }
+            outcome => outcome,
         }
-        if default.is_none() && by_kid.is_empty() {
-            return Err(BuildError::NoKeys);
-        }
-        Ok(JwtVerifier { default, by_kid })
     }
 
     /// Verifies `token` as an access token; the error is what the client is told.
-    pub(crate) fn verify(&self, token: &str) -> Result<Claims, RejectionKind> {
-        Claims::from_verified_payload(self.verify_payload(token)?).map_err(|_| malformed_claims())
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        Claims::from_verified_payload(self.verify_payload(token)?)
+            .map_err(|_| VerifyError::refusal(malformed_claims()))
     }
 
     /// Verifies `token` as an access token and returns its payload, unparsed.
-    pub(crate) fn verify_payload(&self, token: &str) -> Result<Box<RawValue>, RejectionKind> {
-        let (typ, payload) = self.verify_signature(token).map_err(RejectionKind::from)?;
+    pub(crate) fn verify_payload(&self, token: &str) -> Result<Box<RawValue>, VerifyError> {
+        let (typ, payload) = self.verify_signature(token)?;
         if typ.as_deref().is_some_and(is_event_token_type) {
-            return Err(invalid("this type of token (typ) is not an access token"));
+            return Err(VerifyError::refusal(invalid(
+                "this type of token (typ) is not an access token",
+            )));
         }
-        if carries_events_claim(payload.get())? {
-            return Err(event_token_refused());
+        if carries_events_claim(payload.get()).map_err(VerifyError::refusal)? {
+            return Err(VerifyError::refusal(event_token_refused()));
         }
         Ok(payload)
     }
@@ -352,42 +224,184 @@ impl JwtVerifier {
         &self,
         token: &str,
     ) -> Result<(Option<String>, Box<RawValue>), VerifyError> {
-        let key = if self.by_kid.is_empty() {
-            self.default.as_ref()
-        } else {
-            let header = jsonwebtoken::decode_header(token).map_err(|err| describe(&err, token))?;
-            match header.kid {
-                Some(kid) => self
-                    .by_kid
+        let issuer = match self.issuers.as_slice() {
+            [only] => only,
+            several => {
+                let iss = unverified_issuer(token)?;
+                several
                     .iter()
-                    .find(|(k, _)| *k == kid)
-                    .map(|(_, key)| key),
-                None => self.default.as_ref(),
+                    .find(|issuer| issuer.iss.as_deref() == Some(iss.as_ref()))
+                    .ok_or_else(|| {
+                        failure(FailureClass::Issuer, "the token's issuer is not accepted")
+                    })?
             }
         };
-        let Some(key) = key else {
-            return Err(failure(
-                FailureClass::Key,
-                "the token's key id (kid) is not known",
-            ));
-        };
-        let data = jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation)
-            .map_err(|err| describe(&err, token))?;
-        // RFC 7515 §4.1.11: `crit` names extensions the recipient must understand and enforce,
-        // or refuse the token. We understand none, so a token that has any is refused: its
-        // issuer said "not unless you enforce this" (jsonwebtoken reads `crit` and leaves the
-        // judgement to us). A `null` names nothing and reads as absent.
-        if data.header.crit.is_some() {
-            return Err(failure(
-                FailureClass::Other,
-                "the token has a critical header parameter (crit) this service does not understand",
-            ));
-        }
-        Ok((data.header.typ, data.claims))
+        issuer.verify(token)
     }
 }
 
-fn validation(algorithms: Vec<Algorithm>, settings: &VerifierSettings<'_>) -> Validation {
+impl IssuerVerifier {
+    fn verify(&self, token: &str) -> Result<(Option<String>, Box<RawValue>), VerifyError> {
+        match &self.keys {
+            KeyHolder::Fixed(keys) => verify_with(keys, token).map_err(|miss| miss.refusal()),
+            #[cfg(feature = "remote-keys")]
+            KeyHolder::Remote {
+                source,
+                settings,
+                compiled,
+            } => {
+                let snapshot = source.current().map_err(VerifyError::from)?;
+                let current = compiled.load();
+                let keys = match current.as_ref() {
+                    Some(keys) if keys.generation == snapshot.generation => Arc::clone(keys),
+                    _ => {
+                        drop(current);
+                        let keys = Arc::new(
+                            CompiledKeys::new(
+                                snapshot.keys.clone(),
+                                &settings.algorithms,
+                                snapshot.generation,
+                                |algs| validation(algs, settings),
+                            )
+                            .map_err(|err| {
+                                tracing::warn!(source = %source.location(), %err, "a fetched key set cannot be used");
+                                VerifyError {
+                                    keys_may_change: true,
+                                    ..failure(FailureClass::Key, "the token's key id (kid) is not known")
+                                }
+                            })?,
+                        );
+                        if keys.is_empty() {
+                            tracing::warn!(
+                                source = %source.location(),
+                                "no key of the fetched key set verifies any of the allowed algorithms"
+                            );
+                        }
+                        compiled.store(Some(Arc::clone(&keys)));
+                        keys
+                    }
+                };
+                verify_with(&keys, token).map_err(|miss| {
+                    let unknown_kid = matches!(miss, Miss::UnknownKid);
+                    let mut err = miss.refusal();
+                    err.keys_may_change = err.class == FailureClass::Key;
+                    if unknown_kid {
+                        err.wait = source.request_refetch();
+                    }
+                    err
+                })
+            }
+        }
+    }
+}
+
+/// Why `verify_with` found no key, or what verification said.
+enum Miss {
+    UnknownKid,
+    Refused(VerifyError),
+}
+
+impl Miss {
+    fn refusal(self) -> VerifyError {
+        match self {
+            Miss::UnknownKid => failure(FailureClass::Key, "the token's key id (kid) is not known"),
+            Miss::Refused(err) => err,
+        }
+    }
+}
+
+/// Verifies `token` with the key its header selects among `keys`.
+fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<RawValue>), Miss> {
+    let selected = keys
+        .select(|| {
+            jsonwebtoken::decode_header(token)
+                .map(|header| header.kid)
+                .map_err(|err| describe(&err, token))
+        })
+        .map_err(Miss::Refused)?;
+    let data = match selected {
+        Selected::One(key) => {
+            jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation)
+                .map_err(|err| Miss::Refused(describe(&err, token)))?
+        }
+        Selected::Each(candidates) => {
+            // A key set without kids: each key that may verify the token's algorithm, in turn,
+            // until one verifies its signature. A failure other than the signature (a claim)
+            // is the token's own, and final.
+            let alg = jsonwebtoken::decode_header(token)
+                .map_err(|err| Miss::Refused(describe(&err, token)))?
+                .alg;
+            let mut last = failure(FailureClass::Key, "the token's algorithm is not accepted");
+            let mut verified = None;
+            for key in candidates
+                .iter()
+                .filter(|key| key.validation.algorithms.contains(&alg))
+            {
+                match jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation) {
+                    Ok(data) => {
+                        verified = Some(data);
+                        break;
+                    }
+                    Err(err) if *err.kind() == ErrorKind::InvalidSignature => {
+                        last = describe(&err, token);
+                    }
+                    Err(err) => return Err(Miss::Refused(describe(&err, token))),
+                }
+            }
+            verified.ok_or(Miss::Refused(last))?
+        }
+        Selected::UnknownKid => return Err(Miss::UnknownKid),
+        Selected::NoKid => {
+            return Err(Miss::Refused(failure(
+                FailureClass::Key,
+                "the token names no key id (kid), and its issuer's keys are chosen by one",
+            )));
+        }
+    };
+    // RFC 7515 §4.1.11: `crit` names extensions the recipient must understand and enforce,
+    // or refuse the token. We understand none, so a token that has any is refused: its
+    // issuer said "not unless you enforce this" (jsonwebtoken reads `crit` and leaves the
+    // judgement to us). A `null` names nothing and reads as absent.
+    if data.header.crit.is_some() {
+        return Err(Miss::Refused(failure(
+            FailureClass::Other,
+            "the token has a critical header parameter (crit) this service does not understand",
+        )));
+    }
+    Ok((data.header.typ, data.claims))
+}
+
+/// The `iss` of a token not verified yet, only to choose whose keys verify it (the verified
+/// token must then name the same issuer: the validation requires it). Read as every JSON
+/// reader reads it (escapes decoded); a payload with two `iss` members is refused, so no
+/// reader can see another issuer than the one whose keys were chosen.
+fn unverified_issuer(token: &str) -> Result<Cow<'static, str>, VerifyError> {
+    use base64::Engine as _;
+    #[derive(serde::Deserialize)]
+    struct IssOnly {
+        iss: Option<String>,
+    }
+    let malformed = || failure(FailureClass::Other, "the token is malformed");
+    let mut segments = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(malformed());
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| malformed())?;
+    let parsed: IssOnly = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    parsed
+        .iss
+        .map(Cow::Owned)
+        .ok_or_else(|| failure(FailureClass::Other, "the token has no iss claim"))
+}
+
+fn validation(algorithms: Vec<Algorithm>, settings: &VerifierSettings) -> Validation {
     let mut validation = Validation::new(algorithms[0]);
     validation.algorithms = algorithms;
     // Time claims (`exp`, `nbf`, `iat`) are judged by the engine (`Revocations::inspect`) with
@@ -402,12 +416,12 @@ fn validation(algorithms: Vec<Algorithm>, settings: &VerifierSettings<'_>) -> Va
     if settings.issuers.is_empty() {
         validation.iss = None;
     } else {
-        validation.set_issuer(settings.issuers);
+        validation.set_issuer(&settings.issuers);
     }
     if settings.audiences.is_empty() {
         validation.validate_aud = false;
     } else {
-        validation.set_audience(settings.audiences);
+        validation.set_audience(&settings.audiences);
     }
     validation
 }
@@ -469,18 +483,51 @@ pub(crate) enum FailureClass {
     Audience,
     /// Anything else: malformed, a missing claim.
     Other,
+    /// The issuer's keys are not available yet (a remote key set's first fetch has not
+    /// succeeded): nothing was judged.
+    #[cfg_attr(not(feature = "remote-keys"), allow(dead_code))]
+    Unavailable,
 }
 
 /// A verification failure: its class and what the client is told.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct VerifyError {
     pub(crate) class: FailureClass,
     pub(crate) description: Cow<'static, str>,
+    /// The token names a `kid` its issuer's fetched key set does not have, and a fetch of the
+    /// set has begun: waiting for it, then verifying again, may succeed.
+    pub(crate) wait: Option<KeyWait>,
+    /// The failure is the keys' (unknown `kid`, signature, keys stale or not fetched yet) and
+    /// the keys are fetched ones, which may change: the same token may verify later. A
+    /// receiver must not answer as if it never will (an RFC 7009 200 promises "never again";
+    /// an identity provider told 400 drops its logout): it answers 503, to be retried.
+    pub(crate) keys_may_change: bool,
+}
+
+impl VerifyError {
+    /// A refusal the pipeline made (always `invalid_token`).
+    pub(crate) fn refusal(kind: RejectionKind) -> Self {
+        let description = match kind {
+            RejectionKind::InvalidToken(why) | RejectionKind::InvalidRequest(why) => why,
+            _ => Cow::Borrowed("the token could not be verified"),
+        };
+        VerifyError {
+            class: FailureClass::Other,
+            description,
+            wait: None,
+            keys_may_change: false,
+        }
+    }
 }
 
 impl From<VerifyError> for RejectionKind {
     fn from(err: VerifyError) -> Self {
-        RejectionKind::InvalidToken(err.description)
+        match err.class {
+            FailureClass::Unavailable => RejectionKind::KeysUnavailable {
+                retry_after: std::time::Duration::from_secs(1),
+            },
+            _ => RejectionKind::InvalidToken(err.description),
+        }
     }
 }
 
@@ -488,6 +535,25 @@ fn failure(class: FailureClass, why: &'static str) -> VerifyError {
     VerifyError {
         class,
         description: Cow::Borrowed(why),
+        wait: None,
+        keys_may_change: false,
+    }
+}
+
+/// A wait for a key set's fetch (see [`VerifyError::wait`]).
+#[cfg(feature = "remote-keys")]
+pub(crate) use crate::remote::KeyWait;
+
+/// A wait for a key set's fetch: none without remote key sources.
+#[cfg(not(feature = "remote-keys"))]
+#[derive(Debug)]
+pub(crate) enum KeyWait {}
+
+#[cfg(not(feature = "remote-keys"))]
+impl KeyWait {
+    /// Never called: there is no value.
+    pub(crate) async fn wait(self) {
+        match self {}
     }
 }
 
@@ -514,6 +580,8 @@ fn describe(err: &jsonwebtoken::errors::Error, token: &str) -> VerifyError {
                     "required"
                 }
             )),
+            wait: None,
+            keys_may_change: false,
         },
         ErrorKind::InvalidClaimFormat(_) => failure(Other, "a claim of the token is malformed"),
         ErrorKind::Json(_)

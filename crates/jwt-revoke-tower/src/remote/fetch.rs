@@ -1,0 +1,322 @@
+//! One fetch of a key set: the URL rules, the HTTP client and its limits, OIDC discovery, the
+//! document's size and shape, and what `Cache-Control` asks.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use headers::HeaderMapExt as _;
+use jsonwebtoken::jwk::Jwk;
+use reqwest::Url;
+
+use super::{Location, RemoteKeysBuilder};
+use crate::verify::DecodingKeys;
+
+/// How many redirects a fetch follows, each to a URL the same rules allow.
+const MAX_REDIRECTS: usize = 5;
+
+/// Why a key source could not start or a fetch failed. Every message names the URL and says
+/// what went wrong; none holds a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeySourceError {
+    /// The URL (configured, discovered or redirected to) is not one a key source fetches.
+    #[error("{url:?} is not a URL keys are fetched from: {why}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The request failed: no connection, a TLS failure, a timeout.
+    #[error("fetching {url} failed: {why}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// What the HTTP client said.
+        why: String,
+    },
+    /// The server answered with a status other than 2xx.
+    #[error("{url} answered {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The document is larger than the limit.
+    #[error("{url} sent a document larger than {limit} bytes")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The limit, [`max_document_bytes`](super::RemoteKeysBuilder::max_document_bytes).
+        limit: usize,
+    },
+    /// The document is not what was asked for (a key set, a discovery document).
+    #[error("{url} sent no usable {what}: {why}")]
+    Document {
+        /// The URL.
+        url: String,
+        /// `key set` or `discovery document`.
+        what: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The discovery document names another issuer than the one configured.
+    #[error("the discovery document names the issuer {found:?}, not {expected:?}")]
+    IssuerMismatch {
+        /// The issuer configured.
+        expected: String,
+        /// The one the document names.
+        found: String,
+    },
+    /// The settings cannot work together.
+    #[error("invalid key source settings: {0}")]
+    Settings(&'static str),
+    /// The source was started outside a Tokio runtime.
+    #[error("a remote key source runs on Tokio: start it inside a Tokio runtime")]
+    NoRuntime,
+}
+
+/// `url` parsed, if a key source may fetch it: HTTPS, or HTTP to a loopback host when allowed;
+/// no credentials in it (it gets logged).
+pub(super) fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<Url, KeySourceError> {
+    let refuse = |why| KeySourceError::Url {
+        url: url.to_owned(),
+        why,
+    };
+    let parsed = Url::parse(url).map_err(|_| refuse("not a URL"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refuse("credentials in a URL are not supported"));
+    }
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if allow_http_loopback && is_loopback(&parsed) => Ok(parsed),
+        "http" if allow_http_loopback => Err(refuse(
+            "plain HTTP is allowed only to a loopback address (127.0.0.1, ::1, localhost)",
+        )),
+        "http" => Err(refuse(
+            "keys are fetched over HTTPS only (allow_http_loopback allows http:// to a \
+             loopback address, for tests)",
+        )),
+        _ => Err(refuse("keys are fetched over HTTPS only")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// The HTTP client of one source: its timeouts, redirects only to allowed URLs, rustls with the
+/// platform's roots.
+pub(super) fn client(settings: &RemoteKeysBuilder) -> Result<reqwest::Client, KeySourceError> {
+    let allow_http_loopback = settings.allow_http_loopback;
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.fetch_timeout)
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if let Err(err) = allowed_url(attempt.url().as_str(), allow_http_loopback) {
+                attempt.error(err)
+            } else {
+                attempt.follow()
+            }
+        }))
+        .user_agent(concat!("jwt-revoke/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| KeySourceError::Unreachable {
+            url: settings.location.to_string(),
+            why: chain(&err),
+        })
+}
+
+/// What one successful fetch brings.
+pub(super) struct Fetched {
+    pub(super) keys: DecodingKeys,
+    /// `Cache-Control: max-age` of the key set's response.
+    pub(super) max_age: Option<Duration>,
+    pub(super) jwks_uri: Url,
+}
+
+/// Fetches the key set: from `jwks_uri` when discovery found it before, else from the
+/// configured URL or through discovery.
+pub(super) async fn fetch(
+    settings: &RemoteKeysBuilder,
+    client: &reqwest::Client,
+    jwks_uri: Option<Url>,
+) -> Result<Fetched, KeySourceError> {
+    let allow = settings.allow_http_loopback;
+    let jwks_uri = match (jwks_uri, &settings.location) {
+        (Some(known), _) => known,
+        (None, Location::Jwks(url)) => allowed_url(url, allow)?,
+        (None, Location::Issuer(issuer)) => discover(settings, client, issuer).await?,
+    };
+    let (body, headers) = get(settings, client, &jwks_uri).await?;
+    let keys = key_set(&body, &jwks_uri)?;
+    let max_age = headers
+        .typed_get::<headers::CacheControl>()
+        .and_then(|cache| cache.max_age());
+    Ok(Fetched {
+        keys,
+        max_age,
+        jwks_uri,
+    })
+}
+
+/// The `jwks_uri` of `issuer`'s discovery document, which must name `issuer` exactly.
+async fn discover(
+    settings: &RemoteKeysBuilder,
+    client: &reqwest::Client,
+    issuer: &str,
+) -> Result<Url, KeySourceError> {
+    #[derive(serde::Deserialize)]
+    struct Discovery {
+        issuer: String,
+        jwks_uri: String,
+    }
+    // OpenID Connect Discovery §4: the issuer without a trailing slash, then the well-known path.
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let url = allowed_url(&url, settings.allow_http_loopback)?;
+    let (body, _) = get(settings, client, &url).await?;
+    let document: Discovery =
+        serde_json::from_slice(&body).map_err(|err| KeySourceError::Document {
+            url: url.to_string(),
+            what: "discovery document",
+            why: err.to_string(),
+        })?;
+    if document.issuer != issuer {
+        return Err(KeySourceError::IssuerMismatch {
+            expected: issuer.to_owned(),
+            found: document.issuer,
+        });
+    }
+    allowed_url(&document.jwks_uri, settings.allow_http_loopback)
+}
+
+/// GETs `url`: a 2xx answer's body, at most `max_document_bytes`, and its headers.
+async fn get(
+    settings: &RemoteKeysBuilder,
+    client: &reqwest::Client,
+    url: &Url,
+) -> Result<(Vec<u8>, http::HeaderMap), KeySourceError> {
+    let unreachable = |err: reqwest::Error| KeySourceError::Unreachable {
+        url: url.to_string(),
+        why: chain(&err),
+    };
+    let limit = settings.max_document_bytes;
+    let too_large = || KeySourceError::TooLarge {
+        url: url.to_string(),
+        limit,
+    };
+    let mut response = client
+        .get(url.clone())
+        .header(http::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(unreachable)?;
+    if !response.status().is_success() {
+        return Err(KeySourceError::Status {
+            url: url.to_string(),
+            status: response.status().as_u16(),
+        });
+    }
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, headers))
+}
+
+/// The signature keys of a fetched key set. A key jsonwebtoken cannot read (another curve, a
+/// certificate-only RSA key) is left out and logged; two signature keys of one `kid` fail the
+/// document (which one the provider means cannot be known); a set without a usable key too.
+fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceError> {
+    #[derive(serde::Deserialize)]
+    struct Document {
+        keys: Vec<serde_json::Value>,
+    }
+    let unusable = |why: String| KeySourceError::Document {
+        url: url.to_string(),
+        what: "key set",
+        why,
+    };
+    let document: Document =
+        serde_json::from_slice(body).map_err(|err| unusable(err.to_string()))?;
+    let mut jwks: Vec<Jwk> = Vec::with_capacity(document.keys.len());
+    for value in document.keys {
+        let kid = value
+            .get("kid")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        match serde_json::from_value::<Jwk>(value) {
+            Ok(jwk) => jwks.push(jwk),
+            Err(err) => {
+                tracing::debug!(source = %url, ?kid, error = %err, "a key of the key set is not one jsonwebtoken reads; left out");
+            }
+        }
+    }
+    let keys = DecodingKeys::from_jwk_list(&jwks, |kid, err| {
+        tracing::warn!(source = %url, kid, error = %err, "a key of the key set is unusable; left out");
+        Ok(())
+    })
+    .map_err(|err| unusable(err.to_string()))?;
+    if keys.is_empty() {
+        return Err(unusable("no key usable for signatures".to_owned()));
+    }
+    Ok(keys)
+}
+
+/// An error and its sources, on one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_url;
+
+    #[test]
+    fn only_https_or_allowed_loopback_http_is_fetched() {
+        assert!(allowed_url("https://idp.example/jwks", false).is_ok());
+        assert!(allowed_url("http://idp.example/jwks", false).is_err());
+        assert!(allowed_url("http://idp.example/jwks", true).is_err());
+        assert!(allowed_url("http://10.0.0.1/jwks", true).is_err());
+        for loopback in [
+            "http://127.0.0.1:8080/jwks",
+            "http://127.9.9.9/jwks",
+            "http://[::1]:1/jwks",
+            "http://LOCALHOST/jwks",
+        ] {
+            assert!(allowed_url(loopback, true).is_ok(), "{loopback}");
+            assert!(allowed_url(loopback, false).is_err(), "{loopback}");
+        }
+        assert!(allowed_url("https://user:pw@idp.example/jwks", false).is_err());
+        assert!(allowed_url("file:///etc/jwks.json", true).is_err());
+        assert!(allowed_url("not a url", true).is_err());
+    }
+}

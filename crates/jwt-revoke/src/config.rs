@@ -1,5 +1,5 @@
 //! [`RevocationConfig`]: the whole revocation layer by configuration — the store, the policy,
-//! the issuer and its keys, and every option of the layer — read with serde from a file (TOML,
+//! the issuers and their keys, and every option of the layer — read with serde from a file (TOML,
 //! YAML, JSON) or the environment, and built into a [`RevocationLayer`](crate::RevocationLayer).
 //!
 //! A complete file, in TOML (every setting but `store`, `policy.max_token_lifetime` and the
@@ -126,9 +126,10 @@ pub struct RevocationConfig {
     pub store: StoreConfig,
     /// The rules tokens are judged by, and how long records are kept.
     pub policy: PolicyConfig,
-    /// Who signs the tokens, with which keys and algorithms. Exactly one for now: one layer
-    /// checks a token against every key it holds, so with two issuers each one's keys would
-    /// sign tokens in the other's name.
+    /// Who signs the tokens, each with its keys, algorithms and (optionally) audiences. A
+    /// token's `iss` chooses the issuer whose keys verify it (read before verification only
+    /// for that choice); a token of an issuer not listed is refused. At least one; no `iss`
+    /// twice.
     #[serde(deserialize_with = "fields::issuers")]
     pub issuers: Vec<IssuerConfig>,
     /// The audiences a token's `aud` must name one of. Empty (the default): a token with an
@@ -205,7 +206,8 @@ pub struct PolicyConfig {
     pub claim_cutoffs: Vec<String>,
 }
 
-/// One issuer: its name, the algorithms it signs with, its keys.
+/// One issuer: its name, the algorithms it signs with, its keys (configured ones, or fetched
+/// from its JWKS URL or through OIDC discovery), its audiences.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -218,8 +220,71 @@ pub struct IssuerConfig {
     #[serde(deserialize_with = "fields::algorithms")]
     pub algorithms: Vec<Algorithm>,
     /// Its keys: at most one without `kid` (for tokens without one), the others by `kid`.
-    #[serde(deserialize_with = "fields::keys")]
+    /// Exactly one of `keys`, `jwks_url` and `discovery` is given.
+    #[serde(default)]
     pub keys: Vec<KeyConfig>,
+    /// A JWKS URL its keys are fetched from, and refetched ([`RemoteKeys`](crate::RemoteKeys),
+    /// feature `remote-keys`): `https://…` only (see `fetch.allow_http_loopback`).
+    #[serde(default, deserialize_with = "optional_name")]
+    pub jwks_url: Option<String>,
+    /// `true`: its keys are fetched from the `jwks_uri` of its OpenID Connect discovery
+    /// document (`{iss}/.well-known/openid-configuration`, whose `issuer` must be `iss`
+    /// exactly). Feature `remote-keys`.
+    #[serde(default)]
+    pub discovery: bool,
+    /// The audiences its tokens must name one of (default: the top-level `audiences`).
+    #[serde(default, deserialize_with = "optional_names")]
+    pub audiences: Option<Vec<String>>,
+    /// How fetched keys are fetched (only with `jwks_url` or `discovery`).
+    #[serde(default)]
+    pub fetch: Option<FetchConfig>,
+}
+
+/// How an issuer's keys are fetched: [`RemoteKeysBuilder`](crate::RemoteKeysBuilder)'s
+/// settings, each with its default when unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FetchConfig {
+    /// The least time between scheduled fetches, whatever `Cache-Control: max-age` says
+    /// (default 5 min; the interval without a `max-age`).
+    #[serde(default, deserialize_with = "fields::optional_duration")]
+    pub refresh_min: Option<Duration>,
+    /// The most time between scheduled fetches (default 24 h).
+    #[serde(default, deserialize_with = "fields::optional_duration")]
+    pub refresh_max: Option<Duration>,
+    /// The least time between two fetches started by unknown `kid`s (default 30 s).
+    #[serde(default, deserialize_with = "fields::optional_duration")]
+    pub refetch_interval: Option<Duration>,
+    /// How long a request with an unknown `kid` waits for the fetch (default 3 s).
+    #[serde(default, deserialize_with = "fields::optional_duration")]
+    pub unknown_kid_wait: Option<Duration>,
+    /// How long the last good keys stay in force while fetches fail (default 24 h); then
+    /// the issuer's tokens are refused until a fetch succeeds.
+    #[serde(default, deserialize_with = "fields::optional_duration")]
+    pub max_stale: Option<Duration>,
+    /// The time limit on connecting (default 5 s).
+    #[serde(default, deserialize_with = "fields::optional_duration")]
+    pub connect_timeout: Option<Duration>,
+    /// The time limit on a whole fetch (default 10 s).
+    #[serde(default, deserialize_with = "fields::optional_duration")]
+    pub timeout: Option<Duration>,
+    /// The largest document read (default 262144 bytes).
+    #[serde(default)]
+    pub max_document_bytes: Option<std::num::NonZeroUsize>,
+    /// Accept `http://` URLs to a loopback address (tests and development; default `false`).
+    #[serde(default)]
+    pub allow_http_loopback: bool,
+    /// Start without waiting for the first fetch, answering 503 until keys arrive (default
+    /// `false`: the build fails when the first fetch fails).
+    #[serde(default)]
+    pub start_without_keys: bool,
+}
+
+fn optional_names<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    fields::names(deserializer).map(Some)
 }
 
 /// One key of an issuer: where it comes from, and the `kid` that selects it.

@@ -96,8 +96,12 @@ pub use jwt_revoke_core::{
 pub use jwt_revoke_tower::{
     BuildError, Claims, DecodingKeys, DefaultRejection, JwksError, LayerStats, Rejection,
     RejectionKind, RejectionResponse, ResponseFuture, RevocationHandle, RevocationLayer,
-    RevocationLayerBuilder, RevocationService, StoreFailure, TokenSource, events, jsonwebtoken,
+    Keys, RevocationLayerBuilder, RevocationService, StoreFailure, TokenSource, TrustedIssuer,
+    events, jsonwebtoken,
 };
+#[cfg(feature = "remote-keys")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
+pub use jwt_revoke_tower::{KeySourceError, RemoteKeys, RemoteKeysBuilder, remote};
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]

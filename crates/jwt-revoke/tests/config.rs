@@ -527,8 +527,8 @@ jwks = { keys = [{ kty = "EC", crv = "P-256", kid = "k1", x = "AAAA", y = "AAAA"
         (
             &format!("[[issuers.keys]]\n{key_line}"),
             "keys = []",
-            "issuers[0].keys",
-            "at least one key (pem_file, secret_file or jwks) is needed",
+            "issuers",
+            "issuers[0]: the issuer needs keys",
         ),
     ];
     for (replace, with, path, why) in cases {
@@ -557,7 +557,7 @@ jwks = { keys = [{ kty = "EC", crv = "P-256", kid = "k1", x = "AAAA", y = "AAAA"
 }
 
 #[test]
-fn the_issuer_list_holds_exactly_one_issuer() {
+fn the_issuer_list_holds_issuers_each_once_each_with_one_key_source() {
     let err =
         toml("issuers = []\n[store]\nbackend = \"memory\"\n[policy]\nmax_token_lifetime = 900")
             .expect_err("no issuer");
@@ -572,11 +572,22 @@ fn the_issuer_list_holds_exactly_one_issuer() {
          [[issuers.keys]]\nsecret_file = \"/b\"\n",
         minimal_toml("/a")
     );
-    let err = toml(&two).expect_err("two issuers");
+    toml(&two).expect("two issuers, each with its keys");
+    let twice = format!(
+        "{}\n[[issuers]]\niss = \"{ISSUER}\"\nalgorithms = [\"HS256\"]\n\
+         [[issuers.keys]]\nsecret_file = \"/b\"\n",
+        minimal_toml("/a")
+    );
+    let err = toml(&twice).expect_err("one issuer twice");
     assert_eq!(err.path(), "issuers", "{err}");
+    assert!(err.to_string().contains("is listed twice"), "{err}");
+    let both = minimal_toml("/a").replace(
+        "[[issuers.keys]]",
+        "jwks_url = \"https://idp.test/jwks\"\n[[issuers.keys]]",
+    );
+    let err = toml(&both).expect_err("keys and a JWKS URL");
     assert!(
-        err.to_string()
-            .contains("2 issuers given, one is supported"),
+        err.to_string().contains("give one of `keys`, `jwks_url`"),
         "{err}"
     );
 

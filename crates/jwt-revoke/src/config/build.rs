@@ -8,10 +8,12 @@ use jwt_revoke_core::ListMode;
 use jwt_revoke_core::{Policy, Revocations};
 use jwt_revoke_tower::jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jwt_revoke_tower::jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
-use jwt_revoke_tower::{BuildError, DecodingKeys, RevocationLayer, StoreFailure};
+use jwt_revoke_tower::{
+    BuildError, DecodingKeys, Keys, RevocationLayer, StoreFailure, TrustedIssuer,
+};
 
 use super::fields::{
-    NO_TOKEN_SOURCE, check_bypass_path, check_bypass_prefix, check_cookie_name, check_issuer_count,
+    NO_TOKEN_SOURCE, check_bypass_path, check_bypass_prefix, check_cookie_name, check_issuers,
     check_public_key_set,
 };
 use super::{ConfigError, IssuerConfig, KeySource, OnStoreFailure, RevocationConfig};
@@ -26,16 +28,23 @@ impl RevocationConfig {
     /// the store is built, so a wrong path is found without waiting for a server.
     pub async fn build(&self) -> Result<RevocationLayer, ConfigError> {
         self.check()?;
-        let issuer = self
-            .issuers
-            .first()
-            .ok_or_else(|| ConfigError::invalid("issuers", "at least one issuer is needed"))?;
-        let keys = issuer_keys(issuer, "issuers[0]")?;
+        let mut trusted = Vec::with_capacity(self.issuers.len());
+        for (index, issuer) in self.issuers.iter().enumerate() {
+            let at = format!("issuers[{index}]");
+            let mut one = TrustedIssuer::new(
+                issuer.iss.clone(),
+                keys_of(issuer, &at).await?,
+                &issuer.algorithms,
+            );
+            if let Some(audiences) = &issuer.audiences {
+                one = one.audiences(audiences.iter().cloned());
+            }
+            trusted.push(one);
+        }
         let policy = self.policy()?;
         let store = self.store.build().await.map_err(ConfigError::Store)?;
         let revocations = Revocations::new(store, policy);
-        let mut builder = RevocationLayer::verifying(revocations, keys, &issuer.algorithms)
-            .issuers([issuer.iss.clone()])
+        let mut builder = RevocationLayer::verifying_issuers(revocations, trusted)
             .audiences(self.audiences.iter().cloned())
             .token_sources(self.token_sources.iter().cloned());
         if self.accept_any_audience {
@@ -66,10 +75,12 @@ impl RevocationConfig {
         if let Some(max_bytes) = self.max_token_bytes {
             builder = builder.max_token_bytes(max_bytes.get());
         }
+        let one_issuer = self.issuers.len() == 1;
         builder.build().map_err(|source| {
             let path = match &source {
                 BuildError::NoCryptoBackend => "the configuration",
-                _ => "issuers[0].keys",
+                _ if one_issuer => "issuers[0].keys",
+                _ => "issuers",
             };
             ConfigError::Layer {
                 path: path.to_owned(),
@@ -102,8 +113,7 @@ impl RevocationConfig {
     /// The rules reading checks, checked again (the fields are public, so a value may have
     /// changed since), and the settings that contradict each other.
     fn check(&self) -> Result<(), ConfigError> {
-        check_issuer_count(self.issuers.len())
-            .map_err(|why| ConfigError::invalid("issuers", why))?;
+        check_issuers(&self.issuers).map_err(|why| ConfigError::invalid("issuers", why))?;
         if self.token_sources.is_empty() {
             return Err(ConfigError::invalid("token_sources", NO_TOKEN_SOURCE));
         }
@@ -158,6 +168,77 @@ impl RevocationConfig {
         }
         Ok(())
     }
+}
+
+/// The issuer's keys: read from their files, or fetched (the first fetch done before this
+/// returns, unless `fetch.start_without_keys`).
+async fn keys_of(issuer: &IssuerConfig, at: &str) -> Result<Keys, ConfigError> {
+    if !issuer.keys.is_empty() {
+        return issuer_keys(issuer, at).map(Keys::from);
+    }
+    remote_keys(issuer, at).await
+}
+
+#[cfg(feature = "remote-keys")]
+async fn remote_keys(issuer: &IssuerConfig, at: &str) -> Result<Keys, ConfigError> {
+    use jwt_revoke_tower::RemoteKeys;
+    let (mut builder, field) = match &issuer.jwks_url {
+        Some(url) => (RemoteKeys::jwks_url(url.clone()), "jwks_url"),
+        None => (RemoteKeys::discover(issuer.iss.clone()), "discovery"),
+    };
+    let fetch = issuer.fetch.clone().unwrap_or_default();
+    if fetch.refresh_min.is_some() || fetch.refresh_max.is_some() {
+        builder = builder.refresh_bounds(
+            fetch
+                .refresh_min
+                .unwrap_or(jwt_revoke_tower::remote::DEFAULT_REFRESH_MIN),
+            fetch
+                .refresh_max
+                .unwrap_or(jwt_revoke_tower::remote::DEFAULT_REFRESH_MAX),
+        );
+    }
+    if let Some(interval) = fetch.refetch_interval {
+        builder = builder.refetch_interval(interval);
+    }
+    if let Some(wait) = fetch.unknown_kid_wait {
+        builder = builder.unknown_kid_wait(wait);
+    }
+    if let Some(max_stale) = fetch.max_stale {
+        builder = builder.max_stale(max_stale);
+    }
+    if let Some(timeout) = fetch.connect_timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    if let Some(timeout) = fetch.timeout {
+        builder = builder.fetch_timeout(timeout);
+    }
+    if let Some(bytes) = fetch.max_document_bytes {
+        builder = builder.max_document_bytes(bytes.get());
+    }
+    if fetch.allow_http_loopback {
+        builder = builder.allow_http_loopback();
+    }
+    if fetch.start_without_keys {
+        builder = builder.start_without_keys();
+    }
+    let keys = builder
+        .start()
+        .await
+        .map_err(|err| ConfigError::invalid(format!("{at}.{field}"), err.to_string()))?;
+    Ok(Keys::from(keys))
+}
+
+#[cfg(not(feature = "remote-keys"))]
+async fn remote_keys(issuer: &IssuerConfig, at: &str) -> Result<Keys, ConfigError> {
+    let field = if issuer.jwks_url.is_some() {
+        "jwks_url"
+    } else {
+        "discovery"
+    };
+    Err(ConfigError::invalid(
+        format!("{at}.{field}"),
+        "fetched keys need the feature `remote-keys` of jwt-revoke",
+    ))
 }
 
 /// A key read from its source, with what it can verify.

@@ -199,27 +199,54 @@ pub(super) fn names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<St
     Ok(names)
 }
 
-/// The issuers: for now exactly one (see [`check_issuer_count`]).
+/// The issuers: at least one, none twice (see [`check_issuers`]).
 pub(super) fn issuers<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<IssuerConfig>, D::Error> {
     let issuers: Vec<IssuerConfig> = Vec::deserialize(deserializer)?;
-    check_issuer_count(issuers.len()).map_err(D::Error::custom)?;
+    check_issuers(&issuers).map_err(D::Error::custom)?;
     Ok(issuers)
 }
 
-/// One layer verifies every token against every key it holds: with two issuers, each
-/// issuer's keys would be trusted to sign tokens in the other's name. Until keys are bound
-/// to their issuer, a configuration names one.
-pub(super) fn check_issuer_count(count: usize) -> Result<(), String> {
-    match count {
-        0 => Err("at least one issuer is needed: add an [[issuers]] entry".to_owned()),
+/// At least one issuer, and no `iss` twice: whose keys verify its tokens would be a guess.
+pub(super) fn check_issuers(issuers: &[IssuerConfig]) -> Result<(), String> {
+    if issuers.is_empty() {
+        return Err("at least one issuer is needed: add an [[issuers]] entry".to_owned());
+    }
+    for (index, issuer) in issuers.iter().enumerate() {
+        check_key_source(issuer).map_err(|why| format!("issuers[{index}]: {why}"))?;
+        if issuers[..index].iter().any(|earlier| earlier.iss == issuer.iss) {
+            return Err(format!(
+                "the issuer {:?} is listed twice: give each issuer one entry, with all its keys",
+                issuer.iss
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Exactly one of `keys`, `jwks_url` and `discovery`; `fetch` only with the last two.
+fn check_key_source(issuer: &IssuerConfig) -> Result<(), String> {
+    let given = [
+        !issuer.keys.is_empty(),
+        issuer.jwks_url.is_some(),
+        issuer.discovery,
+    ];
+    match given.iter().filter(|given| **given).count() {
+        0 => Err("the issuer needs keys: `keys` (files, an inline key set), `jwks_url` or \
+             `discovery = true`"
+            .to_owned()),
+        1 if issuer.fetch.is_some() && !issuer.keys.is_empty() => Err(
+            "`fetch` says how keys are fetched: it goes with `jwks_url` or `discovery`, not \
+             with configured `keys`"
+                .to_owned(),
+        ),
         1 => Ok(()),
-        _ => Err(format!(
-            "{count} issuers given, one is supported: the layer checks a token against every \
-             key it holds, so each issuer's keys would sign tokens in the others' names; \
-             build one layer per issuer"
-        )),
+        _ => Err(
+            "give one of `keys`, `jwks_url` and `discovery = true`: which keys verify the \
+             issuer's tokens must not be a guess"
+                .to_owned(),
+        ),
     }
 }
 
@@ -240,12 +267,6 @@ pub(super) fn algorithms<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<jwt_revoke_tower::jsonwebtoken::Algorithm>, D::Error> {
     non_empty(deserializer, "algorithm (e.g. \"RS256\" or \"HS256\")")
-}
-
-pub(super) fn keys<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<super::KeyConfig>, D::Error> {
-    non_empty(deserializer, "key (pem_file, secret_file or jwks)")
 }
 
 /// An inline key set: public keys only (a shared secret goes in a file, never in the

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::demo::{DEFAULT_IDP_AUDIENCE, DEVELOPMENT_SECRET, DemoConfig, ISSUER, IdpConfig};
+use crate::demo::{
+    DEFAULT_IDP_AUDIENCE, DEVELOPMENT_SECRET, DemoConfig, ISSUER, IdpConfig, IdpKeys,
+};
 use jwt_revoke::config::KeySource;
 use jwt_revoke::jsonwebtoken::Algorithm;
-use jwt_revoke::{ConfigError, ReplicaConfig, RevocationConfig, StoreConfig};
+use jwt_revoke::{ConfigError, RemoteKeys, ReplicaConfig, RevocationConfig, StoreConfig};
 
 /// A demo's settings: where it listens, its HS256 secret, its store — or, with `DEMO_CONFIG`,
 /// a file holding the whole layer's configuration.
@@ -30,9 +32,12 @@ pub struct Settings {
     local_replica: String,
     /// `DEMO_CONFIG`: a TOML file with the whole layer's configuration.
     config_file: Option<String>,
-    /// `DEMO_IDP_ISSUER`, `DEMO_IDP_PUBLIC_KEY` (a PEM file) and `DEMO_IDP_AUDIENCE`.
+    /// `DEMO_IDP_ISSUER`, `DEMO_IDP_PUBLIC_KEY` (a PEM file), `DEMO_IDP_JWKS_URL`,
+    /// `DEMO_IDP_DISCOVERY` and `DEMO_IDP_AUDIENCE`.
     idp_issuer: Option<String>,
     idp_public_key: Option<String>,
+    idp_jwks_url: Option<String>,
+    idp_discovery: String,
     idp_audience: String,
 }
 
@@ -60,6 +65,8 @@ impl Settings {
             idp_public_key: std::env::var("DEMO_IDP_PUBLIC_KEY")
                 .ok()
                 .filter(|v| !v.is_empty()),
+            idp_jwks_url: variable("DEMO_IDP_JWKS_URL"),
+            idp_discovery: std::env::var("DEMO_IDP_DISCOVERY").unwrap_or_default(),
             idp_audience: std::env::var("DEMO_IDP_AUDIENCE")
                 .ok()
                 .filter(|v| !v.is_empty())
@@ -90,12 +97,12 @@ impl Settings {
             Some(file) => self.demo_of_config_file(file).await?,
             None => self.demo_of_variables().await?,
         };
+        if let Some(idp) = self.idp().await? {
+            config = config.with_idp(idp);
+        }
         let listener = TcpListener::bind(&self.addr)
             .await
             .map_err(|err| format!("cannot listen on {}: {err}", self.addr))?;
-        if let Some(idp) = self.idp()? {
-            config = config.with_idp(idp);
-        }
         Ok((listener, config))
     }
 
@@ -175,17 +182,12 @@ pub fn read_config(text: &str) -> Result<RevocationConfig, ConfigError> {
 /// demo's (`iss` = `jwt-revoke-demo`), allow HS256 and have a `secret_file` key without `kid`
 /// (the demo's tokens name none). Read as the layer reads it: one trailing newline trimmed.
 fn signing_secret(config: &RevocationConfig) -> Result<Vec<u8>, String> {
-    let issuer = config
-        .issuers
-        .first()
-        .ok_or("issuers: at least one issuer is needed")?;
-    if issuer.iss != ISSUER {
+    let Some(issuer) = config.issuers.iter().find(|issuer| issuer.iss == ISSUER) else {
         return Err(format!(
-            "issuers[0].iss: the demo issues tokens as {ISSUER:?}, so the layer must accept \
-             that issuer, not {:?}",
-            issuer.iss
+            "issuers: the demo issues tokens as {ISSUER:?}, so the layer must accept that \
+             issuer: add an [[issuers]] entry with iss = {ISSUER:?}"
         ));
-    }
+    };
     if !issuer.algorithms.contains(&Algorithm::HS256) {
         return Err("issuers[0].algorithms: the demo signs its tokens HS256: allow it".into());
     }
@@ -227,22 +229,64 @@ pub fn store_config(value: &str, local_replica: bool) -> Result<StoreConfig, Str
 }
 
 impl Settings {
-    /// The identity provider, when `DEMO_IDP_ISSUER` and `DEMO_IDP_PUBLIC_KEY` are both set;
-    /// one without the other is a mistake worth stopping for.
-    fn idp(&self) -> Result<Option<IdpConfig>, String> {
-        match (&self.idp_issuer, &self.idp_public_key) {
-            (None, None) => Ok(None),
-            (Some(issuer), Some(path)) => {
-                let public_key_pem = std::fs::read(path)
-                    .map_err(|err| format!("cannot read DEMO_IDP_PUBLIC_KEY {path:?}: {err}"))?;
-                Ok(Some(IdpConfig {
-                    issuer: issuer.clone(),
-                    public_key_pem,
-                    audience: self.idp_audience.clone(),
-                }))
+    /// The identity provider, when `DEMO_IDP_ISSUER` is set with exactly one of its key
+    /// sources: `DEMO_IDP_PUBLIC_KEY`, `DEMO_IDP_JWKS_URL` or `DEMO_IDP_DISCOVERY=on`. One
+    /// without the other, or two sources, is a mistake worth stopping for. Fetched keys are
+    /// fetched once before the demo listens (a failure stops it); `http://` is accepted to a
+    /// loopback address only.
+    async fn idp(&self) -> Result<Option<IdpConfig>, String> {
+        let discovery = match self.idp_discovery.trim().to_ascii_lowercase().as_str() {
+            "" | "off" | "0" | "false" => false,
+            "on" | "1" | "true" => true,
+            other => {
+                return Err(format!(
+                    "DEMO_IDP_DISCOVERY must be `on` or `off`, not {other:?}"
+                ));
             }
-            _ => Err("set both DEMO_IDP_ISSUER and DEMO_IDP_PUBLIC_KEY, or neither".to_owned()),
+        };
+        let sources = [
+            self.idp_public_key.is_some(),
+            self.idp_jwks_url.is_some(),
+            discovery,
+        ]
+        .into_iter()
+        .filter(|set| *set)
+        .count();
+        let Some(issuer) = &self.idp_issuer else {
+            if sources > 0 {
+                return Err("set DEMO_IDP_ISSUER with the identity provider's keys".to_owned());
+            }
+            return Ok(None);
+        };
+        if sources != 1 {
+            return Err(
+                "with DEMO_IDP_ISSUER, set exactly one of DEMO_IDP_PUBLIC_KEY, \
+                        DEMO_IDP_JWKS_URL and DEMO_IDP_DISCOVERY=on"
+                    .to_owned(),
+            );
         }
+        let keys = if let Some(path) = &self.idp_public_key {
+            IdpKeys::PublicKeyPem(
+                std::fs::read(path)
+                    .map_err(|err| format!("cannot read DEMO_IDP_PUBLIC_KEY {path:?}: {err}"))?,
+            )
+        } else {
+            let (builder, variable) = match &self.idp_jwks_url {
+                Some(url) => (RemoteKeys::jwks_url(url.clone()), "DEMO_IDP_JWKS_URL"),
+                None => (RemoteKeys::discover(issuer.clone()), "DEMO_IDP_DISCOVERY"),
+            };
+            let keys = builder
+                .allow_http_loopback()
+                .start()
+                .await
+                .map_err(|err| format!("{variable}: {err}"))?;
+            IdpKeys::Remote(keys)
+        };
+        Ok(Some(IdpConfig {
+            issuer: issuer.clone(),
+            keys,
+            audience: self.idp_audience.clone(),
+        }))
     }
 }
 

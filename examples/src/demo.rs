@@ -10,6 +10,11 @@
 //! | `GET /healthz` | 200, no token needed |
 //! | `POST /oauth/revoke` `token=...` | RFC 7009: revokes that token → 200 |
 //! | `POST /backchannel-logout` `logout_token=...` | OIDC back-channel logout from the configured IdP → 200 / 400 |
+//!
+//! With an identity provider whose keys are fetched (`DEMO_IDP_JWKS_URL`, or discovery), the
+//! protected routes also accept its RS256, ES256 and EdDSA access tokens (`iss` =
+//! `DEMO_IDP_ISSUER`, `aud` naming `DEMO_IDP_AUDIENCE`), and its back-channel logouts end its
+//! own sessions and users.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +30,8 @@ use jwt_revoke_core::{
 use jwt_revoke_tower::events::{BackchannelLogout, EventTokenTrust, RevocationEndpoint};
 use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use jwt_revoke_tower::{
-    BuildError, Claims, DecodingKeys, RevocationHandle, RevocationLayer, RevocationLayerBuilder,
+    BuildError, Claims, DecodingKeys, Keys, RevocationHandle, RevocationLayer,
+    RevocationLayerBuilder, TrustedIssuer,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -81,13 +87,29 @@ impl DemoConfig {
         &self,
         adjust: impl FnOnce(RevocationLayerBuilder) -> RevocationLayerBuilder,
     ) -> Result<RevocationLayer, BuildError> {
-        match &self.layer {
-            Some(layer) => Ok(layer.clone()),
-            None => adjust(layer_builder(
-                revocations(Arc::clone(&self.store)),
-                &self.secret,
+        let revocations = revocations(Arc::clone(&self.store));
+        match (&self.layer, &self.idp) {
+            (Some(layer), _) => Ok(layer.clone()),
+            // The IdP's access tokens beside the demo's own, each verified by its issuer's
+            // keys only.
+            (
+                None,
+                Some(
+                    idp @ IdpConfig {
+                        keys: IdpKeys::Remote(keys),
+                        ..
+                    },
+                ),
+            ) => adjust(RevocationLayer::verifying_issuers(
+                revocations,
+                [
+                    TrustedIssuer::new(ISSUER, own_keys(&self.secret), &[Algorithm::HS256]),
+                    TrustedIssuer::new(idp.issuer.clone(), keys.clone(), IDP_ALGORITHMS)
+                        .audiences([idp.audience.clone()]),
+                ],
             ))
             .build(),
+            (None, _) => adjust(layer_builder(revocations, &self.secret)).build(),
         }
     }
 
@@ -98,16 +120,32 @@ impl DemoConfig {
     }
 }
 
-/// An identity provider that sends OpenID Connect back-channel logouts, signed RS256.
+/// An identity provider that sends OpenID Connect back-channel logouts and, when its keys are
+/// fetched, whose access tokens the demo accepts.
 #[derive(Clone, Debug)]
 pub struct IdpConfig {
     /// Its issuer (`DEMO_IDP_ISSUER`).
     pub issuer: String,
-    /// Its RS256 public key, PEM (the file named by `DEMO_IDP_PUBLIC_KEY`).
-    pub public_key_pem: Vec<u8>,
-    /// The audience its logout tokens name (`DEMO_IDP_AUDIENCE`, default `jwt-revoke-demo`).
+    /// Its keys.
+    pub keys: IdpKeys,
+    /// The audience its tokens name (`DEMO_IDP_AUDIENCE`, default `jwt-revoke-demo`).
     pub audience: String,
 }
+
+/// Where an identity provider's keys come from.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum IdpKeys {
+    /// Its RS256 public key, PEM (the file named by `DEMO_IDP_PUBLIC_KEY`): its back-channel
+    /// logouts end the sessions and users of the demo's own tokens.
+    PublicKeyPem(Vec<u8>),
+    /// Its key set, fetched from `DEMO_IDP_JWKS_URL` or through discovery: its access tokens
+    /// are accepted too, and its back-channel logouts end its own sessions and users.
+    Remote(jwt_revoke_tower::RemoteKeys),
+}
+
+/// The algorithms of an identity provider's access and logout tokens whose keys are fetched.
+pub const IDP_ALGORITHMS: &[Algorithm] = &[Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
 
 /// The audience of logout tokens when `DEMO_IDP_AUDIENCE` is not set.
 pub const DEFAULT_IDP_AUDIENCE: &str = "jwt-revoke-demo";
@@ -138,12 +176,12 @@ pub fn revocations(store: Arc<dyn RevocationStore>) -> Revocations {
 /// The revocation layer every demo (HTTP, gRPC, Hyper) puts in front of its protected
 /// services: HS256 with the demo's secret, tokens of the demo's issuer only.
 pub fn layer_builder(revocations: Revocations, secret: &[u8]) -> RevocationLayerBuilder {
-    RevocationLayer::verifying(
-        revocations,
-        DecodingKeys::new(DecodingKey::from_secret(secret)),
-        &[Algorithm::HS256],
-    )
-    .issuers([ISSUER])
+    RevocationLayer::verifying(revocations, own_keys(secret), &[Algorithm::HS256]).issuers([ISSUER])
+}
+
+/// The demo's own key: the HS256 secret.
+fn own_keys(secret: &[u8]) -> DecodingKeys {
+    DecodingKeys::new(DecodingKey::from_secret(secret))
 }
 
 /// The demo's router, with the revocation layer in front of the protected routes, the RFC 7009
@@ -155,17 +193,31 @@ pub fn router(config: DemoConfig) -> Result<Router, DemoError> {
     let revocation_endpoint = RevocationEndpoint::new(&layer)?;
     let backchannel_logout = match config.idp {
         Some(idp) => {
-            let key = DecodingKey::from_rsa_pem(&idp.public_key_pem)?;
-            let trust = EventTokenTrust::new(
-                DecodingKeys::new(key),
-                &[Algorithm::RS256],
-                idp.issuer,
-                idp.audience,
-            );
-            // The IdP's `sid` and `sub` are those of the demo's own access tokens.
-            let receiver = BackchannelLogout::builder(revocations.clone(), trust)
-                .revoke_for_issuer(ISSUER)
-                .build()?;
+            let receiver = match idp.keys {
+                IdpKeys::PublicKeyPem(pem) => {
+                    let key = DecodingKey::from_rsa_pem(&pem)?;
+                    let trust = EventTokenTrust::new(
+                        DecodingKeys::new(key),
+                        &[Algorithm::RS256],
+                        idp.issuer,
+                        idp.audience,
+                    );
+                    // The IdP's `sid` and `sub` are those of the demo's own access tokens.
+                    BackchannelLogout::builder(revocations.clone(), trust)
+                        .revoke_for_issuer(ISSUER)
+                        .build()?
+                }
+                // The same key source as the layer's: one fetcher, one set of keys.
+                IdpKeys::Remote(keys) => {
+                    let trust = EventTokenTrust::new(
+                        Keys::from(keys),
+                        IDP_ALGORITHMS,
+                        idp.issuer,
+                        idp.audience,
+                    );
+                    BackchannelLogout::builder(revocations.clone(), trust).build()?
+                }
+            };
             Some(receiver)
         }
         None => None,

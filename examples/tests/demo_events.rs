@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use jwt_revoke_examples::demo::{self, DEFAULT_IDP_AUDIENCE, DemoConfig, IdpConfig};
+use jwt_revoke_examples::demo::{self, DEFAULT_IDP_AUDIENCE, DemoConfig, IdpConfig, IdpKeys};
 use jwt_revoke_memory::MemoryStore;
 use jwt_revoke_tower::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -51,7 +51,7 @@ fn logout_token(private_pem: &str, jti: &str, sub: Option<&str>, sid: Option<&st
 fn app(public_pem: &str) -> axum::Router {
     let config = DemoConfig::new(SECRET, Arc::new(MemoryStore::new())).with_idp(IdpConfig {
         issuer: IDP.to_owned(),
-        public_key_pem: public_pem.as_bytes().to_vec(),
+        keys: IdpKeys::PublicKeyPem(public_pem.as_bytes().to_vec()),
         audience: DEFAULT_IDP_AUDIENCE.to_owned(),
     });
     demo::router(config).expect("the demo builds")

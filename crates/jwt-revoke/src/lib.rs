@@ -94,10 +94,10 @@ pub use jwt_revoke_core::{
     TokenRevocation, UserId, Verdict, settings,
 };
 pub use jwt_revoke_tower::{
-    BuildError, Claims, DecodingKeys, DefaultRejection, JwksError, LayerStats, Rejection,
+    BuildError, Claims, DecodingKeys, DefaultRejection, JwksError, Keys, LayerStats, Rejection,
     RejectionKind, RejectionResponse, ResponseFuture, RevocationHandle, RevocationLayer,
-    Keys, RevocationLayerBuilder, RevocationService, StoreFailure, TokenSource, TrustedIssuer,
-    events, jsonwebtoken,
+    RevocationLayerBuilder, RevocationService, StoreFailure, TokenSource, TrustedIssuer, events,
+    jsonwebtoken,
 };
 #[cfg(feature = "remote-keys")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]

@@ -3,10 +3,10 @@
 
 mod support;
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use axum::Router;
 use jwt_revoke::RevocationLayer;
 use jwt_revoke::jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jwt_revoke::jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -106,16 +106,31 @@ allow_http_loopback = true
     // Each issuer's own tokens work.
     let own = sign(Algorithm::HS256, None, &own_key, &claims(OWN, None));
     assert_eq!(status(&layer, &own).await, StatusCode::OK);
-    let theirs = sign(Algorithm::ES256, Some("idp-1"), &idp, &claims(IDP, Some("my-api")));
+    let theirs = sign(
+        Algorithm::ES256,
+        Some("idp-1"),
+        &idp,
+        &claims(IDP, Some("my-api")),
+    );
     assert_eq!(status(&layer, &theirs).await, StatusCode::OK);
 
     // The attacker holds one issuer's key and writes the other's name: refused both ways.
     let forged_own = sign(Algorithm::ES256, Some("idp-1"), &idp, &claims(OWN, None));
     assert_eq!(status(&layer, &forged_own).await, StatusCode::UNAUTHORIZED);
-    let forged_idp = sign(Algorithm::HS256, None, &own_key, &claims(IDP, Some("my-api")));
+    let forged_idp = sign(
+        Algorithm::HS256,
+        None,
+        &own_key,
+        &claims(IDP, Some("my-api")),
+    );
     assert_eq!(status(&layer, &forged_idp).await, StatusCode::UNAUTHORIZED);
     // An issuer not listed, or none at all, is refused before any key is tried.
-    let stranger = sign(Algorithm::HS256, None, &own_key, &claims("https://evil.test", None));
+    let stranger = sign(
+        Algorithm::HS256,
+        None,
+        &own_key,
+        &claims("https://evil.test", None),
+    );
     assert_eq!(status(&layer, &stranger).await, StatusCode::UNAUTHORIZED);
     let mut no_iss = claims(OWN, None);
     no_iss.as_object_mut().expect("an object").remove("iss");
@@ -123,10 +138,23 @@ allow_http_loopback = true
     assert_eq!(status(&layer, &no_iss).await, StatusCode::UNAUTHORIZED);
     // The IdP's audience rule is its own: a token of it without `my-api` is refused, and the
     // own issuer (no audiences) refuses a token that names one.
-    let wrong_aud = sign(Algorithm::ES256, Some("idp-1"), &idp, &claims(IDP, Some("other")));
+    let wrong_aud = sign(
+        Algorithm::ES256,
+        Some("idp-1"),
+        &idp,
+        &claims(IDP, Some("other")),
+    );
     assert_eq!(status(&layer, &wrong_aud).await, StatusCode::UNAUTHORIZED);
-    let own_with_aud = sign(Algorithm::HS256, None, &own_key, &claims(OWN, Some("my-api")));
-    assert_eq!(status(&layer, &own_with_aud).await, StatusCode::UNAUTHORIZED);
+    let own_with_aud = sign(
+        Algorithm::HS256,
+        None,
+        &own_key,
+        &claims(OWN, Some("my-api")),
+    );
+    assert_eq!(
+        status(&layer, &own_with_aud).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -142,7 +170,11 @@ async fn a_jwks_url_that_cannot_be_fetched_fails_the_build_naming_the_setting() 
     let text = format!(
         "{base}jwks_url = \"http://idp.example.test/jwks\"\n[issuers.fetch]\nallow_http_loopback = true\n"
     );
-    let err = toml(&text).expect("reads").build().await.expect_err("not HTTPS");
+    let err = toml(&text)
+        .expect("reads")
+        .build()
+        .await
+        .expect_err("not HTTPS");
     assert_eq!(err.path(), "issuers[1].jwks_url", "{err}");
     assert!(err.to_string().contains("loopback"), "{err}");
     // Nothing listens there: the first fetch fails, and so does the build.
@@ -153,7 +185,11 @@ async fn a_jwks_url_that_cannot_be_fetched_fails_the_build_naming_the_setting() 
     let text = format!(
         "{base}jwks_url = \"http://127.0.0.1:{closed}/jwks\"\n[issuers.fetch]\nallow_http_loopback = true\n"
     );
-    let err = toml(&text).expect("reads").build().await.expect_err("unreachable");
+    let err = toml(&text)
+        .expect("reads")
+        .build()
+        .await
+        .expect_err("unreachable");
     assert_eq!(err.path(), "issuers[1].jwks_url", "{err}");
     assert!(err.to_string().contains("fetching"), "{err}");
     // `fetch` beside configured keys means nothing, and says so.
@@ -163,5 +199,9 @@ async fn a_jwks_url_that_cannot_be_fetched_fails_the_build_naming_the_setting() 
          timeout = \"1s\"\n[[issuers.keys]]\nsecret_file = \"{secret}\"\n"
     );
     let err = toml(&text).expect_err("fetch without fetched keys");
-    assert!(err.to_string().contains("`fetch` says how keys are fetched"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`fetch` says how keys are fetched"),
+        "{err}"
+    );
 }

@@ -12,7 +12,7 @@ use jwt_revoke_core::{
     Clock, Policy, RevocationStore, Revocations, SystemClock, TokenId, TokenKeys, UserId,
 };
 use jwt_revoke_memory::MemoryStore;
-use jwt_revoke_tower::{DecodingKeys, RevocationLayer};
+use jwt_revoke_tower::{DecodingKeys, RevocationLayer, TrustedIssuer};
 use serde_json::json;
 use tower::{Service, ServiceExt, service_fn};
 
@@ -168,6 +168,28 @@ pub fn layered_without_memo(keys: &Keys) -> RevocationLayer {
     )
     .issuers([ISSUER])
     .claims_memo(0)
+    .build()
+    .expect("builds")
+}
+
+/// The layer of two issuers (the bench's, and another with its own secret): what choosing the
+/// issuer by the token's `iss` before verification costs.
+pub fn layered_two_issuers(keys: &Keys) -> RevocationLayer {
+    RevocationLayer::verifying_issuers(
+        revocations(),
+        [
+            TrustedIssuer::new(
+                "https://other.bench.test",
+                DecodingKeys::new(DecodingKey::from_secret(b"the other issuer's secret")),
+                &[Algorithm::HS256],
+            ),
+            TrustedIssuer::new(
+                ISSUER,
+                DecodingKeys::new(keys.decoding.clone()),
+                &[keys.alg],
+            ),
+        ],
+    )
     .build()
     .expect("builds")
 }

@@ -215,7 +215,10 @@ pub(super) fn check_issuers(issuers: &[IssuerConfig]) -> Result<(), String> {
     }
     for (index, issuer) in issuers.iter().enumerate() {
         check_key_source(issuer).map_err(|why| format!("issuers[{index}]: {why}"))?;
-        if issuers[..index].iter().any(|earlier| earlier.iss == issuer.iss) {
+        if issuers[..index]
+            .iter()
+            .any(|earlier| earlier.iss == issuer.iss)
+        {
             return Err(format!(
                 "the issuer {:?} is listed twice: give each issuer one entry, with all its keys",
                 issuer.iss
@@ -233,9 +236,11 @@ fn check_key_source(issuer: &IssuerConfig) -> Result<(), String> {
         issuer.discovery,
     ];
     match given.iter().filter(|given| **given).count() {
-        0 => Err("the issuer needs keys: `keys` (files, an inline key set), `jwks_url` or \
+        0 => Err(
+            "the issuer needs keys: `keys` (files, an inline key set), `jwks_url` or \
              `discovery = true`"
-            .to_owned()),
+                .to_owned(),
+        ),
         1 if issuer.fetch.is_some() && !issuer.keys.is_empty() => Err(
             "`fetch` says how keys are fetched: it goes with `jwks_url` or `discovery`, not \
              with configured `keys`"

@@ -28,7 +28,7 @@ use crate::handle::RevocationHandle;
 use crate::rejection::RejectionKind;
 use crate::stats::LayerStats;
 use crate::verify::{
-    Authenticated, ClaimsMemo, JwtVerifier, KeyWait, VerifiedCache, carries_events_claim,
+    Authenticated, ClaimsMemo, JwtVerifier, KeyStamp, KeyWait, VerifiedCache, carries_events_claim,
     event_token_refused, malformed_claims,
 };
 
@@ -163,15 +163,19 @@ impl Pipeline {
             Verification::Jwt(verifier) => {
                 let raw = find_token(request.headers(), &self.sources, self.max_token_bytes)?;
                 let Some(cache) = &self.verified_cache else {
-                    return self.verify_and_inspect(verifier, &raw, may_wait);
+                    return self
+                        .verify_and_inspect(verifier, &raw, may_wait)
+                        .map(|(authenticated, _)| authenticated);
                 };
                 let digest = VerifiedCache::digest(&raw);
-                if let Some(known) = cache.get(&digest, self.revocations.clock().now()) {
+                let now = self.revocations.clock().now();
+                if let Some(known) = cache.get(&digest, now, |stamp| verifier.still_in_force(stamp))
+                {
                     LayerStats::count(&self.stats.verified_cache_hits);
                     return Ok(self.seen_before(known)?);
                 }
-                let authenticated = self.verify_and_inspect(verifier, &raw, may_wait)?;
-                cache.insert(digest, &authenticated, self.revocations.policy());
+                let (authenticated, stamp) = self.verify_and_inspect(verifier, &raw, may_wait)?;
+                cache.insert(digest, &authenticated, stamp, self.revocations.policy());
                 Ok(authenticated)
             }
             Verification::Upstream => {
@@ -225,22 +229,25 @@ impl Pipeline {
         verifier: &JwtVerifier,
         raw: &str,
         may_wait: bool,
-    ) -> Result<Authenticated, Unauthenticated> {
-        let payload = verifier.verify_payload(raw).map_err(|err| match err.wait {
-            Some(wait) if may_wait => Unauthenticated::AwaitKeys(wait),
-            _ => Unauthenticated::Refused(err.into()),
-        })?;
+    ) -> Result<(Authenticated, Option<KeyStamp>), Unauthenticated> {
+        let (payload, stamp) =
+            verifier
+                .verify_payload_stamped(raw)
+                .map_err(|err| match err.wait {
+                    Some(wait) if may_wait => Unauthenticated::AwaitKeys(wait),
+                    _ => Unauthenticated::Refused(err.into()),
+                })?;
         let memo = self.claims_memo.as_ref();
         if let Some(known) = memo.and_then(|memo| memo.get(payload.get())) {
             LayerStats::count(&self.stats.claims_memo_hits);
-            return Ok(self.seen_before(known)?);
+            return Ok((self.seen_before(known)?, stamp));
         }
         let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
         let authenticated = self.inspect(claims)?;
         if let Some(memo) = memo {
             memo.insert(&authenticated);
         }
-        Ok(authenticated)
+        Ok((authenticated, stamp))
     }
 
     /// A token whose facts were kept (verified-token cache, claims memo): only the time checks

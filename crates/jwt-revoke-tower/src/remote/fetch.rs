@@ -7,6 +7,7 @@ use std::time::Duration;
 use headers::HeaderMapExt as _;
 use jsonwebtoken::jwk::Jwk;
 use reqwest::Url;
+use sha2::Digest as _;
 
 use super::{Location, RemoteKeysBuilder};
 use crate::verify::DecodingKeys;
@@ -86,7 +87,14 @@ pub(super) fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<Url, K
     };
     let parsed = Url::parse(url).map_err(|_| refuse("not a URL"))?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(refuse("credentials in a URL are not supported"));
+        // Not the URL as given: the refusal gets logged, and must not carry the password.
+        let mut shown = parsed;
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        return Err(KeySourceError::Url {
+            url: shown.to_string(),
+            why: "credentials in a URL are not supported",
+        });
     }
     match parsed.scheme() {
         "https" => Ok(parsed),
@@ -138,6 +146,8 @@ pub(super) fn client(settings: &RemoteKeysBuilder) -> Result<reqwest::Client, Ke
 /// What one successful fetch brings.
 pub(super) struct Fetched {
     pub(super) keys: DecodingKeys,
+    /// The SHA-256 of the key set's document: the same document is the same keys.
+    pub(super) digest: [u8; 32],
     /// `Cache-Control: max-age` of the key set's response.
     pub(super) max_age: Option<Duration>,
     pub(super) jwks_uri: Url,
@@ -163,6 +173,7 @@ pub(super) async fn fetch(
         .and_then(|cache| cache.max_age());
     Ok(Fetched {
         keys,
+        digest: sha2::Sha256::digest(&body).into(),
         max_age,
         jwks_uri,
     })
@@ -245,9 +256,10 @@ async fn get(
     Ok((body, headers))
 }
 
-/// The signature keys of a fetched key set. A key jsonwebtoken cannot read (another curve, a
-/// certificate-only RSA key) is left out and logged; two signature keys of one `kid` fail the
-/// document (which one the provider means cannot be known); a set without a usable key too.
+/// The signature keys of a fetched key set. A symmetric (`oct`) key, published for anyone to
+/// read, and a key jsonwebtoken cannot read (another curve, a certificate-only RSA key) are
+/// left out and logged; two signature keys of one `kid` fail the document (which one the
+/// provider means cannot be known); a set without a usable key too.
 fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceError> {
     #[derive(serde::Deserialize)]
     struct Document {
@@ -266,6 +278,12 @@ fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceError> {
             .get("kid")
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned);
+        // RSA, EC and OKP keys only: a symmetric key in a document anyone can fetch is a
+        // secret everyone knows, and would let anyone sign tokens (HS256, ...).
+        if value.get("kty").and_then(serde_json::Value::as_str) == Some("oct") {
+            tracing::warn!(source = %url, ?kid, "a symmetric (oct) key in a fetched key set is a published secret; left out");
+            continue;
+        }
         match serde_json::from_value::<Jwk>(value) {
             Ok(jwk) => jwks.push(jwk),
             Err(err) => {

@@ -21,9 +21,14 @@
 //!   than [`max_stale`](RemoteKeysBuilder::max_stale) (default 24 h), the source is stale and
 //!   its issuer's tokens are refused (401, "the issuer's keys are stale") until a fetch
 //!   succeeds: never accepted with keys the provider may have withdrawn long ago, never a 500.
+//!   A scheduled refresh never waits longer than half of `max_stale`, so keys of a provider
+//!   that answers never go stale, and one failed refresh leaves the other half to recover.
 //! - **Start**: [`start`](RemoteKeysBuilder::start) fetches once and fails if that fails;
 //!   with [`start_without_keys`](RemoteKeysBuilder::start_without_keys) it returns at once
-//!   and the layer answers 503 with `Retry-After` until keys arrive.
+//!   and the layer answers 503 with `Retry-After` until keys arrive (each such request asks
+//!   for a fetch, within the refetch interval's limit).
+//! - **Cached tokens**: a verified-token cache serves a token of a fetched set only while that
+//!   version of the set is in force and not stale; a rotation makes them verify again.
 //! - **Limits**: HTTPS only (HTTP only to a loopback address, and only with
 //!   [`allow_http_loopback`](RemoteKeysBuilder::allow_http_loopback)), redirects only to URLs
 //!   the same rule allows, a connect timeout (5 s) and one for the whole fetch (10 s), at
@@ -45,6 +50,11 @@ use tokio::sync::{Notify, watch};
 
 use crate::verify::DecodingKeys;
 pub use fetch::KeySourceError;
+
+/// The default lower bound of the refresh interval (and the interval without `max-age`).
+pub const DEFAULT_REFRESH_MIN: Duration = Duration::from_secs(5 * 60);
+/// The default upper bound of the refresh interval.
+pub const DEFAULT_REFRESH_MAX: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// An identity provider's key set, fetched and kept fresh in the background. Give it to a
 /// layer ([`RevocationLayer::verifying`](crate::RevocationLayer::verifying),
@@ -145,13 +155,14 @@ impl RemoteKeys {
         &self.shared.settings.location
     }
 
-    /// The key set in force, or why there is none.
+    /// The key set in force, or why there is none. Without one yet, a fetch is asked for (as
+    /// for an unknown `kid`, at most one per refetch interval): a source that could not start
+    /// recovers as soon as its provider answers, not at its next scheduled retry.
     pub(crate) fn current(&self) -> Result<Arc<Snapshot>, Unavailable> {
-        let snapshot = self
-            .shared
-            .snapshot
-            .load_full()
-            .ok_or(Unavailable::NotYet)?;
+        let Some(snapshot) = self.shared.snapshot.load_full() else {
+            drop(self.request_refetch(0));
+            return Err(Unavailable::NotYet);
+        };
         match self.freshness(Some(&snapshot)) {
             Freshness::Stale => Err(Unavailable::Stale),
             _ => Ok(snapshot),
@@ -166,12 +177,19 @@ impl RemoteKeys {
         }
     }
 
-    /// For a token whose `kid` the set does not have: starts a fetch unless one is under way or
-    /// one began less than the refetch interval ago. A wait for the fetch, or `None` when none
-    /// is coming (the token is refused at once).
-    pub(crate) fn request_refetch(&self) -> Option<KeyWait> {
+    /// For a token whose `kid` the set of generation `seen` does not have: starts a fetch
+    /// unless one is under way or one began less than the refetch interval ago. A wait for the
+    /// fetch (over at once when a newer set is in force already: verify with it), or `None`
+    /// when none is coming (the token is refused at once).
+    pub(crate) fn request_refetch(&self, seen: u64) -> Option<KeyWait> {
         let shared = &self.shared;
         let mut state = shared.state.lock().expect("key source state");
+        if shared.generation.load(Ordering::Acquire) != seen {
+            return Some(KeyWait {
+                receiver: None,
+                within: Duration::ZERO,
+            });
+        }
         let mut receiver = shared.completed.subscribe();
         receiver.mark_unchanged();
         if !state.in_flight {
@@ -186,7 +204,7 @@ impl RemoteKeys {
             shared.wake.notify_one();
         }
         Some(KeyWait {
-            receiver,
+            receiver: Some(receiver),
             within: shared.settings.unknown_kid_wait,
         })
     }
@@ -207,14 +225,17 @@ impl std::fmt::Debug for RemoteKeys {
 /// A request's wait for a fetch of its issuer's key set (an unknown `kid`).
 #[derive(Debug)]
 pub(crate) struct KeyWait {
-    receiver: watch::Receiver<u64>,
+    /// Counts finished fetches; `None`: nothing to wait for.
+    receiver: Option<watch::Receiver<u64>>,
     within: Duration,
 }
 
 impl KeyWait {
     /// Until the fetch is over, or the wait's bound.
-    pub(crate) async fn wait(mut self) {
-        let _ = tokio::time::timeout(self.within, self.receiver.changed()).await;
+    pub(crate) async fn wait(self) {
+        if let Some(mut receiver) = self.receiver {
+            let _ = tokio::time::timeout(self.within, receiver.changed()).await;
+        }
     }
 }
 
@@ -289,9 +310,12 @@ pub struct KeySourceStatus {
 
 /// One version of the key set.
 pub(crate) struct Snapshot {
-    /// Counts up with every successful fetch.
+    /// Counts up with every fetch that brings a different document (a fetch of the same
+    /// document only renews `fetched_at`).
     pub(crate) generation: u64,
     pub(crate) keys: DecodingKeys,
+    /// The SHA-256 of the document.
+    digest: [u8; 32],
     fetched_at: Instant,
 }
 
@@ -336,8 +360,8 @@ impl RemoteKeysBuilder {
     fn new(location: Location) -> Self {
         RemoteKeysBuilder {
             location,
-            refresh_min: Duration::from_secs(5 * 60),
-            refresh_max: Duration::from_secs(24 * 60 * 60),
+            refresh_min: DEFAULT_REFRESH_MIN,
+            refresh_max: DEFAULT_REFRESH_MAX,
             refetch_interval: Duration::from_secs(30),
             unknown_kid_wait: Duration::from_secs(3),
             max_stale: Duration::from_secs(24 * 60 * 60),

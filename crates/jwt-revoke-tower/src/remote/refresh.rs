@@ -72,17 +72,28 @@ impl Shared {
                 if state.last_error.take().is_some() {
                     tracing::info!(source = %location, "key set fetched again after failures");
                 }
-                let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+                // The same document again keeps its generation: what was readied for it, and
+                // what a verified-token cache holds of it, stay good.
+                let generation = match &before {
+                    Some(before) if before.digest == fetched.digest => before.generation,
+                    _ => self.generation.fetch_add(1, Ordering::AcqRel) + 1,
+                };
                 self.snapshot.store(Some(Arc::new(Snapshot {
                     generation,
                     keys: fetched.keys,
+                    digest: fetched.digest,
                     fetched_at: Instant::now(),
                 })));
                 state.last_success = Some((Instant::now(), SystemTime::now()));
                 state.jwks_uri = Some(fetched.jwks_uri);
                 state.consecutive_failures = 0;
                 let wanted = fetched.max_age.unwrap_or(settings.refresh_min);
-                jitter(wanted.clamp(settings.refresh_min, settings.refresh_max))
+                // Never later than half of `max_stale`: a provider that answers must never see
+                // its keys go stale, and a failed refresh leaves the other half for retries.
+                let delay = wanted
+                    .clamp(settings.refresh_min, settings.refresh_max)
+                    .min(settings.max_stale / 2);
+                jitter(delay)
             }
             Err(err) => {
                 state.failures += 1;

@@ -4,7 +4,7 @@
 use jwt_revoke_core::{Policy, Timestamp};
 use sha2::{Digest, Sha256};
 
-use super::Authenticated;
+use super::{Authenticated, KeyStamp};
 
 /// Verified tokens by the SHA-256 digest of their compact form, each until its own expiry.
 ///
@@ -12,7 +12,8 @@ use super::Authenticated;
 /// byte is verified afresh. An entry is dropped when its token expires (`exp` plus leeway,
 /// or `iat` plus the policy's retention for tokens without `exp`) and never served after.
 /// The cache belongs to one layer, and so to one set of trusted keys: a layer built with other
-/// keys starts with an empty cache. When full, the least useful entries are evicted (S3-FIFO,
+/// keys starts with an empty cache. An entry of a fetched key set is served only while that
+/// version of the set is in force: rotated or stale keys stop verifying what it remembers. When full, the least useful entries are evicted (S3-FIFO,
 /// by quick_cache): evicting a *verified token* costs one more verification, nothing else.
 pub(crate) struct VerifiedCache {
     entries: quick_cache::sync::Cache<[u8; 32], Entry>,
@@ -22,6 +23,8 @@ pub(crate) struct VerifiedCache {
 struct Entry {
     known: Authenticated,
     until: Timestamp,
+    /// The keys that verified it, to be still in force when it is served.
+    stamp: Option<KeyStamp>,
 }
 
 impl VerifiedCache {
@@ -36,10 +39,17 @@ impl VerifiedCache {
         Sha256::digest(token.as_bytes()).into()
     }
 
-    /// The claims and facts of a token verified before, unless its entry has expired.
-    pub(crate) fn get(&self, digest: &[u8; 32], now: Timestamp) -> Option<Authenticated> {
+    /// The claims and facts of a token verified before, unless its entry has expired or the
+    /// keys that verified it are no longer in force (`in_force`: a fetched key set replaced
+    /// or stale).
+    pub(crate) fn get(
+        &self,
+        digest: &[u8; 32],
+        now: Timestamp,
+        in_force: impl FnOnce(Option<KeyStamp>) -> bool,
+    ) -> Option<Authenticated> {
         let entry = self.entries.get(digest)?;
-        if entry.until <= now {
+        if entry.until <= now || !in_force(entry.stamp) {
             self.entries.remove(digest);
             return None;
         }
@@ -48,7 +58,13 @@ impl VerifiedCache {
 
     /// Remembers a verified token until it expires; a token with no expiry to go by is not
     /// cached.
-    pub(crate) fn insert(&self, digest: [u8; 32], known: &Authenticated, policy: &Policy) {
+    pub(crate) fn insert(
+        &self,
+        digest: [u8; 32],
+        known: &Authenticated,
+        stamp: Option<KeyStamp>,
+        policy: &Policy,
+    ) {
         let registered = known.claims.registered();
         let until = match (registered.exp, registered.iat, policy.tokens_without_exp()) {
             (Some(exp), _, _) => exp.timestamp().saturating_add(policy.leeway()),
@@ -63,6 +79,7 @@ impl VerifiedCache {
             Entry {
                 known: known.clone(),
                 until,
+                stamp,
             },
         );
     }

@@ -356,7 +356,12 @@ impl CompiledKeys {
             return Ok(match &self.default {
                 Some(key) => Selected::One(key),
                 None if !self.anonymous.is_empty() => Selected::Each(&self.anonymous),
-                None => Selected::NoKid,
+                // No key fits (only a fetched set can be so): a token naming a kid names one
+                // the set may bring, and is an unknown kid, refetched for.
+                None => match header_kid()? {
+                    Some(_) => Selected::UnknownKid,
+                    None => Selected::NoKid,
+                },
             });
         }
         Ok(match header_kid()? {

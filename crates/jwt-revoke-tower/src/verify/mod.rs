@@ -206,7 +206,16 @@ impl JwtVerifier {
 
     /// Verifies `token` as an access token and returns its payload, unparsed.
     pub(crate) fn verify_payload(&self, token: &str) -> Result<Box<RawValue>, VerifyError> {
-        let (typ, payload) = self.verify_signature(token)?;
+        self.verify_payload_stamped(token)
+            .map(|(payload, _)| payload)
+    }
+
+    /// [`verify_payload`](Self::verify_payload), with the stamp of the keys that verified it.
+    pub(crate) fn verify_payload_stamped(
+        &self,
+        token: &str,
+    ) -> Result<(Box<RawValue>, Option<KeyStamp>), VerifyError> {
+        let (typ, payload, stamp) = self.verify_stamped(token)?;
         if typ.as_deref().is_some_and(is_event_token_type) {
             return Err(VerifyError::refusal(invalid(
                 "this type of token (typ) is not an access token",
@@ -215,7 +224,25 @@ impl JwtVerifier {
         if carries_events_claim(payload.get()).map_err(VerifyError::refusal)? {
             return Err(VerifyError::refusal(event_token_refused()));
         }
-        Ok(payload)
+        Ok((payload, stamp))
+    }
+
+    /// Whether keys that verified a token (its `stamp`) are still those in force: configured
+    /// keys always are; a fetched set while it is neither stale nor replaced. A verified-token
+    /// cache serves an entry only while they are, so that a key the identity provider removed,
+    /// or keys gone stale, stop verifying the tokens it remembers too.
+    pub(crate) fn still_in_force(&self, stamp: Option<KeyStamp>) -> bool {
+        let Some(stamp) = stamp else {
+            return true;
+        };
+        match self.issuers.get(stamp.issuer).map(|issuer| &issuer.keys) {
+            Some(KeyHolder::Fixed(_)) => true,
+            #[cfg(feature = "remote-keys")]
+            Some(KeyHolder::Remote { source, .. }) => source
+                .current()
+                .is_ok_and(|snapshot| snapshot.generation == stamp.generation),
+            None => false,
+        }
     }
 
     /// Verifies the signature, algorithm, issuer, audience and required claims of `token`;
@@ -224,26 +251,48 @@ impl JwtVerifier {
         &self,
         token: &str,
     ) -> Result<(Option<String>, Box<RawValue>), VerifyError> {
-        let issuer = match self.issuers.as_slice() {
-            [only] => only,
+        self.verify_stamped(token)
+            .map(|(typ, payload, _)| (typ, payload))
+    }
+
+    fn verify_stamped(&self, token: &str) -> Result<Verified, VerifyError> {
+        let (index, issuer) = match self.issuers.as_slice() {
+            [only] => (0, only),
             several => {
                 let iss = unverified_issuer(token)?;
                 several
                     .iter()
-                    .find(|issuer| issuer.iss.as_deref() == Some(iss.as_ref()))
+                    .enumerate()
+                    .find(|(_, issuer)| issuer.iss.as_deref() == Some(iss.as_ref()))
                     .ok_or_else(|| {
                         failure(FailureClass::Issuer, "the token's issuer is not accepted")
                     })?
             }
         };
-        issuer.verify(token)
+        issuer.verify(token, index)
     }
 }
 
+/// A verified token: its header's `typ`, its payload, and the stamp of the keys that verified
+/// it (`None` for configured keys).
+type Verified = (Option<String>, Box<RawValue>, Option<KeyStamp>);
+
+/// Which keys verified a token: the issuer's place in the verifier and the version of its
+/// fetched key set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyStamp {
+    issuer: usize,
+    generation: u64,
+}
+
 impl IssuerVerifier {
-    fn verify(&self, token: &str) -> Result<(Option<String>, Box<RawValue>), VerifyError> {
+    /// Verifies `token` with this issuer's keys; `index` is this issuer's place, for the stamp.
+    #[cfg_attr(not(feature = "remote-keys"), allow(unused_variables))]
+    fn verify(&self, token: &str, index: usize) -> Result<Verified, VerifyError> {
         match &self.keys {
-            KeyHolder::Fixed(keys) => verify_with(keys, token).map_err(|miss| miss.refusal()),
+            KeyHolder::Fixed(keys) => verify_with(keys, token)
+                .map(|(typ, payload)| (typ, payload, None))
+                .map_err(|miss| miss.refusal()),
             #[cfg(feature = "remote-keys")]
             KeyHolder::Remote {
                 source,
@@ -281,15 +330,25 @@ impl IssuerVerifier {
                         keys
                     }
                 };
-                verify_with(&keys, token).map_err(|miss| {
-                    let unknown_kid = matches!(miss, Miss::UnknownKid);
-                    let mut err = miss.refusal();
-                    err.keys_may_change = err.class == FailureClass::Key;
-                    if unknown_kid {
-                        err.wait = source.request_refetch();
-                    }
-                    err
-                })
+                let stamp = KeyStamp {
+                    issuer: index,
+                    generation: snapshot.generation,
+                };
+                verify_with(&keys, token)
+                    .map(|(typ, payload)| (typ, payload, Some(stamp)))
+                    .map_err(|miss| {
+                        let unknown_kid = matches!(miss, Miss::UnknownKid);
+                        let mut err = miss.refusal();
+                        // A key failure a later key set may undo: not one of an algorithm the
+                        // layer never accepts, whatever keys come.
+                        err.keys_may_change = err.class == FailureClass::Key
+                            && jsonwebtoken::decode_header(token)
+                                .is_ok_and(|header| settings.algorithms.contains(&header.alg));
+                        if unknown_kid {
+                            err.wait = source.request_refetch(snapshot.generation);
+                        }
+                        err
+                    })
             }
         }
     }

@@ -259,14 +259,15 @@ impl JwtVerifier {
         let (index, issuer) = match self.issuers.as_slice() {
             [only] => (0, only),
             several => {
-                let iss = unverified_issuer(token)?;
-                several
-                    .iter()
-                    .enumerate()
-                    .find(|(_, issuer)| issuer.iss.as_deref() == Some(iss.as_ref()))
-                    .ok_or_else(|| {
-                        failure(FailureClass::Issuer, "the token's issuer is not accepted")
-                    })?
+                with_unverified_issuer(token, |iss| {
+                    several
+                        .iter()
+                        .enumerate()
+                        .find(|(_, issuer)| issuer.iss.as_deref() == Some(iss))
+                })?
+                .ok_or_else(|| {
+                    failure(FailureClass::Issuer, "the token's issuer is not accepted")
+                })?
             }
         };
         issuer.verify(token, index)
@@ -434,11 +435,16 @@ fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<
 /// token must then name the same issuer: the validation requires it). Read as every JSON
 /// reader reads it (escapes decoded); a payload with two `iss` members is refused, so no
 /// reader can see another issuer than the one whose keys were chosen.
-fn unverified_issuer(token: &str) -> Result<Cow<'static, str>, VerifyError> {
+fn with_unverified_issuer<R>(
+    token: &str,
+    choose: impl FnOnce(&str) -> R,
+) -> Result<R, VerifyError> {
     use base64::Engine as _;
     #[derive(serde::Deserialize)]
-    struct IssOnly {
-        iss: Option<String>,
+    struct IssOnly<'a> {
+        // Borrowed unless it has escapes: no allocation for the usual issuer.
+        #[serde(borrow)]
+        iss: Option<Cow<'a, str>>,
     }
     let malformed = || failure(FailureClass::Other, "the token is malformed");
     let mut segments = token.split('.');
@@ -456,7 +462,7 @@ fn unverified_issuer(token: &str) -> Result<Cow<'static, str>, VerifyError> {
     let parsed: IssOnly = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
     parsed
         .iss
-        .map(Cow::Owned)
+        .map(|iss| choose(&iss))
         .ok_or_else(|| failure(FailureClass::Other, "the token has no iss claim"))
 }
 

@@ -82,7 +82,7 @@ pub use extract::TokenSource;
 pub use handle::RevocationHandle;
 pub use issuers::{Keys, TrustedIssuer};
 pub use layer::{ResponseFuture, RevocationLayer, RevocationLayerBuilder, RevocationService};
-pub use pipeline::StoreFailure;
+pub use pipeline::{ShadowMode, StoreFailure};
 pub use rejection::{DefaultRejection, Rejection, RejectionKind, RejectionResponse};
 #[cfg(feature = "remote-keys")]
 pub use remote::{KeySourceError, RemoteKeys, RemoteKeysBuilder};

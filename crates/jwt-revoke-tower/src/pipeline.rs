@@ -47,6 +47,23 @@ pub enum StoreFailure {
     FailOpen,
 }
 
+/// A rollout mode in which the layer decides as usual but lets through some requests it would
+/// refuse, each counted ([`LayerStats::would_reject`]) and logged at `info` as "would reject":
+/// to learn what turning the layer on would refuse before it refuses anything. Only by an
+/// explicit [`RevocationLayerBuilder::shadow_mode`](crate::RevocationLayerBuilder::shadow_mode)
+/// (or `shadow_mode` in a configuration file); a layer in it warns at build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShadowMode {
+    /// Revoked tokens pass, with their claims and revocation handle; everything else is
+    /// enforced (a bad signature, an expired token, a missing token are refused as always).
+    Revocations,
+    /// Revoked tokens pass, and so do requests refused for their token (missing, malformed,
+    /// forged, expired, of another issuer): those reach the service without
+    /// [`Claims`](crate::Claims). A 503 (store or keys unavailable) is still a 503.
+    RevocationsAndInvalidTokens,
+}
+
 pub(crate) enum Verification {
     // Boxed: the verifier is large and lives once per layer, behind an `Arc` already.
     Jwt(Box<JwtVerifier>),
@@ -69,6 +86,8 @@ pub(crate) struct Pipeline {
     pub(crate) stats: LayerStats,
     pub(crate) verified_cache: Option<VerifiedCache>,
     pub(crate) claims_memo: Option<ClaimsMemo>,
+    /// Report-only rollout, when chosen.
+    pub(crate) shadow: Option<ShadowMode>,
 }
 
 /// The issuer and audience rules of a layer, applied to the parsed claims of every token, in
@@ -141,6 +160,30 @@ impl From<RejectionKind> for Unauthenticated {
 }
 
 impl Pipeline {
+    /// Whether shadow mode lets through a request refused for its token (`kind`): counted and
+    /// logged when it does. Never a 503's request: that one was not judged.
+    pub(crate) fn shadow_lets_through(&self, kind: &RejectionKind) -> bool {
+        let passes = self.shadow == Some(ShadowMode::RevocationsAndInvalidTokens)
+            && matches!(
+                kind,
+                RejectionKind::MissingToken
+                    | RejectionKind::InvalidRequest(_)
+                    | RejectionKind::InvalidToken(_)
+            );
+        if passes {
+            LayerStats::count(&self.stats.would_reject);
+            tracing::info!(
+                reason = %crate::rejection::Rejection::new(
+                    kind.clone(),
+                    crate::rejection::Protocol::Http
+                )
+                .description(),
+                "shadow mode: would reject the request's token; let through without claims"
+            );
+        }
+        passes
+    }
+
     /// Whether the request's path skips the layer (health checks and the like).
     pub(crate) fn bypasses<B>(&self, request: &Request<B>) -> bool {
         let path = request.uri().path();
@@ -295,6 +338,10 @@ impl Pipeline {
     ) -> Result<(), RejectionKind> {
         match outcome {
             Ok(Verdict::Valid) => LayerStats::count(&self.stats.allowed),
+            Ok(Verdict::Revoked(reason)) if self.shadow.is_some() => {
+                LayerStats::count(&self.stats.would_reject);
+                tracing::info!(%reason, "shadow mode: would reject a revoked token; let through");
+            }
             Ok(Verdict::Revoked(reason)) => {
                 LayerStats::count(&self.stats.rejected_revoked);
                 tracing::debug!(%reason, "revoked token refused");

@@ -12,6 +12,7 @@ pub struct LayerStats {
     pub(crate) failed_open: AtomicU64,
     pub(crate) verified_cache_hits: AtomicU64,
     pub(crate) claims_memo_hits: AtomicU64,
+    pub(crate) would_reject: AtomicU64,
 }
 
 impl LayerStats {
@@ -45,6 +46,12 @@ impl LayerStats {
     /// [`RevocationLayerBuilder::claims_memo`](crate::RevocationLayerBuilder::claims_memo)): not parsed nor hashed again.
     pub fn claims_memo_hits(&self) -> u64 {
         self.claims_memo_hits.load(Ordering::Relaxed)
+    }
+
+    /// Requests let through in [shadow mode](crate::ShadowMode) that the layer would have
+    /// refused (not counted among the refusals).
+    pub fn would_reject(&self) -> u64 {
+        self.would_reject.load(Ordering::Relaxed)
     }
 
     pub(crate) fn count(counter: &AtomicU64) {

@@ -169,6 +169,12 @@ pub struct RevocationConfig {
     /// Tokens longer than this many bytes are refused before any parsing (default 8 KiB).
     #[serde(default)]
     pub max_token_bytes: Option<std::num::NonZeroUsize>,
+    /// Report-only rollout ([`ShadowMode`](crate::ShadowMode)): `"revocations"` lets revoked
+    /// tokens through, `"revocations_and_invalid_tokens"` also requests refused for their token
+    /// (without claims); each counted and logged as "would reject". Unset (the default):
+    /// everything is enforced.
+    #[serde(default, with = "fields::ShadowModeDef")]
+    pub shadow_mode: Option<jwt_revoke_tower::ShadowMode>,
 }
 
 /// The policy: [`Policy`](crate::Policy)'s settings.

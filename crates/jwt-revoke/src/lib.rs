@@ -96,8 +96,8 @@ pub use jwt_revoke_core::{
 pub use jwt_revoke_tower::{
     BuildError, Claims, DecodingKeys, DefaultRejection, JwksError, Keys, LayerStats, Rejection,
     RejectionKind, RejectionResponse, ResponseFuture, RevocationHandle, RevocationLayer,
-    RevocationLayerBuilder, RevocationService, StoreFailure, TokenSource, TrustedIssuer, events,
-    jsonwebtoken,
+    RevocationLayerBuilder, RevocationService, ShadowMode, StoreFailure, TokenSource,
+    TrustedIssuer, events, jsonwebtoken,
 };
 #[cfg(feature = "remote-keys")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]

@@ -812,3 +812,39 @@ fn the_readme_s_example_file_reads_as_it_says() {
     assert_eq!(config.policy.max_token_lifetime.as_secs(), 900);
     assert!(!format!("{config:?}").contains(":password@"), "{config:?}");
 }
+
+/// `shadow_mode` lets a revoked token through, counted; a misspelt mode is refused, naming the
+/// setting; without it, the revoked token is refused.
+#[tokio::test]
+async fn shadow_mode_is_chosen_in_the_file_by_name_only() {
+    let dir = TempDir::new();
+    let secret = dir.write("secret", SECRET);
+    let base = minimal_toml(&secret);
+    let token = hs256(
+        &json!({"iss": ISSUER, "sub": "alice", "jti": "t-shadow", "iat": now(), "exp": now() + 300}),
+    );
+
+    let shadow = toml(&format!("shadow_mode = \"revocations\"\n{base}"))
+        .expect("reads")
+        .build()
+        .await
+        .expect("builds");
+    let stats = shadow.clone();
+    let shadow = app(shadow);
+    assert_eq!(
+        call(&shadow, "POST", "/logout", Some(&token)).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&shadow, "GET", "/me", Some(&token)).await,
+        StatusCode::OK
+    );
+    assert_eq!(stats.stats().would_reject(), 1);
+
+    let err = toml(&format!("shadow_mode = \"on\"\n{base}")).expect_err("not a mode");
+    assert_eq!(err.path(), "shadow_mode", "{err}");
+    assert!(
+        err.to_string().contains("revocations_and_invalid_tokens"),
+        "{err}"
+    );
+}

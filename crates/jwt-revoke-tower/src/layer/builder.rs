@@ -11,7 +11,7 @@ use super::RevocationLayer;
 use crate::error::BuildError;
 use crate::extract::TokenSource;
 use crate::issuers::{Keys, TrustedIssuer};
-use crate::pipeline::{ClaimRules, Pipeline, StoreFailure, Verification};
+use crate::pipeline::{ClaimRules, Pipeline, ShadowMode, StoreFailure, Verification};
 use crate::rejection::DefaultRejection;
 use crate::stats::LayerStats;
 use crate::verify::{ClaimsMemo, IssuerSpec, JwtVerifier, VerifiedCache, VerifierSettings};
@@ -43,6 +43,7 @@ pub struct RevocationLayerBuilder {
     store_failure: StoreFailure,
     verified_cache: Option<usize>,
     claims_memo_bytes: usize,
+    shadow: Option<ShadowMode>,
 }
 
 impl std::fmt::Debug for RevocationLayerBuilder {
@@ -77,6 +78,7 @@ impl RevocationLayerBuilder {
             },
             verified_cache: None,
             claims_memo_bytes: DEFAULT_CLAIMS_MEMO_BYTES,
+            shadow: None,
         }
     }
 
@@ -185,6 +187,16 @@ impl RevocationLayerBuilder {
         self
     }
 
+    /// Report-only rollout ([`ShadowMode`]): the layer decides and counts as usual, but lets
+    /// through what `mode` names, each counted
+    /// ([`LayerStats::would_reject`](crate::LayerStats::would_reject)) and logged as "would
+    /// reject". Off unless called; [`build`](Self::build) logs a warning when on. Turn it off
+    /// once the counts show what enforcing would refuse: in shadow mode a revoked token works.
+    pub fn shadow_mode(mut self, mode: ShadowMode) -> Self {
+        self.shadow = Some(mode);
+        self
+    }
+
     /// Builds the layer, checking the configuration (and that jsonwebtoken has a crypto backend).
     pub fn build(self) -> Result<RevocationLayer, BuildError> {
         if let Some(prefix) = self
@@ -246,6 +258,18 @@ impl RevocationLayerBuilder {
         // The engine's limit (its store's own, a little longer): one owner for every store
         // call (see `Revocations::store_timeout`).
         let store_timeout = self.revocations.store_timeout();
+        if let Some(mode) = self.shadow {
+            tracing::warn!(
+                ?mode,
+                "the revocation layer is in SHADOW MODE: it lets through requests it would \
+                 refuse (revoked tokens{}), counting and logging each as \"would reject\"",
+                if mode == ShadowMode::RevocationsAndInvalidTokens {
+                    ", and missing or invalid ones"
+                } else {
+                    ""
+                }
+            );
+        }
         Ok(RevocationLayer {
             pipeline: Arc::new(Pipeline {
                 revocations: self.revocations,
@@ -265,6 +289,7 @@ impl RevocationLayerBuilder {
                 stats: LayerStats::default(),
                 verified_cache,
                 claims_memo,
+                shadow: self.shadow,
             }),
             rejection: DefaultRejection,
         })

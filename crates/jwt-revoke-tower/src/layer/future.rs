@@ -128,6 +128,15 @@ where
                                 }),
                             });
                         }
+                        Err(Unauthenticated::Refused(kind))
+                            if carried.pipeline.shadow_lets_through(&kind) =>
+                        {
+                            let Request {
+                                mut inner, request, ..
+                            } = carried;
+                            let future = inner.call(request);
+                            this.state.set(State::Calling { future });
+                        }
                         Err(refused) => {
                             let kind = match refused {
                                 Unauthenticated::Refused(kind) => kind,

@@ -190,6 +190,7 @@ impl<R> std::fmt::Debug for RevocationLayer<R> {
             .field("sources", &self.pipeline.sources)
             .field("store_timeout", &self.pipeline.store_timeout)
             .field("store_failure", &self.pipeline.store_failure)
+            .field("shadow", &self.pipeline.shadow)
             .finish_non_exhaustive()
     }
 }

@@ -62,6 +62,9 @@ where
         let protocol = Protocol::of(&request);
         let authenticated = match self.pipeline.authenticate(&request, true) {
             Ok(authenticated) => Ok(authenticated),
+            Err(Unauthenticated::Refused(kind)) if self.pipeline.shadow_lets_through(&kind) => {
+                return ResponseFuture::call(self.inner.call(request));
+            }
             Err(Unauthenticated::Refused(kind)) => {
                 return ResponseFuture::reject(refuse(
                     &self.pipeline,

@@ -80,7 +80,7 @@ pub enum KeySourceError {
 
 /// `url` parsed, if a key source may fetch it: HTTPS, or HTTP to a loopback host when allowed;
 /// no credentials in it (it gets logged).
-pub(super) fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<Url, KeySourceError> {
+pub(crate) fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<Url, KeySourceError> {
     let refuse = |why| KeySourceError::Url {
         url: url.to_owned(),
         why,
@@ -260,7 +260,7 @@ async fn get(
 /// read, and a key jsonwebtoken cannot read (another curve, a certificate-only RSA key) are
 /// left out and logged; two signature keys of one `kid` fail the document (which one the
 /// provider means cannot be known); a set without a usable key too.
-fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceError> {
+pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceError> {
     #[derive(serde::Deserialize)]
     struct Document {
         keys: Vec<serde_json::Value>,

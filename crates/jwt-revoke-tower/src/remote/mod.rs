@@ -41,6 +41,10 @@
 mod fetch;
 mod refresh;
 
+/// The fetched-document parser and the URL rule, for the fuzz targets (`crate::fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) use fetch::{allowed_url, key_set};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};

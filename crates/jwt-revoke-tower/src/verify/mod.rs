@@ -258,17 +258,13 @@ impl JwtVerifier {
     fn verify_stamped(&self, token: &str) -> Result<Verified, VerifyError> {
         let (index, issuer) = match self.issuers.as_slice() {
             [only] => (0, only),
-            several => {
-                with_unverified_issuer(token, |iss| {
-                    several
-                        .iter()
-                        .enumerate()
-                        .find(|(_, issuer)| issuer.iss.as_deref() == Some(iss))
-                })?
-                .ok_or_else(|| {
-                    failure(FailureClass::Issuer, "the token's issuer is not accepted")
-                })?
-            }
+            several => with_unverified_issuer(token, |iss| {
+                several
+                    .iter()
+                    .enumerate()
+                    .find(|(_, issuer)| issuer.iss.as_deref() == Some(iss))
+            })?
+            .ok_or_else(|| failure(FailureClass::Issuer, "the token's issuer is not accepted"))?,
         };
         issuer.verify(token, index)
     }

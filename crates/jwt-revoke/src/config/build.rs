@@ -75,6 +75,9 @@ impl RevocationConfig {
         if let Some(max_bytes) = self.max_token_bytes {
             builder = builder.max_token_bytes(max_bytes.get());
         }
+        if let Some(mode) = self.shadow_mode {
+            builder = builder.shadow_mode(mode);
+        }
         let one_issuer = self.issuers.len() == 1;
         builder.build().map_err(|source| {
             let path = match &source {

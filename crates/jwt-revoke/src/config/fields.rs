@@ -21,6 +21,28 @@ pub(super) enum ListModeDef {
     Allowlist,
 }
 
+/// [`ShadowMode`](jwt_revoke_tower::ShadowMode) as written: `"revocations"` or
+/// `"revocations_and_invalid_tokens"`.
+pub(super) struct ShadowModeDef;
+
+impl ShadowModeDef {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<jwt_revoke_tower::ShadowMode>, D::Error> {
+        use jwt_revoke_tower::ShadowMode;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Written {
+            Revocations,
+            RevocationsAndInvalidTokens,
+        }
+        Ok(Some(match Written::deserialize(deserializer)? {
+            Written::Revocations => ShadowMode::Revocations,
+            Written::RevocationsAndInvalidTokens => ShadowMode::RevocationsAndInvalidTokens,
+        }))
+    }
+}
+
 /// The spelling of [`IdentityRule`] in a file.
 #[derive(Deserialize)]
 #[serde(remote = "IdentityRule", rename_all = "snake_case")]

@@ -1735,3 +1735,47 @@ async fn rfc_7009_says_200_to_a_token_of_an_algorithm_the_layer_never_accepts() 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_refused(&app, &foreign, "algorithm", "the layer refuses it too").await;
 }
+
+/// A source whose fetcher stopped with the runtime it was started on: an unknown kid is refused
+/// at once (nothing would fetch, so nothing is worth waiting for), the status says so, and past
+/// `max_stale` its keys are stale even though no fetch failed.
+#[test]
+fn a_source_whose_fetcher_stopped_with_its_runtime_waits_for_nothing_and_goes_stale() {
+    let serving = tokio::runtime::Runtime::new().expect("a runtime for the server");
+    let idp = KeyPair::generate(Algorithm::ES256);
+    let server = serving.block_on(JwksServer::start(jwks(&[jwk(&idp, "k1")])));
+    let starting = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the source");
+    let keys = starting
+        .block_on(
+            source(&server)
+                .refetch_interval(ms(50))
+                .unknown_kid_wait(Duration::from_secs(5))
+                .max_stale(ms(400))
+                .refresh_bounds(ms(200), ms(200))
+                .start(),
+        )
+        .expect("starts");
+    drop(starting);
+    assert!(!keys.status().fetcher_running);
+    serving.block_on(async {
+        let app = app_with(keys.clone(), &[Algorithm::ES256]);
+        assert_accepted(&app, &token(&idp, "k1", "t-1"), "the keys fetched at start").await;
+        let begun = Instant::now();
+        assert_refused(
+            &app,
+            &token(&idp, "k-new", "t-2"),
+            "kid",
+            "no fetcher: refused",
+        )
+        .await;
+        assert!(
+            begun.elapsed() < Duration::from_secs(4),
+            "refused without waiting the 5 s for a fetch that cannot come"
+        );
+        tokio::time::sleep(ms(500)).await;
+        assert_refused(&app, &token(&idp, "k1", "t-3"), "stale", "past max_stale").await;
+    });
+}

@@ -81,11 +81,18 @@ pub enum KeySourceError {
 /// `url` parsed, if a key source may fetch it: HTTPS, or HTTP to a loopback host when allowed;
 /// no credentials in it (it gets logged).
 pub(crate) fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<Url, KeySourceError> {
+    let Ok(parsed) = Url::parse(url) else {
+        // Not shown: text that is not a URL may still hold a password where a reader of it
+        // (or of the log) would take it for one (`https://user:pw@host:99999/`).
+        return Err(KeySourceError::Url {
+            url: format!("(text of {} bytes that is not a URL)", url.len()),
+            why: "not a URL",
+        });
+    };
     let refuse = |why| KeySourceError::Url {
-        url: url.to_owned(),
+        url: parsed.to_string(),
         why,
     };
-    let parsed = Url::parse(url).map_err(|_| refuse("not a URL"))?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
         // Not the URL as given: the refusal gets logged, and must not carry the password.
         let mut shown = parsed;
@@ -256,8 +263,12 @@ async fn get(
     Ok((body, headers))
 }
 
-/// The signature keys of a fetched key set. A symmetric (`oct`) key, published for anyone to
-/// read, and a key jsonwebtoken cannot read (another curve, a certificate-only RSA key) are
+/// The members of a JWK that hold private key values (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037
+/// §2).
+const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// The signature keys of a fetched key set. A symmetric (`oct`) key or one with private key
+/// values (`d`, ...), published for anyone to read, and a key jsonwebtoken cannot read (another curve, a certificate-only RSA key) are
 /// left out and logged; two signature keys of one `kid` fail the document (which one the
 /// provider means cannot be known); a set without a usable key too.
 pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceError> {
@@ -282,6 +293,15 @@ pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceE
         // secret everyone knows, and would let anyone sign tokens (HS256, ...).
         if value.get("kty").and_then(serde_json::Value::as_str) == Some("oct") {
             tracing::warn!(source = %url, ?kid, "a symmetric (oct) key in a fetched key set is a published secret; left out");
+            continue;
+        }
+        // OpenID Connect Discovery §3: a key set holds no private key values. A private key
+        // published is a secret everyone knows, as the symmetric one above.
+        if let Some(member) = PRIVATE_MEMBERS
+            .iter()
+            .find(|member| value.get(**member).is_some())
+        {
+            tracing::warn!(source = %url, ?kid, member, "a key of the fetched key set holds a private key value; left out");
             continue;
         }
         match serde_json::from_value::<Jwk>(value) {

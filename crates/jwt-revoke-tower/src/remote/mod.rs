@@ -18,7 +18,8 @@
 //!   set, too large, with two keys of one `kid`, without a usable signature key): the last
 //!   good set stays in force, the failure is logged and counted, and the fetch is retried
 //!   after 10 s, doubling up to the refresh's lower bound. Once the last good set is older
-//!   than [`max_stale`](RemoteKeysBuilder::max_stale) (default 24 h), the source is stale and
+//!   than [`max_stale`](RemoteKeysBuilder::max_stale) (default 24 h) and the last fetch
+//!   failed (or the fetcher stopped with its runtime), the source is stale and
 //!   its issuer's tokens are refused (401, "the issuer's keys are stale") until a fetch
 //!   succeeds: never accepted with keys the provider may have withdrawn long ago, never a 500.
 //!   A scheduled refresh never waits longer than half of `max_stale`, so keys of a provider
@@ -151,6 +152,7 @@ impl RemoteKeys {
             next_refresh: state.next_refresh,
             fetches: state.fetches,
             failures: state.failures,
+            fetcher_running: self.fetcher_running(),
         }
     }
 
@@ -173,12 +175,25 @@ impl RemoteKeys {
         }
     }
 
+    /// Stale: older than `max_stale` while fetches fail (or the fetcher has stopped). Keys a
+    /// provider keeps serving never go stale, however slowly it answers and whatever
+    /// `max-age` it sends.
     fn freshness(&self, snapshot: Option<&Snapshot>) -> Freshness {
         match snapshot {
             None => Freshness::NoKeysYet,
-            Some(s) if s.fetched_at.elapsed() > self.shared.settings.max_stale => Freshness::Stale,
+            Some(s)
+                if s.fetched_at.elapsed() > self.shared.settings.max_stale
+                    && (self.shared.failing.load(Ordering::Acquire) || !self.fetcher_running()) =>
+            {
+                Freshness::Stale
+            }
             Some(_) => Freshness::Fresh,
         }
+    }
+
+    /// Whether the background fetcher still runs (it stops with its runtime).
+    fn fetcher_running(&self) -> bool {
+        !self._fetcher.0.is_finished()
     }
 
     /// For a token whose `kid` the set of generation `seen` does not have: starts a fetch
@@ -193,6 +208,10 @@ impl RemoteKeys {
                 receiver: None,
                 within: Duration::ZERO,
             });
+        }
+        if !self.fetcher_running() {
+            // Its runtime is gone: nothing will fetch, and nothing is worth waiting for.
+            return None;
         }
         let mut receiver = shared.completed.subscribe();
         receiver.mark_unchanged();
@@ -310,6 +329,8 @@ pub struct KeySourceStatus {
     pub fetches: u64,
     /// Fetches that failed so far.
     pub failures: u64,
+    /// Whether the background fetcher runs (it stops with the runtime it was started on).
+    pub fetcher_running: bool,
 }
 
 /// One version of the key set.
@@ -328,6 +349,8 @@ struct Shared {
     settings: RemoteKeysBuilder,
     snapshot: ArcSwapOption<Snapshot>,
     generation: AtomicU64,
+    /// The last fetch failed (read on every request past `max_stale`).
+    failing: std::sync::atomic::AtomicBool,
     state: std::sync::Mutex<State>,
     /// Wakes the fetcher for an unknown `kid`.
     wake: Notify,
@@ -449,6 +472,7 @@ impl RemoteKeysBuilder {
             settings: self,
             snapshot: ArcSwapOption::empty(),
             generation: AtomicU64::new(0),
+            failing: std::sync::atomic::AtomicBool::new(false),
             state: std::sync::Mutex::new(State::default()),
             wake: Notify::new(),
             completed: watch::Sender::new(0),
@@ -476,6 +500,12 @@ impl RemoteKeysBuilder {
         if self.refresh_min.is_zero() || self.refresh_min > self.refresh_max {
             return Err(KeySourceError::Settings(
                 "refresh_bounds: the lower bound must be above zero and at most the upper one",
+            ));
+        }
+        if self.refetch_interval.is_zero() {
+            return Err(KeySourceError::Settings(
+                "refetch_interval must be above zero: it is the rate limit on fetches for \
+                 unknown kids",
             ));
         }
         if self.max_document_bytes == 0 {

@@ -85,6 +85,7 @@ impl Shared {
                     fetched_at: Instant::now(),
                 })));
                 state.last_success = Some((Instant::now(), SystemTime::now()));
+                self.failing.store(false, Ordering::Release);
                 state.jwks_uri = Some(fetched.jwks_uri);
                 state.consecutive_failures = 0;
                 let wanted = fetched.max_age.unwrap_or(settings.refresh_min);
@@ -97,6 +98,7 @@ impl Shared {
             }
             Err(err) => {
                 state.failures += 1;
+                self.failing.store(true, Ordering::Release);
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
                 // Discovery is redone after a failure: the key set may have moved.
                 state.jwks_uri = None;

@@ -182,14 +182,21 @@ pub fn read_config(text: &str) -> Result<RevocationConfig, ConfigError> {
 /// demo's (`iss` = `jwt-revoke-demo`), allow HS256 and have a `secret_file` key without `kid`
 /// (the demo's tokens name none). Read as the layer reads it: one trailing newline trimmed.
 fn signing_secret(config: &RevocationConfig) -> Result<Vec<u8>, String> {
-    let Some(issuer) = config.issuers.iter().find(|issuer| issuer.iss == ISSUER) else {
+    let Some((index, issuer)) = config
+        .issuers
+        .iter()
+        .enumerate()
+        .find(|(_, issuer)| issuer.iss == ISSUER)
+    else {
         return Err(format!(
             "issuers: the demo issues tokens as {ISSUER:?}, so the layer must accept that \
              issuer: add an [[issuers]] entry with iss = {ISSUER:?}"
         ));
     };
     if !issuer.algorithms.contains(&Algorithm::HS256) {
-        return Err("issuers[0].algorithms: the demo signs its tokens HS256: allow it".into());
+        return Err(format!(
+            "issuers[{index}].algorithms: the demo signs its tokens HS256: allow it"
+        ));
     }
     let file = issuer
         .keys
@@ -198,12 +205,16 @@ fn signing_secret(config: &RevocationConfig) -> Result<Vec<u8>, String> {
             (None, KeySource::SecretFile(file)) => Some(file),
             _ => None,
         })
-        .ok_or(
-            "issuers[0].keys: the demo signs its tokens with a secret_file key without kid: \
-             add one",
-        )?;
-    let mut secret = std::fs::read(file)
-        .map_err(|err| format!("issuers[0].keys: cannot read {}: {err}", file.display()))?;
+        .ok_or(format!(
+            "issuers[{index}].keys: the demo signs its tokens with a secret_file key without \
+             kid: add one"
+        ))?;
+    let mut secret = std::fs::read(file).map_err(|err| {
+        format!(
+            "issuers[{index}].keys: cannot read {}: {err}",
+            file.display()
+        )
+    })?;
     if secret.last() == Some(&b'\n') {
         secret.pop();
         if secret.last() == Some(&b'\r') {

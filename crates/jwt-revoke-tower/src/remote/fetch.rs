@@ -283,6 +283,29 @@ pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceE
     };
     let document: Document =
         serde_json::from_slice(body).map_err(|err| unusable(err.to_string()))?;
+    // Two keys of one kid for signatures fail the document, whether or not either can be
+    // read: which one the provider means cannot be known, and the answer must not depend on
+    // the keys' order (FUZZING.md F5).
+    let mut kids = std::collections::HashSet::new();
+    for value in &document.keys {
+        let for_signatures = value
+            .get("use")
+            .is_none_or(|usage| usage.is_null() || usage.as_str() == Some("sig"))
+            && value.get("key_ops").is_none_or(|ops| {
+                ops.is_null()
+                    || ops
+                        .as_array()
+                        .is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")))
+            });
+        if let Some(kid) = value.get("kid").and_then(serde_json::Value::as_str)
+            && for_signatures
+            && !kids.insert(kid)
+        {
+            return Err(unusable(format!(
+                "the key set has two signature keys with the kid {kid:?}"
+            )));
+        }
+    }
     let mut jwks: Vec<Jwk> = Vec::with_capacity(document.keys.len());
     for value in document.keys {
         let kid = value
@@ -305,6 +328,16 @@ pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceE
             continue;
         }
         match serde_json::from_value::<Jwk>(value) {
+            // Judged again as jsonwebtoken read it: its reader takes other spellings of `kty`
+            // than the string (`{"oct": null}`, FUZZING.md F6).
+            Ok(jwk)
+                if matches!(
+                    jwk.algorithm,
+                    jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
+                ) =>
+            {
+                tracing::warn!(source = %url, ?kid, "a symmetric (oct) key in a fetched key set is a published secret; left out");
+            }
             Ok(jwk) => jwks.push(jwk),
             Err(err) => {
                 tracing::debug!(source = %url, ?kid, error = %err, "a key of the key set is not one jsonwebtoken reads; left out");
@@ -336,7 +369,52 @@ fn chain(err: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::allowed_url;
+    use super::{allowed_url, key_set};
+
+    const EC_KEY: &str = r#"{"kty": "EC", "crv": "P-256", "x": "w7JAoU_gJbZJvV-zCOvU9yFJq0FNC_edCMRM78P8eQQ", "y": "wQg1EytcsEmGrM70Gb53oluoDbVhCZ3Uq3hHMslHVb4", "kid": "k"}"#;
+
+    fn read(document: &str) -> Result<crate::DecodingKeys, super::KeySourceError> {
+        key_set(
+            document.as_bytes(),
+            &reqwest::Url::parse("https://idp.example/jwks").expect("a URL"),
+        )
+    }
+
+    /// FUZZING.md F5: a repeated kid failed the document only when the unreadable key came
+    /// second.
+    #[test]
+    fn a_repeated_kid_fails_the_document_in_either_order() {
+        let unreadable = r#"{"kty": "OKP", "crv": "Ed448", "x": "AA", "kid": "k"}"#;
+        for document in [
+            format!(r#"{{"keys": [{unreadable}, {EC_KEY}]}}"#),
+            format!(r#"{{"keys": [{EC_KEY}, {unreadable}]}}"#),
+        ] {
+            let err = read(&document).expect_err("two keys of kid k");
+            assert!(err.to_string().contains("two signature keys"), "{err}");
+        }
+        // A key for encryption shares no kid space with the signature keys.
+        let enc = r#"{"kty": "OKP", "crv": "Ed448", "x": "AA", "kid": "k", "use": "enc"}"#;
+        let keys = read(&format!(r#"{{"keys": [{enc}, {EC_KEY}]}}"#)).expect("one signature key");
+        assert_eq!(keys.kids().collect::<Vec<_>>(), ["k"]);
+    }
+
+    /// FUZZING.md F6: jsonwebtoken reads `{"kty": {"oct": null}}` as a symmetric key, which the
+    /// string comparison let through.
+    #[test]
+    fn a_symmetric_key_is_left_out_however_its_kty_is_written() {
+        for key in [
+            r#"{"kty": {"oct": null}, "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", "kid": "s"}"#,
+            r#"{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", "kid": "s"}"#,
+        ] {
+            let document = format!(r#"{{"keys": [{key}, {EC_KEY}]}}"#);
+            let keys = read(&document).expect("the EC key is usable");
+            assert!(
+                !keys.verifies(jsonwebtoken::Algorithm::HS256),
+                "{key}: a published secret verifies nothing"
+            );
+            assert_eq!(keys.kids().collect::<Vec<_>>(), ["k"], "{key}");
+        }
+    }
 
     #[test]
     fn only_https_or_allowed_loopback_http_is_fetched() {

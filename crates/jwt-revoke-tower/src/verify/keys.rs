@@ -115,6 +115,18 @@ impl DecodingKeys {
                         .is_none_or(|ops| ops.contains(&KeyOperations::Verify))
             })
             .collect();
+        // Two signature keys of one kid refuse the set, whichever of them could be read or
+        // used: which one the publisher means cannot be known, and the answer must not depend
+        // on their order (FUZZING.md F5).
+        for (index, jwk) in signing.iter().enumerate() {
+            if let Some(kid) = &jwk.common.key_id
+                && signing[..index]
+                    .iter()
+                    .any(|earlier| earlier.common.key_id.as_ref() == Some(kid))
+            {
+                return Err(JwksError::DuplicateKid { kid: kid.clone() });
+            }
+        }
         let anonymous = signing.iter().all(|jwk| jwk.common.key_id.is_none());
         let mut keys = DecodingKeys::by_kid_only();
         for jwk in signing {
@@ -130,11 +142,6 @@ impl DecodingKeys {
                     Err(_) => continue,
                 },
             };
-            if let Some(kid) = kid
-                && keys.by_kid.iter().any(|(known, _)| known == kid)
-            {
-                return Err(JwksError::DuplicateKid { kid: kid.clone() });
-            }
             let name = kid.map_or("(without kid)", String::as_str);
             let key =
                 match DecodingKey::from_jwk(jwk).and_then(|key| well_formed(&key).map(|()| key)) {

@@ -281,8 +281,11 @@ pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceE
         what: "key set",
         why,
     };
-    let document: Document =
-        serde_json::from_slice(body).map_err(|err| unusable(err.to_string()))?;
+    // JSON is UTF-8 (RFC 8259 §8.1), all of it: serde_json skips the members it ignores
+    // without checking theirs, and a document that is not JSON is not a key set.
+    let text = std::str::from_utf8(body)
+        .map_err(|_| unusable("the document is not UTF-8 text".to_owned()))?;
+    let document: Document = serde_json::from_str(text).map_err(|err| unusable(err.to_string()))?;
     // Two keys of one kid for signatures fail the document, whether or not either can be
     // read: which one the provider means cannot be known, and the answer must not depend on
     // the keys' order (FUZZING.md F5).
@@ -396,6 +399,29 @@ mod tests {
         let enc = r#"{"kty": "OKP", "crv": "Ed448", "x": "AA", "kid": "k", "use": "enc"}"#;
         let keys = read(&format!(r#"{{"keys": [{enc}, {EC_KEY}]}}"#)).expect("one signature key");
         assert_eq!(keys.kids().collect::<Vec<_>>(), ["k"]);
+    }
+
+    /// FUZZING.md F7: bytes that are not UTF-8 in a member the parser skips made a document
+    /// that is not JSON a key set.
+    #[test]
+    fn a_document_that_is_not_utf8_is_not_a_key_set() {
+        let mut document = format!(r#"{{"keys": [{EC_KEY}], "x5u": "ab"}}"#).into_bytes();
+        let at = document.len() - 3;
+        document[at] = 0xff;
+        let err = key_set(
+            &document,
+            &reqwest::Url::parse("https://idp.example/jwks").expect("a URL"),
+        )
+        .expect_err("not UTF-8");
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        document[at] = b'c';
+        assert!(
+            key_set(
+                &document,
+                &reqwest::Url::parse("https://idp.example/jwks").expect("a URL")
+            )
+            .is_ok()
+        );
     }
 
     /// FUZZING.md F6: jsonwebtoken reads `{"kty": {"oct": null}}` as a symmetric key, which the

@@ -136,7 +136,11 @@ impl RemoteKeys {
 
     /// What the source holds and when it fetches next.
     pub fn status(&self) -> KeySourceStatus {
-        let state = self.shared.state.lock().expect("key source state");
+        let state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let snapshot = self.shared.snapshot.load_full();
         KeySourceStatus {
             location: self.shared.settings.location.to_string(),
@@ -202,7 +206,10 @@ impl RemoteKeys {
     /// when none is coming (the token is refused at once).
     pub(crate) fn request_refetch(&self, seen: u64) -> Option<KeyWait> {
         let shared = &self.shared;
-        let mut state = shared.state.lock().expect("key source state");
+        let mut state = shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if shared.generation.load(Ordering::Acquire) != seen {
             return Some(KeyWait {
                 receiver: None,

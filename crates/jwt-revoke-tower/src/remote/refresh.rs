@@ -1,8 +1,8 @@
 //! The fetcher: when a source's key set is fetched, and what a fetch changes.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::fetch::{self, Fetched, KeySourceError};
@@ -14,13 +14,19 @@ const FIRST_RETRY: Duration = Duration::from_secs(10);
 /// Fetches the key set of `shared` when due or asked, until the source is dropped (the task is
 /// aborted then).
 pub(super) async fn run(shared: Arc<Shared>, client: reqwest::Client, first_delay: Duration) {
-    let mut due = tokio::time::Instant::now() + first_delay;
+    let mut due = later(first_delay);
     loop {
         let asked = tokio::select! {
             () = tokio::time::sleep_until(due) => false,
             () = shared.wake.notified() => true,
         };
-        if asked && !shared.state.lock().expect("key source state").in_flight {
+        if asked
+            && !shared
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .in_flight
+        {
             // A wake-up left from a request that a scheduled fetch has served already.
             continue;
         }
@@ -32,7 +38,7 @@ pub(super) async fn run(shared: Arc<Shared>, client: reqwest::Client, first_dela
             .jwks_uri
             .clone();
         let outcome = fetch::fetch(&shared.settings, &client, jwks_uri).await;
-        due = tokio::time::Instant::now() + shared.finish(outcome);
+        due = later(shared.finish(outcome));
     }
 }
 
@@ -40,7 +46,7 @@ impl Shared {
     /// A fetch begins. `scheduled`: the fetcher's own (a fetch asked for by a request was
     /// marked when it was asked).
     pub(super) fn begin(&self, scheduled: bool) {
-        let mut state = self.state.lock().expect("key source state");
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.in_flight = true;
         if scheduled {
             state.last_attempt = Some(Instant::now());
@@ -53,7 +59,7 @@ impl Shared {
     pub(super) fn finish(&self, outcome: Result<Fetched, KeySourceError>) -> Duration {
         let settings = &self.settings;
         let location = settings.location.to_string();
-        let mut state = self.state.lock().expect("key source state");
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let delay = match outcome {
             Ok(fetched) => {
                 let before = self.snapshot.load_full();
@@ -118,11 +124,19 @@ impl Shared {
             }
         };
         state.in_flight = false;
-        state.next_refresh = Some(SystemTime::now() + delay);
+        // `None` past what the clock can say (a `max-age` of 2^64 s and bounds to match).
+        state.next_refresh = SystemTime::now().checked_add(delay);
         drop(state);
         self.completed.send_modify(|count| *count += 1);
         delay
     }
+}
+
+/// `delay` from now, or a year from now where the clock cannot count that far.
+fn later(delay: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(delay)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 60 * 60))
 }
 
 /// `delay`, less up to 10 % at random: a fleet's instances do not fetch in step.
@@ -132,6 +146,23 @@ fn jitter(delay: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    /// The longest delays the fetcher can be given (`max_stale / 2` of `Duration::MAX`, from
+    /// a `max-age` of 2^64 s; `Instant + Duration::MAX` panics) are scheduled in the future,
+    /// without a panic.
+    #[test]
+    fn the_longest_delays_are_scheduled_without_overflow() {
+        let now = tokio::time::Instant::now();
+        for delay in [
+            Duration::MAX,
+            Duration::MAX / 2,
+            super::jitter(Duration::MAX / 2),
+        ] {
+            assert!(super::later(delay) > now, "{delay:?}");
+        }
+    }
+
     #[test]
     fn jitter_only_shortens_and_by_a_tenth_at_most() {
         let delay = std::time::Duration::from_secs(300);

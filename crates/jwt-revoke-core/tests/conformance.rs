@@ -258,3 +258,46 @@ fn the_suite_and_the_model_catch_a_store_that_ignores_claim_cutoffs() {
     ));
     assert!(model_catches(Flaw::IgnoresClaims));
 }
+
+/// The model's minimal sequence of CI's run at stop 19: two tokens of one user share a `jti`
+/// (the issuer reusing it, against RFC 7519 §4.1.7), the short-lived one is revoked, and the
+/// long-lived one is refused by that record until it expires (DESIGN §3: a record lives to the
+/// revoked token's `exp`), then valid, as the model says. The never-again rule is each token's
+/// own: this one was never revoked itself. The same sequence with one token shows the rule.
+#[test]
+fn a_reused_jti_is_revoked_until_the_revoked_tokens_expiry_as_the_model_says() {
+    use jwt_revoke_core::conformance::model::{IssuedAt, Op};
+    let issue = |jti: Option<u8>, lives_secs| Op::Issue {
+        user: 0,
+        jti,
+        sid: None,
+        app: None,
+        iat: IssuedAt::Absent,
+        lives_secs,
+    };
+    let ops = [
+        issue(Some(2), 60),
+        Op::Check(0),
+        issue(Some(2), 1),
+        Op::RevokeToken(2),
+        issue(None, 1),
+        Op::Check(2),
+        Op::AdvanceMillis(55_000),
+        Op::Check(2),
+    ];
+    let subject = |clock: jwt_revoke_core::ManualClock| async move {
+        let store = Arc::new(ReferenceStore::new(Arc::new(clock)));
+        model_subject(store.clone(), Some(store))
+    };
+    ModelRun::new(1).replay(false, &ops, subject);
+    // One token, revoked after it was accepted: refused for the rest of its life.
+    let ops = [
+        issue(Some(2), 60),
+        Op::Check(0),
+        Op::RevokeToken(0),
+        Op::Check(0),
+        Op::AdvanceMillis(55_000),
+        Op::Check(0),
+    ];
+    ModelRun::new(1).replay(false, &ops, subject);
+}

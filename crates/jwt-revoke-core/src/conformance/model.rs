@@ -647,7 +647,16 @@ async fn run_sequence(
                     );
                     accepted[index] = true;
                 }
-                if got == Answer::Revoked && accepted[index] {
+                // Refused for good, unless the record may be a sibling's: a token of the same
+                // identity (`iss`, `sub`, `jti`) with an earlier `exp`, revoked, leaves a record
+                // that lives to that `exp` only (DESIGN §3), after which this one is valid again,
+                // as the model says too. Two tokens of one `jti` are the issuer breaking
+                // RFC 7519 §4.1.7; the never-again rule holds for each token's own revocation.
+                let identity = token.model.identity();
+                let reissued = issued.iter().any(|other| {
+                    other.model.identity() == identity && other.claims.exp < token.claims.exp
+                });
+                if got == Answer::Revoked && accepted[index] && !reissued {
                     revoked_after_accepted.push(index);
                 }
             }

@@ -1,5 +1,5 @@
 //! Fetched key-set documents: any bytes as the body a `RemoteKeys` source fetched, through
-//! its parser (`remote::fetch::key_set`, via the `fuzzing` feature), and any text (the whole
+//! its parser (`jwks_document::key_set`, via the `fuzzing` feature), and any text (the whole
 //! input, and every string in it) through the URL rule of a key source (`allowed_url`).
 //!
 //! Properties: no panic. A document that yields keys yields at least one, none of them a

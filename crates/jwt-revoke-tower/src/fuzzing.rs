@@ -27,20 +27,18 @@ pub fn is_event_token_type(typ: &str) -> bool {
 }
 
 /// The keys a fetched key-set document `body` yields, as a [`RemoteKeys`](crate::RemoteKeys)
-/// source reads it (`remote::fetch::key_set`: `oct` keys, keys not for signatures and keys
+/// source reads it (`jwks_document::key_set`: `oct` keys, keys not for signatures and keys
 /// jsonwebtoken cannot read left out, two signature keys of one `kid` a failure), or the
 /// description of the failure. The document is said to come from a fixed HTTPS URL.
-#[cfg(all(feature = "fuzzing", feature = "remote-keys"))]
 pub fn fetched_key_set(body: &[u8]) -> Result<crate::DecodingKeys, String> {
-    let url = reqwest::Url::parse("https://idp.example/jwks").expect("a valid URL");
-    crate::remote::key_set(body, &url).map_err(|err| err.to_string())
+    let url = url::Url::parse("https://idp.example/jwks").expect("a valid URL");
+    crate::jwks_document::key_set(body, &url).map_err(|err| err.to_string())
 }
 
-/// The URL a key source would fetch for `url` (`remote::fetch::allowed_url`), as text, or
+/// The URL a key source would fetch for `url` (`jwks_document::allowed_url`), as text, or
 /// the refusal's message.
-#[cfg(all(feature = "fuzzing", feature = "remote-keys"))]
 pub fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<String, String> {
-    crate::remote::allowed_url(url, allow_http_loopback)
+    crate::jwks_document::allowed_url(url, allow_http_loopback)
         .map(String::from)
         .map_err(|err| err.to_string())
 }

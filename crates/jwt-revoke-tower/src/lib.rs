@@ -71,6 +71,11 @@ mod issuers;
 mod layer;
 mod pipeline;
 mod rejection;
+// Built for the fuzz targets without `remote-keys` too: then only the parser and the URL rule
+// are used, and `KeySourceError` is not exported.
+#[cfg(any(feature = "remote-keys", feature = "fuzzing"))]
+#[cfg_attr(not(feature = "remote-keys"), allow(dead_code, unreachable_pub))]
+mod jwks_document;
 #[cfg(feature = "remote-keys")]
 pub mod remote;
 mod stats;

@@ -42,10 +42,6 @@
 mod fetch;
 mod refresh;
 
-/// The fetched-document parser and the URL rule, for the fuzz targets (`crate::fuzzing`).
-#[cfg(feature = "fuzzing")]
-pub(crate) use fetch::{allowed_url, key_set};
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -54,7 +50,7 @@ use arc_swap::ArcSwapOption;
 use tokio::sync::{Notify, watch};
 
 use crate::verify::DecodingKeys;
-pub use fetch::KeySourceError;
+pub use crate::jwks_document::KeySourceError;
 
 /// The default lower bound of the refresh interval (and the interval without `max-age`).
 pub const DEFAULT_REFRESH_MIN: Duration = Duration::from_secs(5 * 60);
@@ -503,7 +499,7 @@ impl RemoteKeysBuilder {
 
     fn check(&self) -> Result<(), KeySourceError> {
         let (Location::Jwks(url) | Location::Issuer(url)) = &self.location;
-        fetch::allowed_url(url, self.allow_http_loopback)?;
+        crate::jwks_document::allowed_url(url, self.allow_http_loopback)?;
         if self.refresh_min.is_zero() || self.refresh_min > self.refresh_max {
             return Err(KeySourceError::Settings(
                 "refresh_bounds: the lower bound must be above zero and at most the upper one",

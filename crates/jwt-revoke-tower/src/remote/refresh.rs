@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::fetch::{self, Fetched, KeySourceError};
+use super::fetch::{self, Fetched};
+use crate::jwks_document::KeySourceError;
 use super::{Shared, Snapshot};
 
 /// The first retry after a failed fetch; it doubles up to the refresh's lower bound.

@@ -16,6 +16,7 @@
 //! `DEMO_IDP_ISSUER`, `aud` naming `DEMO_IDP_AUDIENCE`), and its back-channel logouts end its
 //! own sessions and users.
 
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +46,15 @@ pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// The longest lifetime the demo accepts from tokens minted elsewhere with its secret.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Installs the process's metrics recorder, Prometheus's, and returns the handle whose text
+/// [`DemoConfig::with_metrics`] serves. Once per process, before the store is built (the
+/// memory store reports its capacity when it is built).
+pub fn install_metrics() -> Result<PrometheusHandle, String> {
+    PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|err| format!("the metrics recorder cannot be installed: {err}"))
+}
+
 /// What the demo needs to run.
 #[derive(Clone)]
 pub struct DemoConfig {
@@ -56,6 +66,8 @@ pub struct DemoConfig {
     pub idp: Option<IdpConfig>,
     /// A layer configured elsewhere (`DEMO_CONFIG`), used as it is instead of the demo's own.
     pub layer: Option<RevocationLayer>,
+    /// The Prometheus recorder whose text `GET /metrics` serves ([`install_metrics`]), if any.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 impl DemoConfig {
@@ -66,6 +78,7 @@ impl DemoConfig {
             store,
             idp: None,
             layer: None,
+            metrics: None,
         }
     }
 
@@ -78,6 +91,7 @@ impl DemoConfig {
             store: Arc::clone(layer.revocations().store()),
             idp: None,
             layer: Some(layer),
+            metrics: None,
         }
     }
 
@@ -111,6 +125,12 @@ impl DemoConfig {
             .build(),
             (None, _) => adjust(layer_builder(revocations, &self.secret)).build(),
         }
+    }
+
+    /// The same demo, serving the metrics of `recorder` at `GET /metrics`, outside the layer.
+    pub fn with_metrics(mut self, recorder: PrometheusHandle) -> Self {
+        self.metrics = Some(recorder);
+        self
     }
 
     /// The same demo, accepting back-channel logouts from `idp`.
@@ -239,6 +259,10 @@ pub fn router(config: DemoConfig) -> Result<Router, DemoError> {
         .route_service("/oauth/revoke", revocation_endpoint);
     if let Some(receiver) = backchannel_logout {
         app = app.route_service("/backchannel-logout", receiver);
+    }
+    if let Some(recorder) = config.metrics {
+        // Outside the layer: a scraper holds no token, and its scrapes are not decisions.
+        app = app.route("/metrics", get(move || async move { recorder.render() }));
     }
     Ok(app.merge(protected).with_state(state))
 }

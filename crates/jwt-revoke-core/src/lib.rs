@@ -32,6 +32,7 @@
 
 mod claims;
 mod key;
+pub mod observe;
 mod policy;
 mod revocations;
 pub mod settings;

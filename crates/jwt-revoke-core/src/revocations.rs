@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::claims::{ClaimValueError, NumericDate, RegisteredClaims, claim_values};
 use crate::key::{ClaimId, RecordKey, SessionId, TokenId, UserId};
+use crate::observe;
 use crate::policy::{IdentityRule, ListMode, Policy};
 use crate::store::{CheckReply, ClaimKeys, RevocationStore, StoreError, TokenKeys};
 use crate::time::{Clock, SystemClock, Timestamp};
@@ -422,7 +423,8 @@ impl Revocations {
 
     /// Asks the store about a token (one call) and judges the answer.
     pub async fn check(&self, token: &TokenFacts) -> Result<Verdict, StoreError> {
-        let reply = self.inner.store.check(&token.keys).await?;
+        let store = &self.inner.store;
+        let reply = observe::store_call(store.kind(), "check", store.check(&token.keys)).await?;
         Ok(self.judge(token, &reply))
     }
 
@@ -482,11 +484,16 @@ impl Revocations {
                 if until <= self.inner.clock.now() {
                     return Ok(TokenRevocation::AlreadyExpired);
                 }
-                self.inner.store.insert_token(&token.keys, until).await?;
+                let store = &self.inner.store;
+                let insert = store.insert_token(&token.keys, until);
+                observe::store_call(store.kind(), "insert_token", insert).await?;
                 Ok(TokenRevocation::Recorded { until })
             }
             ListMode::Allowlist => {
-                let was_registered = self.inner.store.remove_token(&token.keys).await?;
+                let store = &self.inner.store;
+                let remove = store.remove_token(&token.keys);
+                let was_registered =
+                    observe::store_call(store.kind(), "remove_token", remove).await?;
                 Ok(TokenRevocation::Unregistered { was_registered })
             }
         }
@@ -504,7 +511,9 @@ impl Revocations {
         if until <= self.inner.clock.now() {
             return Ok(());
         }
-        self.inner.store.insert_token(&token.keys, until).await
+        let store = &self.inner.store;
+        let insert = store.insert_token(&token.keys, until);
+        observe::store_call(store.kind(), "insert_token", insert).await
     }
 
     /// Revokes every token of `user` issued up to now ("log out everywhere"): every token
@@ -615,7 +624,9 @@ impl Revocations {
             // Every token this could cover has expired: nothing to keep.
             return Ok(Cutoff::new(at));
         }
-        let in_force = self.inner.store.raise_cutoff(key, at, expires_at).await?;
+        let store = &self.inner.store;
+        let raise = store.raise_cutoff(key, at, expires_at);
+        let in_force = observe::store_call(store.kind(), "raise_cutoff", raise).await?;
         Ok(Cutoff::new(in_force))
     }
 

@@ -376,6 +376,12 @@ pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
     fn call_timeout(&self) -> Option<Duration> {
         None
     }
+
+    /// A short name of the store's kind, the `store` label of the engine's metrics and what
+    /// a status report says: `memory`, `redis`, `redis_cluster`, ... The default is `custom`.
+    fn kind(&self) -> &'static str {
+        "custom"
+    }
 }
 
 #[async_trait]
@@ -409,6 +415,9 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
     }
     fn call_timeout(&self) -> Option<Duration> {
         (**self).call_timeout()
+    }
+    fn kind(&self) -> &'static str {
+        (**self).kind()
     }
 }
 

@@ -470,6 +470,10 @@ impl RevocationStore for MemoryStore {
         let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         Some(StoreUsage::new(count(self.len()), self.capacity.map(count)))
     }
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
 }
 
 /// Reads the clock once, and only if asked: a check that finds no record never reads it.

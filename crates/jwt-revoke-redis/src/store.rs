@@ -590,6 +590,11 @@ impl RevocationStore for RedisStore {
         Some(self.write_timeout())
     }
 
+    /// `redis`, for one server and a cluster alike.
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
     async fn check(&self, keys: &TokenKeys) -> Result<CheckReply, StoreError> {
         self.ensure_guard();
         if let Some(evicting) = self.direct.health.evicting() {

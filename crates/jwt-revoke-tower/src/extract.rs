@@ -76,9 +76,10 @@ pub(crate) fn find_token<'h>(
     }
     let token = found.ok_or(RejectionKind::MissingToken)?;
     if token.len() > max_len {
-        return Err(RejectionKind::InvalidToken(Cow::Owned(format!(
-            "the token is larger than {max_len} bytes"
-        ))));
+        return Err(RejectionKind::InvalidToken(
+            crate::InvalidReason::TooLarge,
+            Cow::Owned(format!("the token is larger than {max_len} bytes")),
+        ));
     }
     Ok(token)
 }
@@ -252,7 +253,7 @@ mod tests {
         )]);
         assert!(matches!(
             find_token(&map, BEARER, 100),
-            Err(RejectionKind::InvalidToken(_))
+            Err(RejectionKind::InvalidToken(..))
         ));
     }
 }

@@ -120,7 +120,6 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-
 /// The members of a JWK that hold private key values (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037
 /// §2).
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];

@@ -69,6 +69,7 @@ pub mod fuzzing;
 mod handle;
 mod issuers;
 mod layer;
+pub mod observe;
 mod pipeline;
 mod rejection;
 // Built for the fuzz targets without `remote-keys` too: then only the parser and the URL rule
@@ -88,7 +89,7 @@ pub use handle::RevocationHandle;
 pub use issuers::{Keys, TrustedIssuer};
 pub use layer::{ResponseFuture, RevocationLayer, RevocationLayerBuilder, RevocationService};
 pub use pipeline::{ShadowMode, StoreFailure};
-pub use rejection::{DefaultRejection, Rejection, RejectionKind, RejectionResponse};
+pub use rejection::{DefaultRejection, InvalidReason, Rejection, RejectionKind, RejectionResponse};
 #[cfg(feature = "remote-keys")]
 pub use remote::{KeySourceError, RemoteKeys, RemoteKeysBuilder};
 pub use stats::LayerStats;

@@ -25,7 +25,7 @@ use jwt_revoke_core::{Revocations, StoreError, TokenError, TokenFacts, Verdict};
 use crate::claims::Claims;
 use crate::extract::{TokenSource, find_token};
 use crate::handle::RevocationHandle;
-use crate::rejection::RejectionKind;
+use crate::rejection::{InvalidReason, RejectionKind, revocation_label};
 use crate::stats::LayerStats;
 use crate::verify::{
     Authenticated, ClaimsMemo, JwtVerifier, KeyStamp, KeyWait, VerifiedCache, carries_events_claim,
@@ -106,14 +106,14 @@ impl ClaimRules {
     pub(crate) fn check(
         &self,
         claims: &jwt_revoke_core::RegisteredClaims,
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), (InvalidReason, &'static str)> {
         if !self.issuers.is_empty()
             && !claims
                 .iss
                 .as_deref()
                 .is_some_and(|iss| self.issuers.iter().any(|ours| ours == iss))
         {
-            return Err("the token's issuer is not accepted");
+            return Err((InvalidReason::Issuer, "the token's issuer is not accepted"));
         }
         let audiences = claims
             .iss
@@ -128,16 +128,20 @@ impl ClaimRules {
         match (&claims.aud, audiences.is_empty()) {
             // RFC 7519 §4.1.3: a token whose `aud` does not name us is refused, also when we
             // name no audience at all (unless told to accept any).
-            (Some(_), true) if !self.any_audience => {
-                Err("the token is meant for an audience (aud) this service does not accept")
-            }
+            (Some(_), true) if !self.any_audience => Err((
+                InvalidReason::Audience,
+                "the token is meant for an audience (aud) this service does not accept",
+            )),
             (Some(_), true) | (None, true) => Ok(()),
-            (None, false) => Err("the token has no aud claim"),
+            (None, false) => Err((InvalidReason::MissingClaim, "the token has no aud claim")),
             (Some(aud), false) => {
                 if audiences.iter().any(|ours| aud.contains(ours)) {
                     Ok(())
                 } else {
-                    Err("the token's audience is not accepted")
+                    Err((
+                        InvalidReason::Audience,
+                        "the token's audience is not accepted",
+                    ))
                 }
             }
         }
@@ -168,10 +172,11 @@ impl Pipeline {
                 kind,
                 RejectionKind::MissingToken
                     | RejectionKind::InvalidRequest(_)
-                    | RejectionKind::InvalidToken(_)
+                    | RejectionKind::InvalidToken(..)
             );
         if passes {
             LayerStats::count(&self.stats.would_reject);
+            crate::observe::decision("would_reject", kind.reason(), None);
             tracing::info!(
                 reason = %crate::rejection::Rejection::new(
                     kind.clone(),
@@ -215,8 +220,10 @@ impl Pipeline {
                 if let Some(known) = cache.get(&digest, now, |stamp| verifier.still_in_force(stamp))
                 {
                     LayerStats::count(&self.stats.verified_cache_hits);
+                    crate::observe::cache_lookup("verified_token", true);
                     return Ok(self.seen_before(known)?);
                 }
+                crate::observe::cache_lookup("verified_token", false);
                 let (authenticated, stamp) = self.verify_and_inspect(verifier, &raw, may_wait)?;
                 cache.insert(digest, &authenticated, stamp, self.revocations.policy());
                 Ok(authenticated)
@@ -249,15 +256,21 @@ impl Pipeline {
                     // the token itself, or a verifying layer (the RFC 7009 endpoint) and this one
                     // would know the token by two identities.
                     let Some(raw) = found else {
-                        return Err(RejectionKind::InvalidToken(Cow::Borrowed(
-                            "the token has no jti and was not found in the request to identify it",
-                        ))
+                        return Err(RejectionKind::InvalidToken(
+                            InvalidReason::Unidentifiable,
+                            Cow::Borrowed(
+                                "the token has no jti and was not found in the request to identify it",
+                            ),
+                        )
                         .into());
                     };
                     if !carries_payload(&raw, claims.json()) {
-                        return Err(RejectionKind::InvalidToken(Cow::Borrowed(
-                            "the token in the request is not the one verified upstream",
-                        ))
+                        return Err(RejectionKind::InvalidToken(
+                            InvalidReason::Unidentifiable,
+                            Cow::Borrowed(
+                                "the token in the request is not the one verified upstream",
+                            ),
+                        )
                         .into());
                     }
                 }
@@ -283,7 +296,11 @@ impl Pipeline {
         let memo = self.claims_memo.as_ref();
         if let Some(known) = memo.and_then(|memo| memo.get(payload.get())) {
             LayerStats::count(&self.stats.claims_memo_hits);
+            crate::observe::cache_lookup("claims_memo", true);
             return Ok((self.seen_before(known)?, stamp));
+        }
+        if memo.is_some() {
+            crate::observe::cache_lookup("claims_memo", false);
         }
         let claims = Claims::from_verified_payload(payload).map_err(|_| malformed_claims())?;
         let authenticated = self.inspect(claims)?;
@@ -307,7 +324,7 @@ impl Pipeline {
     fn inspect(&self, claims: Claims) -> Result<Authenticated, RejectionKind> {
         self.claim_rules
             .check(claims.registered())
-            .map_err(|why| RejectionKind::InvalidToken(Cow::Borrowed(why)))?;
+            .map_err(|(reason, why)| RejectionKind::InvalidToken(reason, Cow::Borrowed(why)))?;
         let token = self
             .revocations
             .inspect(claims.registered(), claims.json())
@@ -336,14 +353,20 @@ impl Pipeline {
         request: &mut Request<B>,
         authenticated: Authenticated,
     ) -> Result<(), RejectionKind> {
+        let iss = authenticated.claims.registered().iss.as_deref();
         match outcome {
-            Ok(Verdict::Valid) => LayerStats::count(&self.stats.allowed),
+            Ok(Verdict::Valid) => {
+                LayerStats::count(&self.stats.allowed);
+                crate::observe::decision("allowed", "valid", iss);
+            }
             Ok(Verdict::Revoked(reason)) if self.shadow.is_some() => {
                 LayerStats::count(&self.stats.would_reject);
+                crate::observe::decision("would_reject", revocation_label(&reason), iss);
                 tracing::info!(%reason, "shadow mode: would reject a revoked token; let through");
             }
             Ok(Verdict::Revoked(reason)) => {
                 LayerStats::count(&self.stats.rejected_revoked);
+                crate::observe::decision("rejected", revocation_label(&reason), iss);
                 tracing::debug!(%reason, "revoked token refused");
                 return Err(RejectionKind::Revoked(reason));
             }
@@ -355,15 +378,18 @@ impl Pipeline {
                     // token through.
                     StoreFailure::FailOpen if error.is_unavailable() => {
                         LayerStats::count(&self.stats.failed_open);
+                        crate::observe::decision("failed_open", "store_unavailable", iss);
                         tracing::warn!(%error, "revocation store unavailable; letting the request through (fail open)");
                     }
                     StoreFailure::FailOpen => {
+                        crate::observe::decision("rejected", "store_unavailable", iss);
                         tracing::error!(%error, "revocation store failed; refusing the request (failing open is only for unavailability)");
                         return Err(RejectionKind::StoreUnavailable {
                             retry_after: std::time::Duration::from_secs(1),
                         });
                     }
                     StoreFailure::FailClosed { retry_after } => {
+                        crate::observe::decision("rejected", "store_unavailable", iss);
                         tracing::warn!(%error, "revocation store failed; refusing the request (fail closed)");
                         return Err(RejectionKind::StoreUnavailable { retry_after });
                     }
@@ -378,7 +404,14 @@ impl Pipeline {
 }
 
 fn token_error(err: TokenError) -> RejectionKind {
-    RejectionKind::InvalidToken(Cow::Owned(err.to_string()))
+    let reason = match err {
+        TokenError::MissingClaim(_) | TokenError::MissingJti => InvalidReason::MissingClaim,
+        TokenError::Expired => InvalidReason::Expired,
+        TokenError::NotYetValid | TokenError::IssuedInFuture => InvalidReason::NotYetValid,
+        TokenError::LifetimeTooLong | TokenError::ExpiresBeforeIssued => InvalidReason::Lifetime,
+        _ => InvalidReason::Malformed,
+    };
+    RejectionKind::InvalidToken(reason, Cow::Owned(err.to_string()))
 }
 
 /// Whether the compact JWS `token` carries exactly `payload` (its second segment).

@@ -25,8 +25,8 @@ pub enum RejectionKind {
     /// a bearer scheme with no token (RFC 6750 `invalid_request`, HTTP 400).
     InvalidRequest(Cow<'static, str>),
     /// The token is malformed, forged, expired, of a refused algorithm or type, or fails the
-    /// policy (RFC 6750 `invalid_token`, HTTP 401).
-    InvalidToken(Cow<'static, str>),
+    /// policy (RFC 6750 `invalid_token`, HTTP 401): why in a word, and as the client is told.
+    InvalidToken(InvalidReason, Cow<'static, str>),
     /// The token is valid but revoked (`invalid_token`, HTTP 401).
     Revoked(RevocationReason),
     /// The revocation store could not answer, and the layer fails closed (HTTP 503).
@@ -40,6 +40,99 @@ pub enum RejectionKind {
         /// What the `Retry-After` header will say.
         retry_after: Duration,
     },
+}
+
+/// Why a token is invalid, in one word of a fixed set: a metric's label, a log field. The
+/// client is told more ([`Rejection::description`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// Not a compact JWS, a payload that is not JSON, malformed claims, a `crit` header.
+    Malformed,
+    /// Larger than the layer's limit.
+    TooLarge,
+    /// The signature does not verify.
+    Signature,
+    /// An algorithm the token's issuer is not trusted for (`none` among them).
+    Algorithm,
+    /// A `kid` the issuer's keys do not have, or none where one is needed.
+    UnknownKey,
+    /// The issuer's fetched keys are stale.
+    KeysStale,
+    /// The issuer's keys have not been fetched yet.
+    KeysUnavailable,
+    /// `iss` not accepted.
+    Issuer,
+    /// `aud` not accepted.
+    Audience,
+    /// `exp` passed.
+    Expired,
+    /// `nbf` or `iat` ahead of the clock.
+    NotYetValid,
+    /// Living longer than the policy allows, or expiring before it was issued.
+    Lifetime,
+    /// A claim the rules require is missing (`iss`, `sub`, `exp`, `jti`, `aud`).
+    MissingClaim,
+    /// An event token (logout token, SET) presented as an access token.
+    TokenType,
+    /// A token verified upstream that cannot be identified (no `jti`, not in the request).
+    Unidentifiable,
+    /// Anything else.
+    Other,
+}
+
+impl InvalidReason {
+    /// The reason as a label: `snake_case`, one of a fixed set.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InvalidReason::Malformed => "malformed",
+            InvalidReason::TooLarge => "too_large",
+            InvalidReason::Signature => "signature",
+            InvalidReason::Algorithm => "algorithm",
+            InvalidReason::UnknownKey => "unknown_key",
+            InvalidReason::KeysStale => "keys_stale",
+            InvalidReason::KeysUnavailable => "keys_unavailable",
+            InvalidReason::Issuer => "issuer",
+            InvalidReason::Audience => "audience",
+            InvalidReason::Expired => "expired",
+            InvalidReason::NotYetValid => "not_yet_valid",
+            InvalidReason::Lifetime => "lifetime",
+            InvalidReason::MissingClaim => "missing_claim",
+            InvalidReason::TokenType => "token_type",
+            InvalidReason::Unidentifiable => "unidentifiable",
+            InvalidReason::Other => "other",
+        }
+    }
+}
+
+impl RejectionKind {
+    /// The rejection in one word of a fixed set (the `reason` label of the decision metric):
+    /// `no_token`, `bad_request`, an [`InvalidReason`], `revoked_token`, `revoked_user`,
+    /// `revoked_session`, `revoked_claim`, `revoked_data_loss`, `not_registered`,
+    /// `store_unavailable`, `keys_unavailable`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RejectionKind::MissingToken => "no_token",
+            RejectionKind::InvalidRequest(_) => "bad_request",
+            RejectionKind::InvalidToken(reason, _) => reason.as_str(),
+            RejectionKind::Revoked(reason) => revocation_label(reason),
+            RejectionKind::StoreUnavailable { .. } => "store_unavailable",
+            RejectionKind::KeysUnavailable { .. } => "keys_unavailable",
+        }
+    }
+}
+
+/// A revocation's reason as a label.
+pub(crate) fn revocation_label(reason: &RevocationReason) -> &'static str {
+    match reason {
+        RevocationReason::Token => "revoked_token",
+        RevocationReason::NotRegistered => "not_registered",
+        RevocationReason::User(_) => "revoked_user",
+        RevocationReason::Session(_) => "revoked_session",
+        RevocationReason::Claim(_) => "revoked_claim",
+        RevocationReason::DataLoss(_) => "revoked_data_loss",
+        _ => "revoked_other",
+    }
 }
 
 /// Which protocol a refused request speaks, and so which form its rejection takes.
@@ -140,7 +233,7 @@ impl Rejection {
     pub fn status(&self) -> StatusCode {
         match self.kind {
             RejectionKind::MissingToken
-            | RejectionKind::InvalidToken(_)
+            | RejectionKind::InvalidToken(..)
             | RejectionKind::Revoked(_) => StatusCode::UNAUTHORIZED,
             RejectionKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             RejectionKind::StoreUnavailable { .. } | RejectionKind::KeysUnavailable { .. } => {
@@ -153,7 +246,7 @@ impl Rejection {
     pub fn description(&self) -> Cow<'static, str> {
         match &self.kind {
             RejectionKind::MissingToken => Cow::Borrowed("no access token was sent"),
-            RejectionKind::InvalidRequest(why) | RejectionKind::InvalidToken(why) => why.clone(),
+            RejectionKind::InvalidRequest(why) | RejectionKind::InvalidToken(_, why) => why.clone(),
             RejectionKind::Revoked(reason) => Cow::Owned(reason.to_string()),
             RejectionKind::StoreUnavailable { .. } => {
                 Cow::Borrowed("token revocation status is temporarily unavailable")
@@ -205,7 +298,7 @@ impl Rejection {
                     challenge("invalid_request", &self.description()),
                 );
             }
-            RejectionKind::InvalidToken(_) | RejectionKind::Revoked(_) => {
+            RejectionKind::InvalidToken(..) | RejectionKind::Revoked(_) => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     challenge("invalid_token", &self.description()),
@@ -355,7 +448,7 @@ mod tests {
     #[test]
     fn grpc_messages_are_percent_encoded() {
         let rejection = Rejection::new(
-            RejectionKind::InvalidToken(Cow::Borrowed("100% bad\n")),
+            RejectionKind::InvalidToken(InvalidReason::Other, Cow::Borrowed("100% bad\n")),
             Protocol::Grpc,
         );
         let response: Response<()> = rejection.default_response();

@@ -14,12 +14,20 @@ use jwt_revoke_examples::demo;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The layer's, the store's and the receivers' metrics, at `GET /metrics`.
+    let recorder = match demo::install_metrics() {
+        Ok(recorder) => recorder,
+        Err(message) => {
+            eprintln!("demo: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     run_demo(
         "demo",
         "DEMO_ADDR",
         "127.0.0.1:3000",
         |settings, listener, config| async move {
-            let app = demo::router(config).map_err(|err| err.to_string())?;
+            let app = demo::router(config.with_metrics(recorder)).map_err(|err| err.to_string())?;
             announce("jwt-revoke demo", &listener, &settings)?;
             axum::serve(listener, app)
                 .with_graceful_shutdown(ctrl_c())

@@ -159,7 +159,7 @@ impl BackchannelLogout {
     }
 }
 
-event_service!(BackchannelLogout);
+event_service!(BackchannelLogout, "backchannel_logout");
 
 fn refuse(description: impl Into<String>) -> http::Response<EventBody> {
     let description = description.into();

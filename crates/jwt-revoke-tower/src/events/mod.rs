@@ -118,7 +118,11 @@ impl EventRequest {
 
 /// Handles a request: reads the body (up to [`MAX_EVENT_BODY`]), refuses anything but `POST`,
 /// then runs `handle`.
-pub(crate) fn receive<B, F, Fut>(request: Request<B>, handle: F) -> EventFuture
+pub(crate) fn receive<B, F, Fut>(
+    receiver: &'static str,
+    request: Request<B>,
+    handle: F,
+) -> EventFuture
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -127,6 +131,21 @@ where
     Fut: Future<Output = Response<EventBody>> + Send,
 {
     EventFuture::new(async move {
+        let response = receive_inner(request, handle).await;
+        crate::observe::event(receiver, response.status());
+        response
+    })
+}
+
+async fn receive_inner<B, F, Fut>(request: Request<B>, handle: F) -> Response<EventBody>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    F: FnOnce(EventRequest) -> Fut + Send + 'static,
+    Fut: Future<Output = Response<EventBody>> + Send,
+{
+    {
         if request.method() != http::Method::POST {
             let mut response = plain(StatusCode::METHOD_NOT_ALLOWED);
             response
@@ -147,12 +166,12 @@ where
             }
         };
         handle(EventRequest { head, body }).await
-    })
+    }
 }
 
 /// Implements `tower_service::Service` for a receiver with a `handle(self, EventRequest)`.
 macro_rules! event_service {
-    ($receiver:ty) => {
+    ($receiver:ty, $label:literal) => {
         impl<B> tower_service::Service<http::Request<B>> for $receiver
         where
             B: http_body::Body + Send + 'static,
@@ -172,7 +191,7 @@ macro_rules! event_service {
 
             fn call(&mut self, request: http::Request<B>) -> Self::Future {
                 let receiver = self.clone();
-                $crate::events::receive(request, move |request| receiver.handle(request))
+                $crate::events::receive($label, request, move |request| receiver.handle(request))
             }
         }
     };

@@ -189,7 +189,7 @@ impl RevocationEndpoint {
     }
 }
 
-event_service!(RevocationEndpoint);
+event_service!(RevocationEndpoint, "token_revocation");
 
 fn error(status: StatusCode, code: &str, description: &str) -> http::Response<EventBody> {
     json(

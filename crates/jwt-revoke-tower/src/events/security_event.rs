@@ -177,7 +177,7 @@ impl SecurityEventReceiver {
     }
 }
 
-event_service!(SecurityEventReceiver);
+event_service!(SecurityEventReceiver, "security_event");
 
 /// The revocations a SET asks for: one per supported event, at its instant.
 ///

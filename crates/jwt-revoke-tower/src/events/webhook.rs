@@ -198,7 +198,7 @@ impl FusionAuthWebhook {
     }
 }
 
-event_service!(FusionAuthWebhook);
+event_service!(FusionAuthWebhook, "fusionauth_webhook");
 
 /// The webhook's shared secret is shorter than [`MIN_SECRET_BYTES`]: an empty or short
 /// secret, say from an unset environment variable, would let anyone in.

@@ -143,6 +143,7 @@ where
                                 // Not asked to wait, so not given one: never a second wait.
                                 Unauthenticated::AwaitKeys(_) => {
                                     crate::RejectionKind::InvalidToken(
+                                        crate::InvalidReason::UnknownKey,
                                         "the token's key id (kid) is not known".into(),
                                     )
                                 }

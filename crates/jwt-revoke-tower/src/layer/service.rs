@@ -107,6 +107,7 @@ pub(super) fn refuse<B, R: RejectionResponse<B>>(
     protocol: Protocol,
 ) -> Response<B> {
     LayerStats::count(&pipeline.stats.rejected_invalid);
+    crate::observe::decision("rejected", kind.reason(), None);
     let rejection_value = Rejection::new(kind, protocol);
     tracing::debug!(reason = %rejection_value.description(), "token refused");
     respond(rejection, &rejection_value)

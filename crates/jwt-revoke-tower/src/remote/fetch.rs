@@ -151,7 +151,6 @@ async fn get(
     Ok((body, headers))
 }
 
-
 /// An error and its sources, on one line.
 fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();

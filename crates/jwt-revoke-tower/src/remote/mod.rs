@@ -49,8 +49,8 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwapOption;
 use tokio::sync::{Notify, watch};
 
-use crate::verify::DecodingKeys;
 pub use crate::jwks_document::KeySourceError;
+use crate::verify::DecodingKeys;
 
 /// The default lower bound of the refresh interval (and the interval without `max-age`).
 pub const DEFAULT_REFRESH_MIN: Duration = Duration::from_secs(5 * 60);
@@ -280,12 +280,14 @@ impl From<Unavailable> for crate::verify::VerifyError {
         match why {
             Unavailable::NotYet => VerifyError {
                 class: FailureClass::Unavailable,
+                reason: crate::InvalidReason::KeysUnavailable,
                 description: "the keys of the token's issuer are not available yet".into(),
                 wait: None,
                 keys_may_change: true,
             },
             Unavailable::Stale => VerifyError {
                 class: FailureClass::Key,
+                reason: crate::InvalidReason::KeysStale,
                 description: "the keys of the token's issuer are stale: they could not be \
                               fetched for longer than this service accepts"
                     .into(),

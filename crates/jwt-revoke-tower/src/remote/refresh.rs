@@ -6,8 +6,8 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::fetch::{self, Fetched};
-use crate::jwks_document::KeySourceError;
 use super::{Shared, Snapshot};
+use crate::jwks_document::KeySourceError;
 
 /// The first retry after a failed fetch; it doubles up to the refresh's lower bound.
 const FIRST_RETRY: Duration = Duration::from_secs(10);
@@ -81,10 +81,15 @@ impl Shared {
                 }
                 // The same document again keeps its generation: what was readied for it, and
                 // what a verified-token cache holds of it, stay good.
+                let unchanged = before
+                    .as_ref()
+                    .is_some_and(|before| before.digest == fetched.digest);
                 let generation = match &before {
-                    Some(before) if before.digest == fetched.digest => before.generation,
+                    Some(before) if unchanged => before.generation,
                     _ => self.generation.fetch_add(1, Ordering::AcqRel) + 1,
                 };
+                crate::observe::key_fetch(&location, if unchanged { "unchanged" } else { "ok" });
+                crate::observe::key_source_state(&location, false, Duration::ZERO);
                 self.snapshot.store(Some(Arc::new(Snapshot {
                     generation,
                     keys: fetched.keys,
@@ -117,6 +122,11 @@ impl Shared {
                     None => "no key set yet".to_owned(),
                 };
                 tracing::warn!(source = %location, error = %err, "{kept}: fetching the key set failed");
+                crate::observe::key_fetch(&location, "failed");
+                if let Some(s) = self.snapshot.load().as_ref() {
+                    let age = s.fetched_at.elapsed();
+                    crate::observe::key_source_state(&location, age > settings.max_stale, age);
+                }
                 state.last_error = Some(err.to_string());
                 let backoff = FIRST_RETRY
                     .saturating_mul(1 << state.consecutive_failures.saturating_sub(1).min(16))

@@ -27,7 +27,7 @@ use serde_json::value::RawValue;
 use crate::claims::Claims;
 use crate::error::BuildError;
 use crate::issuers::Keys;
-use crate::rejection::RejectionKind;
+use crate::rejection::{InvalidReason, RejectionKind};
 use keys::{CompiledKeys, Selected};
 
 /// A token that passed verification and the policy, waiting for the store's word.
@@ -218,6 +218,7 @@ impl JwtVerifier {
         let (typ, payload, stamp) = self.verify_stamped(token)?;
         if typ.as_deref().is_some_and(is_event_token_type) {
             return Err(VerifyError::refusal(invalid(
+                InvalidReason::TokenType,
                 "this type of token (typ) is not an access token",
             )));
         }
@@ -264,7 +265,13 @@ impl JwtVerifier {
                     .enumerate()
                     .find(|(_, issuer)| issuer.iss.as_deref() == Some(iss))
             })?
-            .ok_or_else(|| failure(FailureClass::Issuer, "the token's issuer is not accepted"))?,
+            .ok_or_else(|| {
+                failure(
+                    FailureClass::Issuer,
+                    InvalidReason::Issuer,
+                    "the token's issuer is not accepted",
+                )
+            })?,
         };
         issuer.verify(token, index)
     }
@@ -313,7 +320,7 @@ impl IssuerVerifier {
                                 tracing::warn!(source = %source.location(), %err, "a fetched key set cannot be used");
                                 VerifyError {
                                     keys_may_change: true,
-                                    ..failure(FailureClass::Key, "the token's key id (kid) is not known")
+                                    ..failure(FailureClass::Key, InvalidReason::UnknownKey, "the token's key id (kid) is not known")
                                 }
                             })?,
                         );
@@ -360,7 +367,11 @@ enum Miss {
 impl Miss {
     fn refusal(self) -> VerifyError {
         match self {
-            Miss::UnknownKid => failure(FailureClass::Key, "the token's key id (kid) is not known"),
+            Miss::UnknownKid => failure(
+                FailureClass::Key,
+                InvalidReason::UnknownKey,
+                "the token's key id (kid) is not known",
+            ),
             Miss::Refused(err) => err,
         }
     }
@@ -387,7 +398,11 @@ fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<
             let alg = jsonwebtoken::decode_header(token)
                 .map_err(|err| Miss::Refused(describe(&err, token)))?
                 .alg;
-            let mut last = failure(FailureClass::Key, "the token's algorithm is not accepted");
+            let mut last = failure(
+                FailureClass::Key,
+                InvalidReason::Algorithm,
+                "the token's algorithm is not accepted",
+            );
             let mut verified = None;
             for key in candidates
                 .iter()
@@ -410,6 +425,7 @@ fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<
         Selected::NoKid => {
             return Err(Miss::Refused(failure(
                 FailureClass::Key,
+                InvalidReason::UnknownKey,
                 "the token names no key id (kid), and its issuer's keys are chosen by one",
             )));
         }
@@ -421,6 +437,7 @@ fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<
     if data.header.crit.is_some() {
         return Err(Miss::Refused(failure(
             FailureClass::Other,
+            InvalidReason::Malformed,
             "the token has a critical header parameter (crit) this service does not understand",
         )));
     }
@@ -442,7 +459,13 @@ fn with_unverified_issuer<R>(
         #[serde(borrow)]
         iss: Option<Cow<'a, str>>,
     }
-    let malformed = || failure(FailureClass::Other, "the token is malformed");
+    let malformed = || {
+        failure(
+            FailureClass::Other,
+            InvalidReason::Malformed,
+            "the token is malformed",
+        )
+    };
     let mut segments = token.split('.');
     let (Some(_), Some(payload), Some(_), None) = (
         segments.next(),
@@ -456,10 +479,13 @@ fn with_unverified_issuer<R>(
         .decode(payload)
         .map_err(|_| malformed())?;
     let parsed: IssOnly = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-    parsed
-        .iss
-        .map(|iss| choose(&iss))
-        .ok_or_else(|| failure(FailureClass::Other, "the token has no iss claim"))
+    parsed.iss.map(|iss| choose(&iss)).ok_or_else(|| {
+        failure(
+            FailureClass::Other,
+            InvalidReason::MissingClaim,
+            "the token has no iss claim",
+        )
+    })
 }
 
 fn validation(algorithms: Vec<Algorithm>, settings: &VerifierSettings) -> Validation {
@@ -520,16 +546,22 @@ pub(crate) fn carries_events_claim(payload: &str) -> Result<bool, RejectionKind>
 
 /// The rejection of an event token presented as an access token.
 pub(crate) fn event_token_refused() -> RejectionKind {
-    invalid("an event token (logout token or SET) is not an access token")
+    invalid(
+        InvalidReason::TokenType,
+        "an event token (logout token or SET) is not an access token",
+    )
 }
 
 /// The rejection of a verified payload whose registered claims do not parse.
 pub(crate) fn malformed_claims() -> RejectionKind {
-    invalid("the token's registered claims are malformed")
+    invalid(
+        InvalidReason::Malformed,
+        "the token's registered claims are malformed",
+    )
 }
 
-fn invalid(why: &'static str) -> RejectionKind {
-    RejectionKind::InvalidToken(Cow::Borrowed(why))
+fn invalid(reason: InvalidReason, why: &'static str) -> RejectionKind {
+    RejectionKind::InvalidToken(reason, Cow::Borrowed(why))
 }
 
 /// Which part of a token's verification failed, for receivers whose protocol names it
@@ -554,6 +586,8 @@ pub(crate) enum FailureClass {
 #[derive(Debug)]
 pub(crate) struct VerifyError {
     pub(crate) class: FailureClass,
+    /// Why, in a word (metrics).
+    pub(crate) reason: InvalidReason,
     pub(crate) description: Cow<'static, str>,
     /// The token names a `kid` its issuer's fetched key set does not have, and a fetch of the
     /// set has begun: waiting for it, then verifying again, may succeed.
@@ -568,12 +602,17 @@ pub(crate) struct VerifyError {
 impl VerifyError {
     /// A refusal the pipeline made (always `invalid_token`).
     pub(crate) fn refusal(kind: RejectionKind) -> Self {
-        let description = match kind {
-            RejectionKind::InvalidToken(why) | RejectionKind::InvalidRequest(why) => why,
-            _ => Cow::Borrowed("the token could not be verified"),
+        let (reason, description) = match kind {
+            RejectionKind::InvalidToken(reason, why) => (reason, why),
+            RejectionKind::InvalidRequest(why) => (InvalidReason::Malformed, why),
+            _ => (
+                InvalidReason::Other,
+                Cow::Borrowed("the token could not be verified"),
+            ),
         };
         VerifyError {
             class: FailureClass::Other,
+            reason,
             description,
             wait: None,
             keys_may_change: false,
@@ -587,14 +626,15 @@ impl From<VerifyError> for RejectionKind {
             FailureClass::Unavailable => RejectionKind::KeysUnavailable {
                 retry_after: std::time::Duration::from_secs(1),
             },
-            _ => RejectionKind::InvalidToken(err.description),
+            _ => RejectionKind::InvalidToken(err.reason, err.description),
         }
     }
 }
 
-fn failure(class: FailureClass, why: &'static str) -> VerifyError {
+fn failure(class: FailureClass, reason: InvalidReason, why: &'static str) -> VerifyError {
     VerifyError {
         class,
+        reason,
         description: Cow::Borrowed(why),
         wait: None,
         keys_may_change: false,
@@ -622,17 +662,31 @@ impl KeyWait {
 /// never jsonwebtoken's internal text, never the token.
 fn describe(err: &jsonwebtoken::errors::Error, token: &str) -> VerifyError {
     use FailureClass::{Audience, Issuer, Key, Other};
+    use InvalidReason as R;
     match err.kind() {
-        ErrorKind::InvalidSignature => failure(Key, "the token's signature is invalid"),
+        ErrorKind::InvalidSignature => {
+            failure(Key, R::Signature, "the token's signature is invalid")
+        }
         ErrorKind::InvalidAlgorithm
         | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::UnsupportedAlgorithm => failure(Key, "the token's algorithm is not accepted"),
-        ErrorKind::ExpiredSignature => failure(Other, "the token has expired"),
-        ErrorKind::ImmatureSignature => failure(Other, "the token is not valid yet"),
-        ErrorKind::InvalidIssuer => failure(Issuer, "the token's issuer is not accepted"),
-        ErrorKind::InvalidAudience => failure(Audience, "the token's audience is not accepted"),
+        | ErrorKind::UnsupportedAlgorithm => {
+            failure(Key, R::Algorithm, "the token's algorithm is not accepted")
+        }
+        ErrorKind::ExpiredSignature => failure(Other, R::Expired, "the token has expired"),
+        ErrorKind::ImmatureSignature => {
+            failure(Other, R::NotYetValid, "the token is not valid yet")
+        }
+        ErrorKind::InvalidIssuer => {
+            failure(Issuer, R::Issuer, "the token's issuer is not accepted")
+        }
+        ErrorKind::InvalidAudience => failure(
+            Audience,
+            R::Audience,
+            "the token's audience is not accepted",
+        ),
         ErrorKind::MissingRequiredClaim(claim) => VerifyError {
             class: Other,
+            reason: R::MissingClaim,
             description: Cow::Owned(format!(
                 "the token has no {} claim",
                 if claim.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -644,18 +698,20 @@ fn describe(err: &jsonwebtoken::errors::Error, token: &str) -> VerifyError {
             wait: None,
             keys_may_change: false,
         },
-        ErrorKind::InvalidClaimFormat(_) => failure(Other, "a claim of the token is malformed"),
+        ErrorKind::InvalidClaimFormat(_) => {
+            failure(Other, R::Malformed, "a claim of the token is malformed")
+        }
         ErrorKind::Json(_)
         | ErrorKind::Base64(_)
         | ErrorKind::Utf8(_)
         | ErrorKind::InvalidToken => {
             if header_names_foreign_algorithm(token) {
-                failure(Key, "the token's algorithm is not accepted")
+                failure(Key, R::Algorithm, "the token's algorithm is not accepted")
             } else {
-                failure(Other, "the token is malformed")
+                failure(Other, R::Malformed, "the token is malformed")
             }
         }
-        _ => failure(Other, "the token could not be verified"),
+        _ => failure(Other, R::Other, "the token could not be verified"),
     }
 }
 

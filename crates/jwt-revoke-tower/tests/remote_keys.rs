@@ -1779,3 +1779,81 @@ fn a_source_whose_fetcher_stopped_with_its_runtime_waits_for_nothing_and_goes_st
         assert_refused(&app, &token(&idp, "k1", "t-3"), "stale", "past max_stale").await;
     });
 }
+
+// ---- metrics ------------------------------------------------------------------------------
+
+/// The key source's metrics (feature `metrics`): each fetch counted by outcome, the same
+/// document again as `unchanged`, and staleness as a gauge an alert can watch. On a runtime
+/// of this test's thread, so that the fetcher task reports to this test's recorder.
+#[test]
+fn metrics_count_each_fetch_by_outcome_and_show_staleness() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let url = metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                let idp = KeyPair::generate(Algorithm::ES256);
+                let server = JwksServer::start(jwks(&[jwk(&idp, "k1")])).await;
+                let keys = source(&server)
+                    .refresh_bounds(ms(100), ms(100))
+                    .max_stale(ms(600))
+                    .start()
+                    .await
+                    .expect("starts");
+                // The same document again: at least one `unchanged` fetch.
+                eventually("a refresh", Duration::from_secs(5), async || {
+                    keys.status().fetches >= 2
+                })
+                .await;
+                server.set_status(500);
+                let app = app_with(keys.clone(), &[Algorithm::ES256]);
+                eventually("stale keys", Duration::from_secs(10), async || {
+                    answer(&app, &token(&idp, "k1", "t-1")).await.0 == StatusCode::UNAUTHORIZED
+                        && keys.status().failures >= 1
+                })
+                .await;
+                // One more failed fetch past max_stale sets the gauge.
+                let failures = keys.status().failures;
+                eventually("another failure", Duration::from_secs(5), async || {
+                    keys.status().failures > failures
+                })
+                .await;
+                drop(keys);
+                server.jwks_url()
+            })
+    });
+    let mut fetches = std::collections::BTreeMap::new();
+    let mut stale = None;
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key().clone();
+        let label = |name: &str| {
+            key.labels()
+                .find(|l| l.key() == name)
+                .map(|l| l.value().to_owned())
+        };
+        if key.name().starts_with("jwt_revoke_key_") {
+            assert_eq!(label("source").as_deref(), Some(url.as_str()), "{key:?}");
+        }
+        match (key.name(), value) {
+            ("jwt_revoke_key_fetches_total", DebugValue::Counter(n)) => {
+                fetches.insert(label("outcome").expect("an outcome"), n);
+            }
+            ("jwt_revoke_key_source_stale", DebugValue::Gauge(v)) => stale = Some(v.into_inner()),
+            _ => {}
+        }
+    }
+    assert_eq!(fetches.get("ok"), Some(&1), "the first fetch: {fetches:?}");
+    assert!(
+        fetches.get("unchanged").is_some_and(|n| *n >= 1),
+        "{fetches:?}"
+    );
+    assert!(
+        fetches.get("failed").is_some_and(|n| *n >= 2),
+        "{fetches:?}"
+    );
+    assert_eq!(stale, Some(1.0), "stale after max_stale of failures");
+}

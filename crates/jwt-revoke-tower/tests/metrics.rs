@@ -252,3 +252,59 @@ fn the_caches_count_their_hits_and_misses() {
         ])
     );
 }
+
+#[test]
+fn each_receiver_request_is_counted_by_outcome() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use jwt_revoke_tower::events::RevocationEndpoint;
+    let snapshot = recorded(async || {
+        let clock = clock();
+        let layer = hs256_builder(memory_revocations(&clock))
+            .build()
+            .expect("builds");
+        let endpoint = RevocationEndpoint::new(&layer).expect("a verifying layer");
+        let app = app(layer).route_service("/oauth/revoke", endpoint);
+        let down = hs256_builder(revocations_on(Arc::new(DownStore), &clock, policy()))
+            .build()
+            .expect("builds");
+        let down_app = app_of_endpoint(RevocationEndpoint::new(&down).expect("verifying"));
+        let revoke = |body: String| {
+            Request::post("/oauth/revoke")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("request")
+        };
+        let token = sign(&claims("alice", "t-1"));
+        // Accepted: a revocation, and (RFC 7009) a token that is not one.
+        let ok = send(&app, revoke(format!("token={token}"))).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        let garbage = send(&app, revoke("token=garbage".to_owned())).await;
+        assert_eq!(garbage.status(), StatusCode::OK);
+        // Refused: no token parameter; a GET.
+        let missing = send(&app, revoke("token_type_hint=access_token".to_owned())).await;
+        assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+        let get = Request::get("/oauth/revoke")
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(
+            send(&app, get).await.status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        // Unavailable: the store is down.
+        let unavailable = send(&down_app, revoke(format!("token={token}"))).await;
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    });
+    assert_eq!(
+        snapshot.counters(observe::EVENTS),
+        pairs(&[
+            ("outcome=accepted,receiver=token_revocation", 2),
+            ("outcome=refused,receiver=token_revocation", 2),
+            ("outcome=unavailable,receiver=token_revocation", 1),
+        ])
+    );
+}
+
+fn app_of_endpoint(endpoint: jwt_revoke_tower::events::RevocationEndpoint) -> axum::Router {
+    axum::Router::new().route_service("/oauth/revoke", endpoint)
+}

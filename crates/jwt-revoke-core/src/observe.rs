@@ -4,7 +4,7 @@
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
 //! | `jwt_revoke_store_call_duration_seconds` | histogram | `store`, `op` | a store call the engine made, from the call to its answer (success or error) |
-//! | `jwt_revoke_store_errors_total` | counter | `store`, `op`, `kind` | a store call that failed: `kind` is `unavailable` (no answer, a timeout), `backend` (an answer that is an error) or `cancelled` (the caller gave up: its own timeout) |
+//! | `jwt_revoke_store_errors_total` | counter | `store`, `op`, `kind` | a store call that failed: `kind` is `unavailable` (no answer, a timeout), `backend` (an answer that is an error) or `cancelled` (the caller gave up before the answer: its own timeout, or the request it served was dropped, a client gone) |
 //!
 //! `store` is the store's [`kind`](crate::RevocationStore::kind), `op` one of `check`,
 //! `insert_token`, `remove_token`, `raise_cutoff`.

@@ -15,7 +15,8 @@
 //! the claims memo holds, every request misses it.
 //! Contenders: `jwt` (the baseline), `layer` (layer + memory), `layer-no-memo` (the layer
 //! with its claims memo off), `layer-two-issuers` (the layer of two issuers, the token's
-//! `iss` choosing the keys), all HS256. Valgrind runs SHA-256 in software, where the
+//! `iss` choosing the keys), `layer-prometheus` (`layer` with the Prometheus recorder installed:
+//! what the metrics cost), all HS256. Valgrind runs SHA-256 in software, where the
 //! machine may have SHA extensions: this counts work, it does not time it.
 
 use std::convert::Infallible;
@@ -46,7 +47,7 @@ where
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: per_request jwt|layer|layer-no-memo|layer-two-issuers <requests> [<distinct tokens>]";
+    let usage = "usage: per_request jwt|layer|layer-no-memo|layer-two-issuers|layer-prometheus <requests> [<distinct tokens>]";
     let contender = args.next().expect(usage);
     let n: usize = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let distinct: u64 = args.next().map_or(1, |d| d.parse().expect(usage));
@@ -59,6 +60,12 @@ fn main() {
         "layer" => run(layered(&keys, false).layer(inner()), &tokens, n),
         "layer-no-memo" => run(layered_without_memo(&keys).layer(inner()), &tokens, n),
         "layer-two-issuers" => run(layered_two_issuers(&keys).layer(inner()), &tokens, n),
+        "layer-prometheus" => {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .expect("the only recorder");
+            run(layered(&keys, false).layer(inner()), &tokens, n)
+        }
         _ => panic!("{usage}"),
     }
 }

@@ -121,6 +121,13 @@ async fn the_demo_counts_each_decision_by_outcome_and_reason_and_each_store_call
         value(r#"jwt_revoke_cache_lookups_total{cache="claims_memo",result="hit"}"#),
         Some(2.0)
     );
+    // The memory store holds the one revocation (the logout's).
+    assert_eq!(value("jwt_revoke_memory_records"), Some(1.0), "{text}");
+    assert_eq!(
+        value("jwt_revoke_memory_capacity_records"),
+        Some(jwt_revoke_memory::MemoryStore::DEFAULT_CAPACITY as f64),
+        "{text}"
+    );
     // No label carries a token, a subject or a path.
     for secretish in ["dave", "erin", "not-a-jwt", "/me", "eyJ"] {
         assert!(!text.contains(secretish), "{secretish} in\n{text}");

@@ -34,6 +34,7 @@ pub struct MemoryStoreBuilder {
     clock: Arc<dyn Clock>,
     shards: usize,
     sweep_interval: Duration,
+    report_metrics: bool,
 }
 
 impl MemoryStoreBuilder {
@@ -43,6 +44,7 @@ impl MemoryStoreBuilder {
             clock: Arc::new(SystemClock),
             shards: MemoryStore::DEFAULT_SHARDS,
             sweep_interval: Duration::from_secs(1),
+            report_metrics: true,
         }
     }
 
@@ -93,6 +95,16 @@ impl MemoryStoreBuilder {
         self
     }
 
+    /// Whether the store reports the `jwt_revoke_memory_*` gauges (see
+    /// [`observe`](crate::observe); only with the crate's `metrics` feature, and on by
+    /// default). Turn it off for a store that is a part of another one, whose own metrics
+    /// describe it, so that the gauges count the stores the application uses: the local
+    /// replica of jwt-revoke-redis does. Without the feature it changes nothing.
+    pub fn metrics(mut self, report: bool) -> Self {
+        self.report_metrics = report;
+        self
+    }
+
     /// The store.
     pub fn build(self) -> MemoryStore {
         let shards = self
@@ -101,7 +113,13 @@ impl MemoryStoreBuilder {
             .checked_next_power_of_two()
             .unwrap_or(MAX_SHARDS);
         let interval = i64::try_from(self.sweep_interval.as_micros()).unwrap_or(i64::MAX);
-        MemoryStore::from_parts(shards, self.clock, self.capacity, interval)
+        MemoryStore::from_parts(
+            shards,
+            self.clock,
+            self.capacity,
+            interval,
+            self.report_metrics,
+        )
     }
 }
 
@@ -112,6 +130,7 @@ impl fmt::Debug for MemoryStoreBuilder {
             .field("clock", &self.clock)
             .field("shards", &self.shards)
             .field("sweep_interval", &self.sweep_interval)
+            .field("report_metrics", &self.report_metrics)
             .finish()
     }
 }

@@ -3,6 +3,7 @@
 
 mod builder;
 mod config;
+pub mod observe;
 mod shard;
 mod store;
 mod sweeper;

@@ -12,6 +12,7 @@ use jwt_revoke_core::{
 };
 
 use crate::builder::MemoryStoreBuilder;
+use crate::observe::StoreGauges;
 use crate::shard::{CutoffRecord, Key, Shard};
 
 /// How often, at most, a refusal for lack of room is logged; the others are counted.
@@ -68,6 +69,9 @@ pub struct MemoryStore {
     /// The record counts at which the store warns that it is filling up (see
     /// [`FILL_WARNINGS`]), each with when it last did.
     fill_warnings: Vec<(usize, AtomicI64)>,
+    /// This store's part in the `jwt_revoke_memory_*` gauges (feature `metrics`; empty
+    /// without it): moved with `len`, in the same places.
+    gauges: StoreGauges,
 }
 
 /// Keeps each shard's lock on cache lines of its own: checks on neighbouring shards would
@@ -103,6 +107,7 @@ impl MemoryStore {
         clock: Arc<dyn Clock>,
         capacity: Option<usize>,
         sweep_interval_micros: i64,
+        report_metrics: bool,
     ) -> Self {
         let hasher = DefaultHashBuilder::default();
         let shards: Box<[_]> = (0..shards)
@@ -126,6 +131,7 @@ impl MemoryStore {
                         .collect()
                 })
                 .unwrap_or_default(),
+            gauges: StoreGauges::register(report_metrics, capacity),
         }
     }
 
@@ -238,7 +244,7 @@ impl MemoryStore {
         }
         let mut shard = lock.0.write().unwrap_or_else(PoisonError::into_inner);
         let freed = shard.sweep(now, self.sweep_interval_micros);
-        self.len.fetch_sub(freed, Ordering::AcqRel);
+        self.count_freed(freed);
         freed
     }
 
@@ -273,9 +279,18 @@ impl MemoryStore {
             .unwrap_or_else(PoisonError::into_inner);
         if shard.amortised_sweep_due(now) {
             let freed = shard.sweep(now, self.sweep_interval_micros);
-            self.len.fetch_sub(freed, Ordering::AcqRel);
+            self.count_freed(freed);
         }
         shard
+    }
+
+    /// Takes `freed` records off the count (and the gauge), under the lock of the shard that
+    /// freed them.
+    fn count_freed(&self, freed: usize) {
+        if freed > 0 {
+            self.len.fetch_sub(freed, Ordering::AcqRel);
+            self.gauges.freed(freed);
+        }
     }
 
     /// Counts one more record if there is room. Called under the lock of the shard that will
@@ -284,6 +299,7 @@ impl MemoryStore {
         match self.capacity {
             None => {
                 self.len.fetch_add(1, Ordering::AcqRel);
+                self.gauges.added(1);
                 true
             }
             Some(capacity) => {
@@ -294,6 +310,7 @@ impl MemoryStore {
                     });
                 match reserved {
                     Ok(before) => {
+                        self.gauges.added(1);
                         self.warn_when_filling_up(before + 1, capacity, now);
                         true
                     }
@@ -374,7 +391,7 @@ impl MemoryStore {
         let mut shard = self.write(key, now);
         match shard.remove_token(&key) {
             Some(expires_at) => {
-                self.len.fetch_sub(1, Ordering::AcqRel);
+                self.count_freed(1);
                 expires_at > now
             }
             None => false,
@@ -414,6 +431,14 @@ impl MemoryStore {
             shard.insert_cutoff(key, CutoffRecord { at, expires_at });
             Some(at)
         })
+    }
+}
+
+/// A dropped store takes its records and its capacity out of the gauges.
+#[cfg(feature = "metrics")]
+impl Drop for MemoryStore {
+    fn drop(&mut self) {
+        self.gauges.dropped(*self.len.get_mut());
     }
 }
 

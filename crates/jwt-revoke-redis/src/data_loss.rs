@@ -265,7 +265,10 @@ impl Health {
         };
         match marker.state {
             MarkerState::Lost(at) | MarkerState::Cleared(at) => {
-                self.learn_cutoff(at);
+                // A loss the marker recorded before this store first read it happened before
+                // the store ran: learnt, but not counted as detected (a metric).
+                let while_running = watch.seen.load(Ordering::Acquire) != 0;
+                self.learn_cutoff(at, while_running);
                 watch.lost.store(
                     matches!(marker.state, MarkerState::Lost(_)),
                     Ordering::Release,
@@ -296,11 +299,15 @@ impl Health {
         }
     }
 
-    /// A cut-off read from a marker: raised (never lowered), logged and counted once each.
-    fn learn_cutoff(&self, at: Timestamp) {
+    /// A cut-off read from a marker: raised (never lowered), logged and counted once each;
+    /// in the detections metric too when the store learnt of it `while_running`.
+    fn learn_cutoff(&self, at: Timestamp, while_running: bool) {
         let previous = self.cutoff.fetch_max(at.as_micros(), Ordering::AcqRel);
         if previous < at.as_micros() {
             self.losses.fetch_add(1, Ordering::Relaxed);
+            if while_running {
+                crate::observe::data_loss_detected();
+            }
             tracing::error!(
                 store_cutoff = %at,
                 "Redis lost revocations it had acknowledged (a restart without persistence, a \

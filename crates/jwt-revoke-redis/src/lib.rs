@@ -14,6 +14,7 @@ pub mod fuzzing;
 mod guard;
 mod in_flight;
 mod keys;
+pub mod observe;
 mod replica;
 mod scripts;
 mod store;

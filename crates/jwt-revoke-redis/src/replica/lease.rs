@@ -23,6 +23,10 @@ pub(crate) struct Lease {
     renewal: Mutex<u64>,
     /// The number of the next heartbeat.
     next_heartbeat: AtomicU64,
+    /// Nanoseconds after `origin` at which the last heartbeat that renewed the lease was sent;
+    /// 0: none yet. For the staleness metric.
+    #[cfg(feature = "metrics")]
+    confirmed: AtomicU64,
 }
 
 impl Lease {
@@ -34,6 +38,8 @@ impl Lease {
             fresh_until: AtomicU64::new(0),
             renewal: Mutex::new(0),
             next_heartbeat: AtomicU64::new(1),
+            #[cfg(feature = "metrics")]
+            confirmed: AtomicU64::new(0),
         }
     }
 
@@ -70,7 +76,21 @@ impl Lease {
         if number >= *first_allowed && usable() {
             let until = nanos(sent.duration_since(self.origin) + self.max_staleness);
             self.fresh_until.fetch_max(until.max(1), Ordering::SeqCst);
+            #[cfg(feature = "metrics")]
+            self.confirmed.fetch_max(
+                nanos(sent.duration_since(self.origin)).max(1),
+                Ordering::SeqCst,
+            );
         }
+    }
+
+    /// How long ago the last heartbeat that renewed the lease was sent: the age of the last
+    /// confirmed sync (since the lease was made, before any). At least `max_staleness` once
+    /// the lease has lapsed for lack of heartbeats.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn since_confirmed(&self) -> Duration {
+        let confirmed = Duration::from_nanos(self.confirmed.load(Ordering::SeqCst));
+        self.origin.elapsed().saturating_sub(confirmed)
     }
 
     fn lock(&self) -> MutexGuard<'_, u64> {

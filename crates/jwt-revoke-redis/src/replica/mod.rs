@@ -74,11 +74,19 @@ pub struct ReplicaStatus {
 pub(crate) struct Replica {
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    /// Publishes the state metrics once per heartbeat (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    monitor: JoinHandle<()>,
 }
 
 impl Drop for Replica {
     fn drop(&mut self) {
         self.task.abort();
+        #[cfg(feature = "metrics")]
+        {
+            self.monitor.abort();
+            self.shared.observe(Observation::Dropped);
+        }
     }
 }
 
@@ -96,6 +104,36 @@ struct Shared {
     resyncs: AtomicU64,
     local_checks: AtomicU64,
     direct_checks: AtomicU64,
+    /// What the state metrics know beyond the lease (feature `metrics`); its lock orders
+    /// their publications, so that the last one published is the latest state.
+    #[cfg(feature = "metrics")]
+    observed: std::sync::Mutex<Observed>,
+}
+
+/// The replica's phase, as far as the lease does not tell it (feature `metrics`).
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+struct Observed {
+    /// A copy is being made, or is made and no heartbeat has proven it current yet.
+    syncing: bool,
+    /// The replica was dropped: every state reads 0 and nothing more is published.
+    gone: bool,
+}
+
+/// What just happened to the replica, for its metrics (see [`crate::observe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Observation {
+    /// Started, or a change the lease shows (a deletion, an overflow), or a period passed.
+    Changed,
+    /// A new subscription holds: the copy begins.
+    CopyBegun,
+    /// A heartbeat came back.
+    Renewed,
+    /// The session ended: the copy is not used any more.
+    SessionEnded,
+    /// The replica was dropped.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    Dropped,
 }
 
 impl Replica {
@@ -112,10 +150,23 @@ impl Replica {
             resyncs: AtomicU64::new(0),
             local_checks: AtomicU64::new(0),
             direct_checks: AtomicU64::new(0),
+            #[cfg(feature = "metrics")]
+            observed: std::sync::Mutex::new(Observed {
+                syncing: true,
+                gone: false,
+            }),
             config,
         });
+        shared.observe(Observation::Changed);
         let task = tokio::spawn(sync::run(Arc::clone(&shared), client, direct));
-        Replica { shared, task }
+        #[cfg(feature = "metrics")]
+        let monitor = tokio::spawn(monitor(Arc::clone(&shared)));
+        Replica {
+            shared,
+            task,
+            #[cfg(feature = "metrics")]
+            monitor,
+        }
     }
 
     /// The answer of the replica, when it is fresh.
@@ -154,6 +205,7 @@ impl Replica {
     /// from now on has come back.
     pub(crate) fn deleted_token(&self) {
         self.shared.lease.end_until_next_heartbeat();
+        self.shared.observe(Observation::Changed);
         self.shared.heartbeat_now.notify_one();
     }
 
@@ -188,6 +240,7 @@ impl Shared {
         self.lease.renew(number, sent, || {
             !self.records.load().overflowed.load(Ordering::SeqCst)
         });
+        self.observe(Observation::Renewed);
     }
 
     /// A record did not fit in `records`: they are not used again; the next copy replaces
@@ -195,10 +248,66 @@ impl Shared {
     fn overflowed(&self, records: &Generation, err: &StoreError) {
         records.overflowed.store(true, Ordering::SeqCst);
         self.lease.end();
+        self.observe(Observation::Changed);
         tracing::error!(
             %err,
             capacity = self.config.capacity,
             "the local replica cannot hold every revocation; checks go to Redis until it is rebuilt"
         );
+    }
+}
+
+impl Shared {
+    /// Publishes the replica's state and staleness after `what` (feature `metrics`): the state
+    /// is read under the lock, so publications never leave an older state last.
+    #[cfg(feature = "metrics")]
+    fn observe(&self, what: Observation) {
+        use crate::observe::ReplicaState;
+        let mut observed = self
+            .observed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if observed.gone {
+            return;
+        }
+        let fresh = self.lease.is_fresh();
+        match what {
+            Observation::Changed => {}
+            Observation::CopyBegun => observed.syncing = true,
+            // The copy is proven current once a heartbeat made the lease fresh.
+            Observation::Renewed => observed.syncing &= !fresh,
+            Observation::SessionEnded => observed.syncing = false,
+            Observation::Dropped => {
+                observed.gone = true;
+                crate::observe::replica_state(None, None);
+                return;
+            }
+        }
+        let state = if fresh {
+            ReplicaState::Fresh
+        } else if observed.syncing {
+            ReplicaState::Syncing
+        } else {
+            ReplicaState::Stale
+        };
+        crate::observe::replica_state(Some(state), Some(self.lease.since_confirmed()));
+    }
+
+    /// Nothing to publish without the feature.
+    #[cfg(not(feature = "metrics"))]
+    #[inline(always)]
+    fn observe(&self, _what: Observation) {}
+}
+
+/// Publishes the replica's state once per heartbeat: freshness lapses with time alone, with
+/// no event in the replica to say so (its task may be waiting on a Redis that does not
+/// answer).
+#[cfg(feature = "metrics")]
+async fn monitor(shared: Arc<Shared>) {
+    let mut ticks = tokio::time::interval(shared.config.heartbeat);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        shared.observe(Observation::Changed);
     }
 }

@@ -19,7 +19,12 @@ pub(crate) struct Generation {
 impl Generation {
     pub(crate) fn new(config: &ReplicaConfig) -> Self {
         Generation {
-            store: MemoryStore::builder().capacity(config.capacity).build(),
+            // Its records are the Redis store's, not a memory store the application uses:
+            // kept out of the memory store's gauges (when jwt-revoke-memory has `metrics`).
+            store: MemoryStore::builder()
+                .capacity(config.capacity)
+                .metrics(false)
+                .build(),
             overflowed: AtomicBool::new(false),
         }
     }

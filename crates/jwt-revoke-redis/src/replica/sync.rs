@@ -11,9 +11,9 @@ use jwt_revoke_memory::MemoryStore;
 use redis::{AsyncCommands as _, Msg};
 use tokio::time::Instant;
 
-use super::Shared;
 use super::records::{Generation, apply_cutoff, apply_deletion, apply_token};
 use super::wire::{self, Change, parse_change};
+use super::{Observation, Shared};
 use crate::direct::Direct;
 use crate::keys::{KeyPrefix, Record};
 
@@ -45,6 +45,7 @@ pub(crate) async fn run(shared: Arc<Shared>, client: redis::Client, direct: Dire
         let started = shared.resyncs.load(Ordering::Relaxed);
         let end = session(&shared, &client, &direct).await;
         shared.lease.end();
+        shared.observe(Observation::SessionEnded);
         // A session that got as far as a copy starts the back-off afresh.
         if shared.resyncs.load(Ordering::Relaxed) > started {
             retry = FIRST_RETRY;
@@ -89,6 +90,7 @@ async fn try_session(
     let mut pubsub = bounded(limit, client.get_async_pubsub()).await??;
     bounded(limit, pubsub.subscribe(&channel)).await??;
     let mut messages = pubsub.into_on_message();
+    shared.observe(Observation::CopyBegun);
 
     // The data-loss marker first: a copy of a server that lost its data must not be used
     // before the loss is known (and recorded for every store).
@@ -102,6 +104,7 @@ async fn try_session(
     copy_all(&mut connection, &direct.prefix, records, limit).await?;
     shared.records.store(Arc::clone(&generation));
     shared.resyncs.fetch_add(1, Ordering::Relaxed);
+    crate::observe::replica_resynced();
 
     let config = &shared.config;
     let silence_limit = config.max_staleness * 3;

@@ -125,6 +125,8 @@ pub mod redis {
 #[cfg(feature = "redis")]
 pub use jwt_revoke_redis::{RedisStore, RedisStoreConfig, ReplicaConfig};
 
+// What an operator does by hand: read a leaked token, explain a refusal, report a store.
+pub mod ops;
 mod redact;
 #[cfg(any(feature = "memory", feature = "redis"))]
 mod store_config;

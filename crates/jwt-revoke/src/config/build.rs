@@ -92,6 +92,41 @@ impl RevocationConfig {
         })
     }
 
+    /// Builds the engine alone: the store and the policy, no keys read, no layer. For tools
+    /// that revoke or check by hand with the very settings of the service (the `jwt-revoke`
+    /// command-line tool reads the service's file), so that a cut-off lives as long as the
+    /// service's policy needs. Call it inside a Tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config: jwt_revoke::RevocationConfig = toml::from_str(r#"
+    ///     [store]
+    ///     backend = "memory"
+    ///     [policy]
+    ///     max_token_lifetime = "15m"
+    ///     [[issuers]]
+    ///     iss = "https://auth.example.com"
+    ///     algorithms = ["HS256"]
+    ///     [[issuers.keys]]
+    ///     secret_file = "/run/secrets/not-read-by-build-revocations"
+    /// "#)?;
+    /// let revocations = config.build_revocations().await?;
+    /// assert_eq!(revocations.policy().max_token_lifetime(), std::time::Duration::from_secs(900));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn build_revocations(&self) -> Result<Revocations, ConfigError> {
+        let policy = self.build_policy()?;
+        let store = self.store.build().await.map_err(ConfigError::Store)?;
+        Ok(Revocations::new(store, policy))
+    }
+
+    /// The policy these settings describe (`[policy]`), checked.
+    pub fn build_policy(&self) -> Result<Policy, ConfigError> {
+        self.policy()
+    }
+
     /// The policy these settings describe.
     fn policy(&self) -> Result<Policy, ConfigError> {
         let settings = &self.policy;

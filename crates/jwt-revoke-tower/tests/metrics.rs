@@ -30,8 +30,11 @@ fn recorded(script: impl AsyncFnOnce()) -> Snapshot {
     Snapshot(read(&snapshotter))
 }
 
-/// Every metric as `(name, sorted labels, value)`, read once (a snapshot drains histograms).
-fn read(snapshotter: &Snapshotter) -> Vec<(String, Vec<(String, String)>, DebugValue)> {
+/// One metric: its name, its labels sorted, its value.
+type Sample = (String, Vec<(String, String)>, DebugValue);
+
+/// Every metric, read once (a snapshot drains histograms).
+fn read(snapshotter: &Snapshotter) -> Vec<Sample> {
     snapshotter
         .snapshot()
         .into_vec()
@@ -48,10 +51,10 @@ fn read(snapshotter: &Snapshotter) -> Vec<(String, Vec<(String, String)>, DebugV
         .collect()
 }
 
-struct Snapshot(Vec<(String, Vec<(String, String)>, DebugValue)>);
+struct Snapshot(Vec<Sample>);
 
 impl Snapshot {
-    fn all(&self) -> impl Iterator<Item = &(String, Vec<(String, String)>, DebugValue)> {
+    fn all(&self) -> impl Iterator<Item = &Sample> {
         self.0.iter()
     }
 

@@ -13,6 +13,7 @@
 //! | `axum` | [`Claims`] and [`RevocationHandle`] as Axum extractors |
 //! | `aws_lc_rs`, `rust_crypto` | jsonwebtoken's crypto backend: enable one |
 //! | `conformance` | the store conformance suite and reference model, for your own store |
+//! | `admin` | [`admin::AdminApi`]: JSON endpoints to revoke and check, with their OpenAPI document |
 //!
 //! ```toml
 //! [dependencies]
@@ -132,6 +133,11 @@ mod redact;
 mod store_config;
 #[cfg(any(feature = "memory", feature = "redis"))]
 pub use store_config::{StoreConfig, StoreConfigError};
+
+// The admin API (its docs are in admin/mod.rs).
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 
 #[cfg(any(feature = "memory", feature = "redis"))]
 pub mod config;

@@ -1,7 +1,7 @@
 //! `revoke users`: every subject of a file, many revocations in flight, every failure named.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal as _, Write as _};
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,11 +20,15 @@ use crate::output::{EXIT_FAILED, EXIT_OK, Failure, Report, scrub};
 /// How many failures are listed on stderr (all of them are in the failed file).
 const LISTED: usize = 10;
 
+/// The longest line read as a subject (far beyond any `sub`): a longer one is refused whole.
+const MAX_LINE_BYTES: u64 = 64 * 1024;
+
 /// One line of the file, once read.
 enum Line {
     Subject(String),
-    /// Not UTF-8: no subject can be made of it.
-    Unreadable(u64),
+    /// No subject can be made of it (its number, and why): not UTF-8, or a control
+    /// character in it (the NULs of a UTF-16 file).
+    Unreadable(u64, &'static str),
 }
 
 /// What became of one subject.
@@ -32,7 +36,7 @@ enum Outcome {
     Done,
     Failed(String, String),
     NotAttempted(String),
-    Unreadable(u64),
+    Unreadable(u64, &'static str),
 }
 
 /// `revoke users --iss … --file …`.
@@ -89,7 +93,7 @@ pub(crate) async fn revoke_users(
             async move {
                 let subject = match line {
                     Line::Subject(subject) => subject,
-                    Line::Unreadable(number) => return Outcome::Unreadable(number),
+                    Line::Unreadable(number, why) => return Outcome::Unreadable(number, why),
                 };
                 if aborted.load(Ordering::Relaxed) {
                     return Outcome::NotAttempted(subject);
@@ -146,10 +150,10 @@ pub(crate) async fn revoke_users(
                 not_attempted += 1;
                 record(&subject, &mut writer);
             }
-            Outcome::Unreadable(number) => {
+            Outcome::Unreadable(number, why) => {
                 unreadable += 1;
                 if listed.len() < LISTED {
-                    listed.push((format!("line {number}"), "not UTF-8: no subject".to_owned()));
+                    listed.push((format!("line {number}"), why.to_owned()));
                 }
             }
         }
@@ -169,8 +173,9 @@ pub(crate) async fn revoke_users(
     let unfinished = failed + not_attempted;
     let complete = unfinished == 0 && unreadable == 0 && read_error.is_none();
     let mut removed_stale = false;
-    if unfinished == 0 && failed_to.exists() {
-        // A failed list left by an earlier run: every subject is revoked now.
+    if unfinished == 0 && read_error.is_none() && failed_to.exists() {
+        // A failed list left by an earlier run: every subject is revoked now (unless the
+        // file could not be read to its end: those after the error were not even tried).
         removed_stale = std::fs::remove_file(&failed_to).is_ok();
     }
     let rate = if seconds > 0.0 {
@@ -261,23 +266,62 @@ fn subjects(
         loop {
             buffer.clear();
             number += 1;
-            match reader.read_until(b'\n', &mut buffer) {
+            let fail = |err: std::io::Error| {
+                *error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(format!("line {number}: {err}"));
+            };
+            // At most a line's worth held: a file without newlines (a binary, a dump) is not
+            // read whole into memory.
+            match (&mut reader)
+                .take(MAX_LINE_BYTES + 1)
+                .read_until(b'\n', &mut buffer)
+            {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(err) => {
-                    *error
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        Some(format!("line {number}: {err}"));
+                    fail(err);
                     return None;
                 }
             }
-            let Ok(text) = std::str::from_utf8(&buffer) else {
-                return Some(Line::Unreadable(number));
+            if buffer.len() as u64 > MAX_LINE_BYTES && buffer.last() != Some(&b'\n') {
+                // The rest of the line, skipped a piece at a time.
+                loop {
+                    buffer.clear();
+                    match (&mut reader)
+                        .take(MAX_LINE_BYTES)
+                        .read_until(b'\n', &mut buffer)
+                    {
+                        Ok(0) => break,
+                        Ok(_) if buffer.last() == Some(&b'\n') => break,
+                        Ok(_) => {}
+                        Err(err) => {
+                            fail(err);
+                            return None;
+                        }
+                    }
+                }
+                return Some(Line::Unreadable(number, "longer than 64 KiB: no subject"));
+            }
+            let Ok(mut text) = std::str::from_utf8(&buffer) else {
+                return Some(Line::Unreadable(number, "not UTF-8: no subject"));
             };
+            if number == 1 {
+                // A byte-order mark (a file saved "with BOM") is no part of the first subject:
+                // kept, it would revoke a subject nobody has and count it as done.
+                text = text.strip_prefix('\u{feff}').unwrap_or(text);
+            }
             let subject = text.trim();
             if subject.is_empty() || subject.starts_with('#') {
                 continue;
+            }
+            if subject.chars().any(char::is_control) {
+                // No subject holds one; a UTF-16 file's lines are valid UTF-8 full of NULs.
+                return Some(Line::Unreadable(
+                    number,
+                    "a control character in it (a UTF-16 file?): no subject",
+                ));
             }
             return Some(Line::Subject(subject.to_owned()));
         }
@@ -291,6 +335,17 @@ fn count_subjects(reader: impl BufRead) -> u64 {
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
+    // One file under two names (a hard link) is the same file too: writing one truncates the
+    // other while it is read.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b))
+            && (a.dev(), a.ino()) == (b.dev(), b.ino())
+        {
+            return true;
+        }
+    }
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,

@@ -124,6 +124,39 @@ pub(crate) async fn revoke_one(
     }
 }
 
+/// Refuses the identifiers of `command` that no token can carry as given: an empty one, or one
+/// with whitespace around it (a CSV's `\r`, a pasted newline). Identifiers are compared
+/// exactly, so the revocation would be acknowledged and refuse nothing (the admin API refuses
+/// them alike).
+pub(crate) fn check_identifiers(command: &Revoke) -> Result<(), Failure> {
+    let fields: Vec<(&str, &str)> = match command {
+        Revoke::Token(_) => Vec::new(),
+        Revoke::Jti(JtiArgs { iss, sub, jti, .. }) => {
+            vec![("--iss", iss), ("--sub", sub), ("--jti", jti)]
+        }
+        Revoke::User(UserArgs { iss, sub }) => vec![("--iss", iss), ("--sub", sub)],
+        Revoke::Session(SessionArgs { iss, sid }) => vec![("--iss", iss), ("--sid", sid)],
+        Revoke::Claim(ClaimArgs { iss, claim, value }) => {
+            vec![("--iss", iss), ("--claim", claim), ("--value", value)]
+        }
+        Revoke::Users(args) => vec![("--iss", &args.iss)],
+    };
+    for (option, value) in fields {
+        if value.is_empty() {
+            return Err(Failure::usage(format!(
+                "{option} must not be empty: nothing was revoked"
+            )));
+        }
+        if value.trim() != value {
+            return Err(Failure::usage(format!(
+                "{option} has whitespace around it; identifiers are compared exactly, so it \
+                 would match no token: nothing was revoked"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn token_refused(err: &TokenError) -> Failure {
     Failure::usage(format!(
         "the token cannot be revoked by this policy: {err} (if the services' policy differs, \
@@ -137,11 +170,23 @@ async fn revoke_jti(
     location: &str,
 ) -> Result<Report, Failure> {
     let now = revocations.clock().now();
+    let latest = ops::latest_expiry(revocations);
     let expires_at = match (&args.expires_at, &args.for_) {
         (Some(exp), _) => Timestamp::from_secs(*exp),
         (None, Some(text)) => now.saturating_add(setup::duration("--for", text, false)?),
-        (None, None) => ops::latest_expiry(revocations),
+        (None, None) => latest,
     };
+    if expires_at > latest {
+        // No token the policy accepts now expires that late; a date that far ahead is more
+        // likely milliseconds than seconds, and would keep a record for nothing (the admin
+        // API refuses it alike).
+        return Err(Failure::usage(format!(
+            "revoke jti: no token this policy accepts now expires after {}: the record would \
+             outlive every token it could name (--expires-at is in seconds since the epoch); \
+             nothing was revoked",
+            Moment(latest)
+        )));
+    }
     let facts = match ops::jti_facts(revocations, &args.iss, &args.sub, &args.jti, expires_at) {
         Ok(facts) => facts,
         Err(TokenError::Expired) => {

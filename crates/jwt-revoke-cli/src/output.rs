@@ -101,6 +101,12 @@ pub(crate) fn print_failure(failure: &Failure, as_json: bool) {
     }
 }
 
+/// A usage error in clap's words on stderr, scrubbed.
+pub(crate) fn print_usage(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{}", scrub(message));
+}
+
 /// A warning on stderr (human text, or a JSON object with a `warning` member).
 pub(crate) fn warn(message: &str, as_json: bool) {
     let message = scrub(message);

@@ -115,7 +115,7 @@ fn read_config(path: &std::path::Path) -> Result<RevocationConfig, Failure> {
 }
 
 /// Remembers the password (and the whole user part) of a Redis URL as never to be printed.
-fn hide_passwords_of(url: &str) {
+pub(crate) fn hide_passwords_of(url: &str) {
     let Some((_, rest)) = url.split_once("://") else {
         return;
     };

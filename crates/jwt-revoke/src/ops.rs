@@ -571,7 +571,10 @@ fn not_json(part: &'static str, err: &serde_json::Error) -> ReadError {
 }
 
 /// A reader's message with every quoted literal replaced by `"…"`: a claim's value may be
-/// what the operator must not paste into a ticket.
+/// what the operator must not paste into a ticket. serde writes a number or a boolean of the
+/// wrong type in backticks (``invalid type: integer `987654321`, expected a string``): those
+/// are hidden too, except a field's name (lowercase letters and `_`, as in ``duplicate field
+/// `sub` ``), which no value of a wrong type can be but `true` and `false`.
 fn hide_literals(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut quoted = false;
@@ -594,6 +597,27 @@ fn hide_literals(message: &str) -> String {
     if quoted {
         out.push('"');
     }
+    // Strings first (a backtick inside one is the sender's), then serde's backticked values.
+    hide_backticked(&out)
+}
+
+/// `message` with every backticked literal that is not a field's name replaced by `` `…` ``.
+fn hide_backticked(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&rest[..=start]);
+        let body = &rest[start + 1..];
+        let end = body.find('`').unwrap_or(body.len());
+        let literal = &body[..end];
+        let a_name = !literal.is_empty()
+            && literal.len() <= 32
+            && literal.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        out.push_str(if a_name { literal } else { "…" });
+        out.push('`');
+        rest = body.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
     out
 }
 

@@ -2,7 +2,7 @@
 //! records, its data-loss marker, its replica settings.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jwt_revoke_core::{RecordKey, RevocationStore, TokenKeys};
 use serde::Serialize;
@@ -90,6 +90,19 @@ impl OperatorStore {
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis(&self) -> Option<&crate::redis::RedisStore> {
         self.redis.as_ref()
+    }
+
+    /// On one Redis server: whether no store has ever written a record under this store's
+    /// key prefix (its data-loss marker counts every write: `<epoch> 0 ok`). A revocation
+    /// written there is read by no service that uses another prefix or database, so an
+    /// operator's tool warns before writing the first one. `None` when it cannot tell (a
+    /// cluster, whose markers are per slot range; a memory store; an error).
+    pub async fn never_written(&self) -> Option<bool> {
+        #[cfg(feature = "redis")]
+        if let (Some(store), StoreConfig::Redis(config)) = (&self.redis, &self.config) {
+            return redis_status::never_written(store, config).await;
+        }
+        None
     }
 
     /// Asks the store one check (which, on one Redis server, also reads the data-loss marker)
@@ -283,7 +296,8 @@ pub struct LocalReplicaSettings {
     pub confirm_missing_tokens: bool,
 }
 
-fn millis(duration: Duration) -> u64 {
+#[cfg(feature = "redis")]
+fn millis(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -371,6 +385,26 @@ mod redis_status {
         }
         status.data_loss = Some(report);
         status.replication = Some(replication);
+    }
+
+    pub(super) async fn never_written(
+        store: &RedisStore,
+        config: &RedisStoreConfig,
+    ) -> Option<bool> {
+        let RedisServers::One(url) = &config.servers else {
+            return None;
+        };
+        let mut connection = connect(url, config.timeout.max(Duration::from_secs(1)))
+            .await
+            .ok()?;
+        let marker: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(store.key_prefix().marker_key("0"))
+            .query_async(&mut connection)
+            .await
+            .ok()?;
+        let marker = String::from_utf8(marker?).ok()?;
+        let writes = marker.split(' ').nth(1)?;
+        Some(writes == "0")
     }
 
     async fn connect(

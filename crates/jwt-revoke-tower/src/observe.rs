@@ -7,7 +7,7 @@
 //! | `jwt_revoke_decisions_total` | counter | `outcome`, `reason` | one per request the layer judged: `outcome` is `allowed` (`reason` `valid`), `rejected`, `would_reject` (shadow mode let it through) or `failed_open` (`reason` `store_unavailable`); `reason` is [`RejectionKind::reason`](crate::RejectionKind::reason) |
 //! | `jwt_revoke_cache_lookups_total` | counter | `cache`, `result` | a lookup in the verified-token cache (`cache` `verified_token`) or the claims memo (`claims_memo`): `result` `hit` or `miss` |
 //! | `jwt_revoke_events_total` | counter | `receiver`, `outcome` | a request to an event receiver (`backchannel_logout`, `security_event`, `token_revocation`, `fusionauth_webhook`): `outcome` `accepted` (2xx), `refused` (4xx) or `unavailable` (5xx) |
-//! | `jwt_revoke_key_fetches_total` | counter | `source`, `outcome` | a fetch of a remote key set: `source` is the configured URL, `outcome` `ok`, `unchanged` or `failed` |
+//! | `jwt_revoke_key_fetches_total` | counter | `source`, `outcome` | a fetch of a remote key set: `source` is the configured URL without its query and fragment, `outcome` `ok`, `unchanged` or `failed` |
 //! | `jwt_revoke_key_source_stale` | gauge | `source` | 1 while the source's keys are stale (tokens refused), else 0 |
 //! | `jwt_revoke_key_source_age_seconds` | gauge | `source` | the age of the keys in force, at the last fetch |
 //!
@@ -71,12 +71,26 @@ pub(crate) fn event(receiver: &'static str, status: http::StatusCode) {
     }
 }
 
+/// The `source` label of a key source: its URL without query or fragment, which may hold an
+/// API key (`?key=…`) no dashboard should show.
+#[cfg(all(feature = "remote-keys", feature = "metrics"))]
+fn source_label(source: &str) -> String {
+    match url::Url::parse(source) {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            url.into()
+        }
+        Err(_) => "unparsed".to_owned(),
+    }
+}
+
 /// A fetch of a remote key set: `outcome` `ok`, `unchanged` or `failed`.
 #[cfg(feature = "remote-keys")]
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 pub(crate) fn key_fetch(source: &str, outcome: &'static str) {
     #[cfg(feature = "metrics")]
-    metrics::counter!(KEY_FETCHES, "source" => source.to_owned(), "outcome" => outcome)
+    metrics::counter!(KEY_FETCHES, "source" => source_label(source), "outcome" => outcome)
         .increment(1);
 }
 
@@ -86,11 +100,12 @@ pub(crate) fn key_fetch(source: &str, outcome: &'static str) {
 pub(crate) fn key_source_state(source: &str, stale: bool, age: std::time::Duration) {
     #[cfg(feature = "metrics")]
     {
-        metrics::gauge!(KEY_SOURCE_STALE, "source" => source.to_owned()).set(if stale {
+        let source = source_label(source);
+        metrics::gauge!(KEY_SOURCE_STALE, "source" => source.clone()).set(if stale {
             1.0
         } else {
             0.0
         });
-        metrics::gauge!(KEY_SOURCE_AGE, "source" => source.to_owned()).set(age.as_secs_f64());
+        metrics::gauge!(KEY_SOURCE_AGE, "source" => source).set(age.as_secs_f64());
     }
 }

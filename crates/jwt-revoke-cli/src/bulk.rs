@@ -254,8 +254,8 @@ pub(crate) async fn revoke_users(
     })
 }
 
-/// The subjects of the file, read as they are needed: trimmed, blank lines and `#` comments
-/// skipped. A read error ends the lines and is kept in `error`.
+/// The subjects of the file, read as they are needed: spaces, tabs and line ends trimmed,
+/// blank lines and `#` comments skipped. A read error ends the lines and is kept in `error`.
 fn subjects(
     mut reader: impl BufRead,
     error: Arc<std::sync::Mutex<Option<String>>>,
@@ -312,9 +312,18 @@ fn subjects(
                 // kept, it would revoke a subject nobody has and count it as done.
                 text = text.strip_prefix('\u{feff}').unwrap_or(text);
             }
-            let subject = text.trim();
+            // Spaces, tabs and line ends (CRLF's `\r`) are the file's; any other space at an end is not
+            // trimmed (it may be part of the subject, and trimmed it could name another user)
+            // nor kept (it may be a paste's): the line is no subject.
+            let subject = text.trim_matches([' ', '\t', '\r', '\n']);
             if subject.is_empty() || subject.starts_with('#') {
                 continue;
+            }
+            if subject.trim() != subject {
+                return Some(Line::Unreadable(
+                    number,
+                    "a space other than ' ' or a tab at an end: no subject",
+                ));
             }
             if subject.chars().any(char::is_control) {
                 // No subject holds one; a UTF-16 file's lines are valid UTF-8 full of NULs.

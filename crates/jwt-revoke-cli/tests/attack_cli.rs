@@ -86,6 +86,33 @@ fn a_byte_order_mark_does_not_hide_the_first_subject() {
     std::fs::remove_dir_all(dir).expect("clean up");
 }
 
+/// A subject with a no-break space (or another non-ASCII space) at an end: trimmed, it would
+/// revoke another user (`alice`) and count the one named as done. Neither is right: the line
+/// is named as unreadable and the run is not a success.
+#[test]
+fn a_subject_with_unicode_space_around_it_is_no_other_users_revocation() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let dir = scratch("nbsp");
+    let file = dir.join("subjects.txt");
+    std::fs::write(&file, "alice\u{00a0}\nbob \t\r\n").expect("write");
+    let result = revoke_users(&url, &file);
+    assert_eq!(result.code, 1, "{result:?}");
+    let json = result.json();
+    assert_eq!(json["done"], 1, "{json}");
+    assert_eq!(json["unreadable_lines"], 1, "{json}");
+    assert!(
+        has_cutoff(&url, ISS, "bob"),
+        "ASCII spaces and tabs are the file's"
+    );
+    assert!(!has_cutoff(&url, ISS, "alice"), "another user revoked");
+    assert!(
+        !has_cutoff(&url, ISS, "alice\u{00a0}"),
+        "counted done by a guess"
+    );
+    std::fs::remove_dir_all(dir).expect("clean up");
+}
+
 /// A file saved as UTF-16 (Windows' "Unicode"): its lines after the first are valid UTF-8
 /// full of NULs. None of them is a subject; none may be counted as revoked.
 #[test]

@@ -312,9 +312,9 @@ fn subjects(
                 // kept, it would revoke a subject nobody has and count it as done.
                 text = text.strip_prefix('\u{feff}').unwrap_or(text);
             }
-            // Spaces, tabs and line ends (CRLF's `\r`) are the file's; any other space at an end is not
-            // trimmed (it may be part of the subject, and trimmed it could name another user)
-            // nor kept (it may be a paste's): the line is no subject.
+            // Spaces, tabs and line ends (CRLF's `\r`) are the file's. Any other space at an
+            // end is not trimmed (it may be part of the subject, and trimmed it could name
+            // another user) nor kept (it may be a paste's): the line is no subject.
             let subject = text.trim_matches([' ', '\t', '\r', '\n']);
             if subject.is_empty() || subject.starts_with('#') {
                 continue;

@@ -7,6 +7,7 @@
 //! | `jwt_revoke_decisions_total` | counter | `outcome`, `reason` | one per request the layer judged: `outcome` is `allowed` (`reason` `valid`), `rejected`, `would_reject` (shadow mode let it through) or `failed_open` (`reason` `store_unavailable`); `reason` is [`RejectionKind::reason`](crate::RejectionKind::reason) |
 //! | `jwt_revoke_cache_lookups_total` | counter | `cache`, `result` | a lookup in the verified-token cache (`cache` `verified_token`) or the claims memo (`claims_memo`): `result` `hit` or `miss` |
 //! | `jwt_revoke_events_total` | counter | `receiver`, `outcome` | a request to an event receiver (`backchannel_logout`, `security_event`, `token_revocation`, `fusionauth_webhook`): `outcome` `accepted` (2xx), `refused` (4xx) or `unavailable` (5xx) |
+//! | `jwt_revoke_security_events_total` | counter | `event`, `outcome` | each event of a SET the security-event receiver accepted: `event` `session_revoked`, `credential_change` (`outcome` `applied`) or `other` (`ignored`) |
 //! | `jwt_revoke_key_fetches_total` | counter | `source`, `outcome` | a fetch of a remote key set: `source` is the configured URL without its query and fragment, `outcome` `ok`, `unchanged` or `failed` |
 //! | `jwt_revoke_key_source_stale` | gauge | `source` | 1 while the source's keys are stale (tokens refused), else 0 |
 //! | `jwt_revoke_key_source_age_seconds` | gauge | `source` | the age of the keys in force, at the last fetch |
@@ -23,6 +24,8 @@ pub const DECISIONS: &str = "jwt_revoke_decisions_total";
 pub const CACHE_LOOKUPS: &str = "jwt_revoke_cache_lookups_total";
 /// The event receiver counter's name.
 pub const EVENTS: &str = "jwt_revoke_events_total";
+/// The security-event counter's name.
+pub const SECURITY_EVENTS: &str = "jwt_revoke_security_events_total";
 /// The key fetch counter's name.
 pub const KEY_FETCHES: &str = "jwt_revoke_key_fetches_total";
 /// The key source staleness gauge's name.
@@ -82,6 +85,21 @@ fn source_label(source: &str) -> String {
             url.into()
         }
         Err(_) => "unparsed".to_owned(),
+    }
+}
+
+/// One event of a SET the security-event receiver accepted, by type: `session_revoked` and
+/// `credential_change` were applied, `other` ignored.
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn security_event(event: &'static str) {
+    #[cfg(feature = "metrics")]
+    {
+        let outcome = if event == "other" {
+            "ignored"
+        } else {
+            "applied"
+        };
+        metrics::counter!(SECURITY_EVENTS, "event" => event, "outcome" => outcome).increment(1);
     }
 }
 

@@ -173,6 +173,15 @@ impl SecurityEventReceiver {
         if let Err(err) = verifier.record(revocations, &claims).await {
             tracing::warn!(%err, "could not record a processed SET");
         }
+        for (event_type, _) in claims.events.iter().flatten() {
+            crate::observe::security_event(if event_type == SESSION_REVOKED {
+                "session_revoked"
+            } else if event_type == CREDENTIAL_CHANGE {
+                "credential_change"
+            } else {
+                "other"
+            });
+        }
         plain(StatusCode::ACCEPTED)
     }
 }

@@ -32,7 +32,7 @@ impl Claims {
     /// Claims from the JSON payload of a token **whose signature has been verified**.
     ///
     /// This is how an upstream authentication layer hands its result to a layer built with
-    /// [`claims_verified_upstream`](crate::RevocationLayerBuilder::claims_verified_upstream):
+    /// [`claims_verified_upstream`](crate::RevocationLayer::claims_verified_upstream):
     /// insert the `Claims` into the request's extensions. Never build it from an unverified
     /// token: the revocation layer trusts it.
     pub fn from_verified_json(payload: &str) -> Result<Self, serde_json::Error> {

@@ -7,8 +7,9 @@
 #[non_exhaustive]
 pub enum BuildError {
     /// The RFC 7009 endpoint was given a layer that reads claims verified upstream
-    /// ([`RevocationLayer::claims_verified_upstream`]): it verifies the tokens it revokes
-    /// itself, with the keys of a [`RevocationLayer::verifying`] layer.
+    /// ([`claims_verified_upstream`](crate::RevocationLayer::claims_verified_upstream)): it
+    /// verifies the tokens it revokes itself, with the keys of a
+    /// [`verifying`](crate::RevocationLayer::verifying) layer.
     #[error(
         "the RFC 7009 endpoint verifies the tokens it revokes: give it a layer built with \
          RevocationLayer::verifying(…), not one that reads claims verified upstream"

@@ -13,7 +13,7 @@
 //! | `axum` | [`Claims`] and [`RevocationHandle`] as Axum extractors |
 //! | `aws_lc_rs`, `rust_crypto` | jsonwebtoken's crypto backend: enable one |
 //! | `conformance` | the store conformance suite and reference model, for your own store |
-//! | `admin` | [`admin::AdminApi`]: JSON endpoints to revoke and check, with their OpenAPI document |
+//! | `admin` | `admin::AdminApi`: JSON endpoints to revoke and check, with their OpenAPI document |
 //!
 //! ```toml
 //! [dependencies]

@@ -300,7 +300,7 @@ impl TokenReceiver {
 }
 
 /// What sets one kind of event-token receiver apart: the rules its tokens follow and how it is
-/// made from a [`TokenReceiver`]. Sealed: implemented by [`BackchannelLogout`] and
+/// made from a `TokenReceiver`. Sealed: implemented by [`BackchannelLogout`] and
 /// [`SecurityEventReceiver`] only.
 ///
 /// [`BackchannelLogout`]: super::BackchannelLogout

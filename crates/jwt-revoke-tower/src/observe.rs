@@ -16,7 +16,9 @@
 //! in [`jwt_revoke_core::observe`].
 //!
 //! Each decision is also a `tracing` span, `jwt_revoke.decision`, at `debug` level (silent
-//! unless asked for): fields `outcome`, `reason` and, when the token was verified, `iss`.
+//! unless asked for), entered while the request is judged (what is logged meanwhile, a store's
+//! failure, belongs to it; the inner service runs outside it): fields `outcome`, `reason`
+//! and, when the token was verified, `iss`.
 
 /// The decision counter's name.
 pub const DECISIONS: &str = "jwt_revoke_decisions_total";
@@ -33,20 +35,36 @@ pub const KEY_SOURCE_STALE: &str = "jwt_revoke_key_source_stale";
 /// The key source age gauge's name.
 pub const KEY_SOURCE_AGE: &str = "jwt_revoke_key_source_age_seconds";
 
-/// One decision of the layer: counted, and a `debug` span with its fields.
-pub(crate) fn decision(outcome: &'static str, reason: &'static str, iss: Option<&str>) {
+/// The span of one request's decision, opened when the layer takes the request and entered
+/// while it is judged (so what is logged meanwhile, a store's failure, belongs to it); its
+/// fields are recorded by [`decision`].
+pub(crate) fn decision_span() -> tracing::Span {
+    tracing::debug_span!(
+        "jwt_revoke.decision",
+        outcome = tracing::field::Empty,
+        reason = tracing::field::Empty,
+        iss = tracing::field::Empty
+    )
+}
+
+/// One decision of the layer: counted, and its fields recorded in its `span`.
+pub(crate) fn decision(
+    span: &tracing::Span,
+    outcome: &'static str,
+    reason: &'static str,
+    iss: Option<&str>,
+) {
     #[cfg(feature = "metrics")]
     metrics::counter!(DECISIONS, "outcome" => outcome, "reason" => reason).increment(1);
-    let span = tracing::debug_span!(
-        "jwt_revoke.decision",
-        outcome,
-        reason,
-        iss = tracing::field::Empty
-    );
+    if span.is_disabled() {
+        return;
+    }
+    span.record("outcome", outcome);
+    span.record("reason", reason);
     if let Some(iss) = iss {
         span.record("iss", iss);
     }
-    span.in_scope(|| tracing::debug!("decided"));
+    tracing::debug!(parent: span, "decided");
 }
 
 /// A lookup in one of the layer's caches.

@@ -166,7 +166,7 @@ impl From<RejectionKind> for Unauthenticated {
 impl Pipeline {
     /// Whether shadow mode lets through a request refused for its token (`kind`): counted and
     /// logged when it does. Never a 503's request: that one was not judged.
-    pub(crate) fn shadow_lets_through(&self, kind: &RejectionKind) -> bool {
+    pub(crate) fn shadow_lets_through(&self, kind: &RejectionKind, span: &tracing::Span) -> bool {
         let passes = self.shadow == Some(ShadowMode::RevocationsAndInvalidTokens)
             && matches!(
                 kind,
@@ -176,7 +176,7 @@ impl Pipeline {
             );
         if passes {
             LayerStats::count(&self.stats.would_reject);
-            crate::observe::decision("would_reject", kind.reason(), None);
+            crate::observe::decision(span, "would_reject", kind.reason(), None);
             tracing::info!(
                 reason = %crate::rejection::Rejection::new(
                     kind.clone(),
@@ -352,21 +352,22 @@ impl Pipeline {
         outcome: Result<Verdict, StoreError>,
         request: &mut Request<B>,
         authenticated: Authenticated,
+        span: &tracing::Span,
     ) -> Result<(), RejectionKind> {
         let iss = authenticated.claims.registered().iss.as_deref();
         match outcome {
             Ok(Verdict::Valid) => {
                 LayerStats::count(&self.stats.allowed);
-                crate::observe::decision("allowed", "valid", iss);
+                crate::observe::decision(span, "allowed", "valid", iss);
             }
             Ok(Verdict::Revoked(reason)) if self.shadow.is_some() => {
                 LayerStats::count(&self.stats.would_reject);
-                crate::observe::decision("would_reject", revocation_label(&reason), iss);
+                crate::observe::decision(span, "would_reject", revocation_label(&reason), iss);
                 tracing::info!(%reason, "shadow mode: would reject a revoked token; let through");
             }
             Ok(Verdict::Revoked(reason)) => {
                 LayerStats::count(&self.stats.rejected_revoked);
-                crate::observe::decision("rejected", revocation_label(&reason), iss);
+                crate::observe::decision(span, "rejected", revocation_label(&reason), iss);
                 tracing::debug!(%reason, "revoked token refused");
                 return Err(RejectionKind::Revoked(reason));
             }
@@ -378,18 +379,18 @@ impl Pipeline {
                     // token through.
                     StoreFailure::FailOpen if error.is_unavailable() => {
                         LayerStats::count(&self.stats.failed_open);
-                        crate::observe::decision("failed_open", "store_unavailable", iss);
+                        crate::observe::decision(span, "failed_open", "store_unavailable", iss);
                         tracing::warn!(%error, "revocation store unavailable; letting the request through (fail open)");
                     }
                     StoreFailure::FailOpen => {
-                        crate::observe::decision("rejected", "store_unavailable", iss);
+                        crate::observe::decision(span, "rejected", "store_unavailable", iss);
                         tracing::error!(%error, "revocation store failed; refusing the request (failing open is only for unavailability)");
                         return Err(RejectionKind::StoreUnavailable {
                             retry_after: std::time::Duration::from_secs(1),
                         });
                     }
                     StoreFailure::FailClosed { retry_after } => {
-                        crate::observe::decision("rejected", "store_unavailable", iss);
+                        crate::observe::decision(span, "rejected", "store_unavailable", iss);
                         tracing::warn!(%error, "revocation store failed; refusing the request (fail closed)");
                         return Err(RejectionKind::StoreUnavailable { retry_after });
                     }

@@ -11,9 +11,13 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 
-/// The fields of every decision span, as `name=value` lines, in order.
+/// The fields of every decision span, as `name=value` lines, in order; and the warnings
+/// logged, each with the name of the span it was logged in.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<Vec<String>>>>);
+struct Spans(
+    Arc<Mutex<Vec<Vec<String>>>>,
+    Arc<Mutex<Vec<(String, String)>>>,
+);
 
 struct Fields<'a>(&'a mut Vec<String>);
 
@@ -26,12 +30,25 @@ impl Visit for Fields<'_> {
     }
 }
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Spans {
+impl<S> tracing_subscriber::Layer<S> for Spans
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
         if attrs.metadata().name() == "jwt_revoke.decision" {
             let mut fields = Vec::new();
             attrs.record(&mut Fields(&mut fields));
             self.0.lock().unwrap().push(fields);
+        }
+    }
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if *event.metadata().level() <= tracing::Level::WARN {
+            let mut fields = Vec::new();
+            event.record(&mut Fields(&mut fields));
+            let span = ctx
+                .event_span(event)
+                .map_or_else(|| "none".to_owned(), |span| span.name().to_owned());
+            self.1.lock().unwrap().push((span, fields.join(" ")));
         }
     }
     fn on_record(&self, _: &Id, values: &Record<'_>, _: Context<'_, S>) {
@@ -64,6 +81,25 @@ async fn each_decision_is_one_span_with_its_outcome_reason_and_issuer_only() {
         StatusCode::UNAUTHORIZED
     );
 
+    // A store that fails: the decision's span holds the warning logged while it is judged.
+    let down = support::app(
+        hs256_builder(revocations_on(Arc::new(DownStore), &clock, policy()))
+            .build()
+            .expect("builds"),
+    );
+    assert_eq!(
+        status_for(&down, "GET", "/me", &token).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let warnings = spans.1.lock().unwrap().clone();
+    assert!(
+        !warnings.is_empty()
+            && warnings
+                .iter()
+                .all(|(span, message)| span == "jwt_revoke.decision" && message.contains("store")),
+        "{warnings:?}"
+    );
+
     let spans = spans.0.lock().unwrap().clone();
     let iss = format!("iss={ISSUER}");
     assert_eq!(
@@ -85,6 +121,11 @@ async fn each_decision_is_one_span_with_its_outcome_reason_and_issuer_only() {
                 iss
             ],
             vec!["outcome=rejected".to_owned(), "reason=no_token".to_owned()],
+            vec![
+                "outcome=rejected".to_owned(),
+                "reason=store_unavailable".to_owned(),
+                format!("iss={ISSUER}")
+            ],
         ]
     );
     // Nothing of the token or its subject in any field.

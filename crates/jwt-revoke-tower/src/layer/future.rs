@@ -21,6 +21,8 @@ pub(crate) struct Request<S, ReqBody, R> {
     pub(crate) pipeline: Arc<Pipeline>,
     pub(crate) rejection: R,
     pub(crate) protocol: Protocol,
+    /// The decision's span, entered while the request is judged.
+    pub(crate) span: tracing::Span,
 }
 
 /// What the check state carries until the store answers.
@@ -117,6 +119,8 @@ where
                     let carried = carried
                         .take()
                         .expect("ResponseFuture polled after completion");
+                    let span = carried.span.clone();
+                    let _entered = span.enter();
                     match carried.pipeline.authenticate(&carried.request, false) {
                         Ok(authenticated) => {
                             let check = carried.pipeline.check(&authenticated.token);
@@ -129,7 +133,7 @@ where
                             });
                         }
                         Err(Unauthenticated::Refused(kind))
-                            if carried.pipeline.shadow_lets_through(&kind) =>
+                            if carried.pipeline.shadow_lets_through(&kind, &span) =>
                         {
                             let Request {
                                 mut inner, request, ..
@@ -153,6 +157,7 @@ where
                                 &carried.rejection,
                                 kind,
                                 carried.protocol,
+                                &span,
                             );
                             this.state.set(State::Rejected { response: None });
                             return Poll::Ready(Ok(response));
@@ -160,7 +165,11 @@ where
                     }
                 }
                 StateProj::Checking { check, pending } => {
-                    let outcome = ready!(check.poll(cx));
+                    // The store call's own logs belong to the decision.
+                    let outcome = {
+                        let _entered = pending.as_ref().map(|p| p.carried.span.enter());
+                        ready!(check.poll(cx))
+                    };
                     let Pending {
                         carried:
                             Request {
@@ -169,12 +178,16 @@ where
                                 pipeline,
                                 rejection,
                                 protocol,
+                                span,
                             },
                         authenticated,
                     } = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    match pipeline.decide(outcome, &mut request, authenticated) {
+                    let entered = span.enter();
+                    let decided = pipeline.decide(outcome, &mut request, authenticated, &span);
+                    drop(entered);
+                    match decided {
                         Ok(()) => {
                             let future = inner.call(request);
                             this.state.set(State::Calling { future });

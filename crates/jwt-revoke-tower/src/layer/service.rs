@@ -60,9 +60,14 @@ where
             return ResponseFuture::call(self.inner.call(request));
         }
         let protocol = Protocol::of(&request);
+        let span = crate::observe::decision_span();
+        let entered = span.enter();
         let authenticated = match self.pipeline.authenticate(&request, true) {
             Ok(authenticated) => Ok(authenticated),
-            Err(Unauthenticated::Refused(kind)) if self.pipeline.shadow_lets_through(&kind) => {
+            Err(Unauthenticated::Refused(kind))
+                if self.pipeline.shadow_lets_through(&kind, &span) =>
+            {
+                drop(entered);
                 return ResponseFuture::call(self.inner.call(request));
             }
             Err(Unauthenticated::Refused(kind)) => {
@@ -71,10 +76,12 @@ where
                     &self.rejection,
                     kind,
                     protocol,
+                    &span,
                 ));
             }
             Err(Unauthenticated::AwaitKeys(wait)) => Err(wait),
         };
+        drop(entered);
         // The inner service that was polled ready is the one to call; leave a clone behind.
         let clone = self.inner.clone();
         let carried = Carried {
@@ -83,6 +90,7 @@ where
             pipeline: Arc::clone(&self.pipeline),
             rejection: self.rejection.clone(),
             protocol,
+            span,
         };
         let authenticated = match authenticated {
             Ok(authenticated) => authenticated,
@@ -105,9 +113,10 @@ pub(super) fn refuse<B, R: RejectionResponse<B>>(
     rejection: &R,
     kind: crate::RejectionKind,
     protocol: Protocol,
+    span: &tracing::Span,
 ) -> Response<B> {
     LayerStats::count(&pipeline.stats.rejected_invalid);
-    crate::observe::decision("rejected", kind.reason(), None);
+    crate::observe::decision(span, "rejected", kind.reason(), None);
     let rejection_value = Rejection::new(kind, protocol);
     tracing::debug!(reason = %rejection_value.description(), "token refused");
     respond(rejection, &rejection_value)

@@ -120,7 +120,7 @@ where
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let span = carried.span.clone();
-                    let _entered = span.enter();
+                    let entered = span.enter();
                     match carried.pipeline.authenticate(&carried.request, false) {
                         Ok(authenticated) => {
                             let check = carried.pipeline.check(&authenticated.token);
@@ -135,6 +135,8 @@ where
                         Err(Unauthenticated::Refused(kind))
                             if carried.pipeline.shadow_lets_through(&kind, &span) =>
                         {
+                            // Your service runs outside the decision's span.
+                            drop(entered);
                             let Request {
                                 mut inner, request, ..
                             } = carried;

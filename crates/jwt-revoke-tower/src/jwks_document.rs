@@ -72,6 +72,33 @@ pub enum KeySourceError {
     NoRuntime,
 }
 
+/// `url` as it is shown in errors, logs, a status and a metric's label: without its query
+/// and fragment, which may hold an API key (`?key=…`); `?…` says there was a query.
+pub(crate) fn shown(url: &Url) -> String {
+    let mut bare = url.clone();
+    let had_query = bare.query().is_some();
+    bare.set_query(None);
+    bare.set_fragment(None);
+    let mut text = String::from(bare);
+    if had_query {
+        text.push_str("?…");
+    }
+    text
+}
+
+/// [`shown`] for a URL as text (a configured location, checked when the source was built);
+/// text that is not a URL is shown by its length only, as [`allowed_url`] does.
+pub(crate) fn shown_text(url: &str) -> String {
+    if !url.contains(['?', '#']) {
+        // As configured: parsing would normalise it (a trailing `/` after a bare host).
+        return url.to_owned();
+    }
+    match Url::parse(url) {
+        Ok(parsed) => shown(&parsed),
+        Err(_) => format!("(text of {} bytes that is not a URL)", url.len()),
+    }
+}
+
 /// `url` parsed, if a key source may fetch it: HTTPS, or HTTP to a loopback host when allowed;
 /// no credentials in it (it gets logged).
 pub(crate) fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<Url, KeySourceError> {
@@ -84,7 +111,7 @@ pub(crate) fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<Url, K
         });
     };
     let refuse = |why| KeySourceError::Url {
-        url: parsed.to_string(),
+        url: shown(&parsed),
         why,
     };
     if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -93,7 +120,7 @@ pub(crate) fn allowed_url(url: &str, allow_http_loopback: bool) -> Result<Url, K
         let _ = shown.set_username("");
         let _ = shown.set_password(None);
         return Err(KeySourceError::Url {
-            url: shown.to_string(),
+            url: self::shown(&shown),
             why: "credentials in a URL are not supported",
         });
     }
@@ -134,7 +161,7 @@ pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceE
         keys: Vec<serde_json::Value>,
     }
     let unusable = |why: String| KeySourceError::Document {
-        url: url.to_string(),
+        url: shown(url),
         what: "key set",
         why,
     };
@@ -175,7 +202,7 @@ pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceE
         // RSA, EC and OKP keys only: a symmetric key in a document anyone can fetch is a
         // secret everyone knows, and would let anyone sign tokens (HS256, ...).
         if value.get("kty").and_then(serde_json::Value::as_str) == Some("oct") {
-            tracing::warn!(source = %url, ?kid, "a symmetric (oct) key in a fetched key set is a published secret; left out");
+            tracing::warn!(source = %shown(url), ?kid, "a symmetric (oct) key in a fetched key set is a published secret; left out");
             continue;
         }
         // OpenID Connect Discovery §3: a key set holds no private key values. A private key
@@ -184,7 +211,7 @@ pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceE
             .iter()
             .find(|member| value.get(**member).is_some())
         {
-            tracing::warn!(source = %url, ?kid, member, "a key of the fetched key set holds a private key value; left out");
+            tracing::warn!(source = %shown(url), ?kid, member, "a key of the fetched key set holds a private key value; left out");
             continue;
         }
         match serde_json::from_value::<Jwk>(value) {
@@ -196,16 +223,16 @@ pub(crate) fn key_set(body: &[u8], url: &Url) -> Result<DecodingKeys, KeySourceE
                     jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
                 ) =>
             {
-                tracing::warn!(source = %url, ?kid, "a symmetric (oct) key in a fetched key set is a published secret; left out");
+                tracing::warn!(source = %shown(url), ?kid, "a symmetric (oct) key in a fetched key set is a published secret; left out");
             }
             Ok(jwk) => jwks.push(jwk),
             Err(err) => {
-                tracing::debug!(source = %url, ?kid, error = %err, "a key of the key set is not one jsonwebtoken reads; left out");
+                tracing::debug!(source = %shown(url), ?kid, error = %err, "a key of the key set is not one jsonwebtoken reads; left out");
             }
         }
     }
     let keys = DecodingKeys::from_jwk_list(&jwks, |kid, err| {
-        tracing::warn!(source = %url, kid, error = %err, "a key of the key set is unusable; left out");
+        tracing::warn!(source = %shown(url), kid, error = %err, "a key of the key set is unusable; left out");
         Ok(())
     })
     .map_err(|err| unusable(err.to_string()))?;
@@ -284,6 +311,24 @@ mod tests {
                 "{key}: a published secret verifies nothing"
             );
             assert_eq!(keys.kids().collect::<Vec<_>>(), ["k"], "{key}");
+        }
+    }
+
+    /// A refusal gets logged: it shows neither credentials nor a query (an API key may be
+    /// there).
+    #[test]
+    fn a_refused_url_is_shown_without_credentials_or_query() {
+        for url in [
+            "https://user:pw@idp.example/jwks?key=s3cret#frag",
+            "http://idp.example/jwks?key=s3cret",
+        ] {
+            let err = allowed_url(url, false).expect_err("refused");
+            let text = err.to_string();
+            assert!(
+                !text.contains("s3cret") && !text.contains("pw") && !text.contains("frag"),
+                "{text}"
+            );
+            assert!(text.contains("idp.example/jwks?…"), "{text}");
         }
     }
 

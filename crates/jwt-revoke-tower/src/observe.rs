@@ -8,7 +8,7 @@
 //! | `jwt_revoke_cache_lookups_total` | counter | `cache`, `result` | a lookup in the verified-token cache (`cache` `verified_token`) or the claims memo (`claims_memo`): `result` `hit` or `miss` |
 //! | `jwt_revoke_events_total` | counter | `receiver`, `outcome` | a request to an event receiver (`backchannel_logout`, `security_event`, `token_revocation`, `fusionauth_webhook`): `outcome` `accepted` (2xx), `refused` (4xx) or `unavailable` (5xx) |
 //! | `jwt_revoke_security_events_total` | counter | `event`, `outcome` | each event of a SET the security-event receiver accepted: `event` `session_revoked`, `credential_change` (`outcome` `applied`) or `other` (`ignored`) |
-//! | `jwt_revoke_key_fetches_total` | counter | `source`, `outcome` | a fetch of a remote key set: `source` is the configured URL without its query and fragment, `outcome` `ok`, `unchanged` or `failed` |
+//! | `jwt_revoke_key_fetches_total` | counter | `source`, `outcome` | a fetch of a remote key set: `source` is the configured location as shown in logs (a URL without its query, `?…` for one; an issuer with ` (discovery)`), `outcome` `ok`, `unchanged` or `failed` |
 //! | `jwt_revoke_key_source_stale` | gauge | `source` | 1 while the source's keys are stale (tokens refused), else 0 |
 //! | `jwt_revoke_key_source_age_seconds` | gauge | `source` | the age of the keys in force, at the last fetch |
 //!
@@ -92,20 +92,6 @@ pub(crate) fn event(receiver: &'static str, status: http::StatusCode) {
     }
 }
 
-/// The `source` label of a key source: its URL without query or fragment, which may hold an
-/// API key (`?key=…`) no dashboard should show.
-#[cfg(all(feature = "remote-keys", feature = "metrics"))]
-fn source_label(source: &str) -> String {
-    match url::Url::parse(source) {
-        Ok(mut url) => {
-            url.set_query(None);
-            url.set_fragment(None);
-            url.into()
-        }
-        Err(_) => "unparsed".to_owned(),
-    }
-}
-
 /// One event of a SET the security-event receiver accepted, by type: `session_revoked` and
 /// `credential_change` were applied, `other` ignored.
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
@@ -126,7 +112,7 @@ pub(crate) fn security_event(event: &'static str) {
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 pub(crate) fn key_fetch(source: &str, outcome: &'static str) {
     #[cfg(feature = "metrics")]
-    metrics::counter!(KEY_FETCHES, "source" => source_label(source), "outcome" => outcome)
+    metrics::counter!(KEY_FETCHES, "source" => source.to_owned(), "outcome" => outcome)
         .increment(1);
 }
 
@@ -136,7 +122,7 @@ pub(crate) fn key_fetch(source: &str, outcome: &'static str) {
 pub(crate) fn key_source_state(source: &str, stale: bool, age: std::time::Duration) {
     #[cfg(feature = "metrics")]
     {
-        let source = source_label(source);
+        let source = source.to_owned();
         metrics::gauge!(KEY_SOURCE_STALE, "source" => source.clone()).set(if stale {
             1.0
         } else {

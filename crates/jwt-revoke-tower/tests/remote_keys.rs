@@ -1827,8 +1827,13 @@ fn metrics_count_each_fetch_by_outcome_and_show_staleness() {
                     keys.status().failures > failures
                 })
                 .await;
+                // Nor does the status, nor the last error.
+                let status = keys.status();
+                assert!(!status.location.contains("s3cret"), "{}", status.location);
+                let error = status.last_error.expect("the 500");
+                assert!(!error.contains("s3cret") && error.contains("?…"), "{error}");
                 drop(keys);
-                server.jwks_url()
+                format!("{}?…", server.jwks_url())
             })
     });
     let mut fetches = std::collections::BTreeMap::new();
@@ -1862,4 +1867,25 @@ fn metrics_count_each_fetch_by_outcome_and_show_staleness() {
         "{fetches:?}"
     );
     assert_eq!(stale, Some(1.0), "stale after max_stale of failures");
+}
+
+/// A JWKS URL with an API key in its query: a fetch that fails shows the URL without it, also
+/// where the HTTP client's own message would have named the URL.
+#[tokio::test]
+async fn an_api_key_in_the_query_never_shows_in_a_failure() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("an address")
+        .port();
+    let err = RemoteKeys::jwks_url(format!("http://127.0.0.1:{port}/jwks?key=s3cret"))
+        .allow_http_loopback()
+        .connect_timeout(ms(500))
+        .start()
+        .await
+        .expect_err("nothing listens there");
+    let text = format!("{err} {err:?}");
+    assert!(matches!(err, KeySourceError::Unreachable { .. }), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}/jwks?…")), "{text}");
 }

@@ -8,7 +8,7 @@ use reqwest::Url;
 use sha2::Digest as _;
 
 use super::{Location, RemoteKeysBuilder};
-use crate::jwks_document::{KeySourceError, allowed_url, key_set};
+use crate::jwks_document::{KeySourceError, allowed_url, key_set, shown};
 use crate::verify::DecodingKeys;
 
 /// How many redirects a fetch follows, each to a URL the same rules allow.
@@ -34,7 +34,7 @@ pub(super) fn client(settings: &RemoteKeysBuilder) -> Result<reqwest::Client, Ke
         .build()
         .map_err(|err| KeySourceError::Unreachable {
             url: settings.location.to_string(),
-            why: chain(&err),
+            why: chain(&err.without_url()),
         })
 }
 
@@ -94,7 +94,7 @@ async fn discover(
     let (body, _) = get(settings, client, &url).await?;
     let document: Discovery =
         serde_json::from_slice(&body).map_err(|err| KeySourceError::Document {
-            url: url.to_string(),
+            url: shown(&url),
             what: "discovery document",
             why: err.to_string(),
         })?;
@@ -113,13 +113,14 @@ async fn get(
     client: &reqwest::Client,
     url: &Url,
 ) -> Result<(Vec<u8>, http::HeaderMap), KeySourceError> {
+    // reqwest's message names the URL, query and all: shown without it.
     let unreachable = |err: reqwest::Error| KeySourceError::Unreachable {
-        url: url.to_string(),
-        why: chain(&err),
+        url: shown(url),
+        why: chain(&err.without_url()),
     };
     let limit = settings.max_document_bytes;
     let too_large = || KeySourceError::TooLarge {
-        url: url.to_string(),
+        url: shown(url),
         limit,
     };
     let mut response = client
@@ -130,7 +131,7 @@ async fn get(
         .map_err(unreachable)?;
     if !response.status().is_success() {
         return Err(KeySourceError::Status {
-            url: url.to_string(),
+            url: shown(url),
             status: response.status().as_u16(),
         });
     }

@@ -111,8 +111,13 @@ pub(crate) enum Location {
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Location::Jwks(url) => f.write_str(url),
-            Location::Issuer(issuer) => write!(f, "{issuer} (discovery)"),
+            // Without a query (an API key may be in it): see `jwks_document::shown`.
+            Location::Jwks(url) => f.write_str(&crate::jwks_document::shown_text(url)),
+            Location::Issuer(issuer) => write!(
+                f,
+                "{} (discovery)",
+                crate::jwks_document::shown_text(issuer)
+            ),
         }
     }
 }

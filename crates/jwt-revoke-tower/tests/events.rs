@@ -892,78 +892,37 @@ async fn an_event_token_with_a_critical_header_parameter_is_refused() {
 /// applied or ignored; each request counted by outcome (a replay is refused).
 #[test]
 fn set_events_are_counted_by_type_and_requests_by_outcome() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(async {
-                let clock = clock();
-                let revocations = engine(&clock);
-                let idp = Idp::generate(Algorithm::ES256);
-                let receiver = set_receiver(&idp, &revocations);
-                let events = json!({
-                    SESSION_REVOKED: { "subject": { "format": "opaque", "id": "session-1" } },
-                    CREDENTIAL_CHANGE: { "subject": { "format": "opaque", "id": "carol" } },
-                    "https://schemas.openid.net/secevent/risc/event-type/account-purged": {},
-                });
-                let token = idp.sign(Some("secevent+jwt"), &set_claims("s-m", events));
-                let accepted = send(receiver.clone(), set_request(token.clone())).await;
-                assert_eq!(accepted.0, StatusCode::ACCEPTED);
-                let replayed = send(receiver, set_request(token)).await;
-                assert_eq!(replayed.0, StatusCode::BAD_REQUEST);
-            });
+    use jwt_revoke_tower::observe::{EVENTS, SECURITY_EVENTS};
+    use support::recorder::{pairs, recorded};
+    let ((), snapshot) = recorded(async || {
+        let clock = clock();
+        let revocations = engine(&clock);
+        let idp = Idp::generate(Algorithm::ES256);
+        let receiver = set_receiver(&idp, &revocations);
+        let events = json!({
+            SESSION_REVOKED: { "subject": { "format": "opaque", "id": "session-1" } },
+            CREDENTIAL_CHANGE: { "subject": { "format": "opaque", "id": "carol" } },
+            "https://schemas.openid.net/secevent/risc/event-type/account-purged": {},
+        });
+        let token = idp.sign(Some("secevent+jwt"), &set_claims("s-m", events));
+        let accepted = send(receiver.clone(), set_request(token.clone())).await;
+        assert_eq!(accepted.0, StatusCode::ACCEPTED);
+        let replayed = send(receiver, set_request(token)).await;
+        assert_eq!(replayed.0, StatusCode::BAD_REQUEST);
     });
-    let mut counts = Vec::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key().clone();
-        if let DebugValue::Counter(n) = value
-            && n > 0
-        {
-            let mut labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            counts.push((key.name().to_owned(), labels.join(","), n));
-        }
-    }
-    counts.retain(|(name, _, _)| {
-        name.starts_with("jwt_revoke_security_events") || name.starts_with("jwt_revoke_events")
-    });
-    counts.sort();
-    let expected = |name: &str, labels: &str, n: u64| (name.to_owned(), labels.to_owned(), n);
     assert_eq!(
-        counts,
-        vec![
-            expected(
-                "jwt_revoke_events_total",
-                "outcome=accepted,receiver=security_event",
-                1
-            ),
-            expected(
-                "jwt_revoke_events_total",
-                "outcome=refused,receiver=security_event",
-                1
-            ),
-            expected(
-                "jwt_revoke_security_events_total",
-                "event=credential_change,outcome=applied",
-                1
-            ),
-            expected(
-                "jwt_revoke_security_events_total",
-                "event=other,outcome=ignored",
-                1
-            ),
-            expected(
-                "jwt_revoke_security_events_total",
-                "event=session_revoked,outcome=applied",
-                1
-            ),
-        ]
+        snapshot.counters(EVENTS),
+        pairs(&[
+            ("outcome=accepted,receiver=security_event", 1),
+            ("outcome=refused,receiver=security_event", 1),
+        ])
+    );
+    assert_eq!(
+        snapshot.counters(SECURITY_EVENTS),
+        pairs(&[
+            ("event=credential_change,outcome=applied", 1),
+            ("event=other,outcome=ignored", 1),
+            ("event=session_revoked,outcome=applied", 1),
+        ])
     );
 }

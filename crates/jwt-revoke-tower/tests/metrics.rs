@@ -11,103 +11,13 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use jwt_revoke_tower::{StoreFailure, observe};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use serde_json::json;
+use support::recorder::{pairs, recorded};
 use support::*;
-
-/// Runs `script` on a current-thread runtime with a recorder of its own, and returns what it
-/// recorded.
-fn recorded(script: impl AsyncFnOnce()) -> Snapshot {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(script());
-    });
-    Snapshot(read(&snapshotter))
-}
-
-/// One metric: its name, its labels sorted, its value.
-type Sample = (String, Vec<(String, String)>, DebugValue);
-
-/// Every metric, read once (a snapshot drains histograms).
-fn read(snapshotter: &Snapshotter) -> Vec<Sample> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let (_, key) = key.into_parts();
-            let mut labels: Vec<(String, String)> = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            labels.sort();
-            (key.name().to_owned(), labels, value)
-        })
-        .collect()
-}
-
-struct Snapshot(Vec<Sample>);
-
-impl Snapshot {
-    fn all(&self) -> impl Iterator<Item = &Sample> {
-        self.0.iter()
-    }
-
-    /// The counters named `name`, as `(labels joined, value)`, sorted.
-    fn counters(&self, name: &str) -> Vec<(String, u64)> {
-        let mut found: Vec<(String, u64)> = self
-            .all()
-            .filter(|(n, _, _)| n == name)
-            .map(|(_, labels, value)| {
-                let labels = labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                match value {
-                    DebugValue::Counter(count) => (labels, *count),
-                    other => panic!("{name} is not a counter: {other:?}"),
-                }
-            })
-            .filter(|(_, count)| *count > 0)
-            .collect();
-        found.sort();
-        found
-    }
-
-    /// How many values the histogram `name` with exactly `labels` holds.
-    fn histogram_len(&self, name: &str, labels: &[(&str, &str)]) -> usize {
-        let mut wanted: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        wanted.sort();
-        self.all()
-            .find(|(n, l, _)| n == name && *l == wanted)
-            .map_or(0, |(_, _, value)| match value {
-                DebugValue::Histogram(values) => values.len(),
-                other => panic!("{name} is not a histogram: {other:?}"),
-            })
-    }
-}
-
-fn pairs(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
-    let mut expected: Vec<(String, u64)> = expected
-        .iter()
-        .map(|(labels, count)| ((*labels).to_owned(), *count))
-        .collect();
-    expected.sort();
-    expected
-}
 
 #[test]
 fn every_decision_is_counted_once_under_its_outcome_and_reason() {
-    let snapshot = recorded(async || {
+    let ((), snapshot) = recorded(async || {
         let clock = clock();
         let layer = hs256_builder(memory_revocations(&clock))
             .build()
@@ -188,7 +98,7 @@ fn every_decision_is_counted_once_under_its_outcome_and_reason() {
 
 #[test]
 fn a_store_outage_is_counted_as_errors_and_as_refusals_or_fail_open_passes() {
-    let snapshot = recorded(async || {
+    let ((), snapshot) = recorded(async || {
         let clock = clock();
         let closed = hs256_builder(revocations_on(Arc::new(DownStore), &clock, policy()))
             .build()
@@ -233,7 +143,7 @@ fn a_store_outage_is_counted_as_errors_and_as_refusals_or_fail_open_passes() {
 
 #[test]
 fn the_caches_count_their_hits_and_misses() {
-    let snapshot = recorded(async || {
+    let ((), snapshot) = recorded(async || {
         let clock = clock();
         let layer = hs256_builder(memory_revocations(&clock))
             .cache_verified_tokens(100)
@@ -261,7 +171,7 @@ fn each_receiver_request_is_counted_by_outcome() {
     use axum::body::Body;
     use axum::http::Request;
     use jwt_revoke_tower::events::RevocationEndpoint;
-    let snapshot = recorded(async || {
+    let ((), snapshot) = recorded(async || {
         let clock = clock();
         let layer = hs256_builder(memory_revocations(&clock))
             .build()

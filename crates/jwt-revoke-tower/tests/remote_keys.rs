@@ -1788,84 +1788,70 @@ fn a_source_whose_fetcher_stopped_with_its_runtime_waits_for_nothing_and_goes_st
 /// of this test's thread, so that the fetcher task reports to this test's recorder.
 #[test]
 fn metrics_count_each_fetch_by_outcome_and_show_staleness() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let url = metrics::with_local_recorder(&recorder, || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(async {
-                let idp = KeyPair::generate(Algorithm::ES256);
-                let server = JwksServer::start(jwks(&[jwk(&idp, "k1")])).await;
-                // An API key in the query string must not become a label.
-                let keys = RemoteKeys::jwks_url(format!("{}?key=s3cret", server.jwks_url()))
-                    .allow_http_loopback()
-                    .connect_timeout(Duration::from_secs(1))
-                    .fetch_timeout(Duration::from_secs(2))
-                    .refresh_bounds(ms(100), ms(100))
-                    .max_stale(ms(600))
-                    .start()
-                    .await
-                    .expect("starts");
-                // The same document again: at least one `unchanged` fetch.
-                eventually("a refresh", Duration::from_secs(5), async || {
-                    keys.status().fetches >= 2
-                })
-                .await;
-                server.set_status(500);
-                let app = app_with(keys.clone(), &[Algorithm::ES256]);
-                eventually("stale keys", Duration::from_secs(10), async || {
-                    answer(&app, &token(&idp, "k1", "t-1")).await.0 == StatusCode::UNAUTHORIZED
-                        && keys.status().failures >= 1
-                })
-                .await;
-                // One more failed fetch past max_stale sets the gauge.
-                let failures = keys.status().failures;
-                eventually("another failure", Duration::from_secs(5), async || {
-                    keys.status().failures > failures
-                })
-                .await;
-                // Nor does the status, nor the last error.
-                let status = keys.status();
-                assert!(!status.location.contains("s3cret"), "{}", status.location);
-                let error = status.last_error.expect("the 500");
-                assert!(!error.contains("s3cret") && error.contains("?…"), "{error}");
-                drop(keys);
-                format!("{}?…", server.jwks_url())
-            })
+    use jwt_revoke_tower::observe::{KEY_FETCHES, KEY_SOURCE_STALE};
+    let (url, snapshot) = support::recorder::recorded(async || {
+        let idp = KeyPair::generate(Algorithm::ES256);
+        let server = JwksServer::start(jwks(&[jwk(&idp, "k1")])).await;
+        // An API key in the query string must not become a label.
+        let keys = RemoteKeys::jwks_url(format!("{}?key=s3cret", server.jwks_url()))
+            .allow_http_loopback()
+            .connect_timeout(Duration::from_secs(1))
+            .fetch_timeout(Duration::from_secs(2))
+            .refresh_bounds(ms(100), ms(100))
+            .max_stale(ms(600))
+            .start()
+            .await
+            .expect("starts");
+        // The same document again: at least one `unchanged` fetch.
+        eventually("a refresh", Duration::from_secs(5), async || {
+            keys.status().fetches >= 2
+        })
+        .await;
+        server.set_status(500);
+        let app = app_with(keys.clone(), &[Algorithm::ES256]);
+        eventually("stale keys", Duration::from_secs(10), async || {
+            answer(&app, &token(&idp, "k1", "t-1")).await.0 == StatusCode::UNAUTHORIZED
+                && keys.status().failures >= 1
+        })
+        .await;
+        // One more failed fetch past max_stale sets the gauge.
+        let failures = keys.status().failures;
+        eventually("another failure", Duration::from_secs(5), async || {
+            keys.status().failures > failures
+        })
+        .await;
+        // Nor does the status, nor the last error.
+        let status = keys.status();
+        assert!(!status.location.contains("s3cret"), "{}", status.location);
+        let error = status.last_error.expect("the 500");
+        assert!(!error.contains("s3cret") && error.contains("?…"), "{error}");
+        drop(keys);
+        format!("{}?…", server.jwks_url())
     });
-    let mut fetches = std::collections::BTreeMap::new();
-    let mut stale = None;
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key().clone();
-        let label = |name: &str| {
-            key.labels()
-                .find(|l| l.key() == name)
-                .map(|l| l.value().to_owned())
-        };
-        assert!(!format!("{key:?}").contains("s3cret"), "{key:?}");
-        if key.name().starts_with("jwt_revoke_key_") {
-            assert_eq!(label("source").as_deref(), Some(url.as_str()), "{key:?}");
-        }
-        match (key.name(), value) {
-            ("jwt_revoke_key_fetches_total", DebugValue::Counter(n)) => {
-                fetches.insert(label("outcome").expect("an outcome"), n);
-            }
-            ("jwt_revoke_key_source_stale", DebugValue::Gauge(v)) => stale = Some(v.into_inner()),
-            _ => {}
+    for (name, labels, _) in snapshot.all() {
+        assert!(
+            !format!("{labels:?}").contains("s3cret"),
+            "{name} {labels:?}"
+        );
+        if name.starts_with("jwt_revoke_key_") {
+            assert!(
+                labels.contains(&("source".to_owned(), url.clone())),
+                "{name} {labels:?}"
+            );
         }
     }
-    assert_eq!(fetches.get("ok"), Some(&1), "the first fetch: {fetches:?}");
-    assert!(
-        fetches.get("unchanged").is_some_and(|n| *n >= 1),
-        "{fetches:?}"
-    );
-    assert!(
-        fetches.get("failed").is_some_and(|n| *n >= 2),
-        "{fetches:?}"
-    );
+    let fetches = |outcome: &str| {
+        let labels = format!("outcome={outcome},source={url}");
+        snapshot
+            .counters(KEY_FETCHES)
+            .into_iter()
+            .find(|(l, _)| *l == labels)
+            .map_or(0, |(_, n)| n)
+    };
+    assert_eq!(fetches("ok"), 1, "the first fetch");
+    assert!(fetches("unchanged") >= 1);
+    assert!(fetches("failed") >= 2);
+    let stale = snapshot.gauge(KEY_SOURCE_STALE, &[("source", url.as_str())]);
     assert_eq!(stale, Some(1.0), "stale after max_stale of failures");
 }
 

@@ -1,6 +1,8 @@
 //! Shared helpers of the layer's behaviour tests: tokens, an app, stores that misbehave.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod recorder;
+
 use std::sync::Arc;
 use std::time::Duration;
 

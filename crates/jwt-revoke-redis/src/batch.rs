@@ -6,10 +6,15 @@
 //! `strace` in the load bench: one write per request, reads already batched about 12 to one).
 //! A system call per request costs more than the check itself.
 //!
-//! Here a check queues its `MGET` and waits. The batcher task, woken by the first check that
+//! Here a check queues its keys and waits. The batcher task, woken by the first check that
 //! finds the queue empty, yields once, so that every other request ready to run queues its
-//! check too, then sends all queued checks as one pipeline (one write, one read) and hands each
-//! its answer. Pipelines are sent concurrently, each as soon as it is formed: a slow answer
+//! check too, then reads the keys of all queued checks with one `MGET` (one write, one read,
+//! one command), the data-loss marker first and once, and hands each check its values and the
+//! marker's. One `MGET` is atomic, so every check of a batch sees the marker as it was when
+//! its own keys were read, as when each check sent an `MGET` of its own with the marker last.
+//! (Before, each check was its own `MGET` in a pipeline: Redis ran, and the client parsed, a
+//! command and the marker per check.) A batch of many checks is split into `MGET`s of at most
+//! [`MAX_KEYS`] keys, each with the marker, a check's keys always in one of them. Pipelines are sent concurrently, each as soon as it is formed: a slow answer
 //! holds back no later batch. Every check stays bounded by the store's timeout.
 //!
 //! A pipeline has a deadline too (the longest timeout of its checks): past it, its checks are
@@ -50,11 +55,27 @@ struct Queue {
     running: AtomicBool,
 }
 
+/// The most keys one `MGET` of a batch reads (the marker's included, unless one check has more):
+/// a large batch does not become one long command that holds up the server.
+const MAX_KEYS: usize = 512;
+
 /// A check waiting for its batch.
 struct Waiting {
     keys: Vec<String>,
-    answer: oneshot::Sender<Result<Vec<Value>, StoreError>>,
+    marker: String,
+    answer: Answering,
     timeout: Duration,
+}
+
+/// Where a check's answer goes.
+type Answering = oneshot::Sender<Result<Answer, StoreError>>;
+
+/// What a batch's `MGET` read for one check: the values of its keys, in their order, and the
+/// marker's value, read by the same `MGET`.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) values: Vec<Value>,
+    pub(crate) marker: Value,
 }
 
 impl Drop for Batcher {
@@ -75,19 +96,22 @@ impl Batcher {
         }
     }
 
-    /// `MGET keys`, sent with the other checks waiting at the same time, answered within
-    /// `timeout`; fails at once when the store's calls in flight are at their bound.
+    /// The values of `keys` and of the `marker` key, read by one `MGET` with the other checks
+    /// waiting at the same time, answered within `timeout`; fails at once when the store's
+    /// calls in flight are at their bound.
     pub(crate) async fn mget(
         &self,
         keys: Vec<String>,
+        marker: String,
         timeout: Duration,
-    ) -> Result<Vec<Value>, StoreError> {
+    ) -> Result<Answer, StoreError> {
         self.in_flight.take()?;
         let (answer, answered) = oneshot::channel();
         let first = {
             let mut waiting = self.queue.lock();
             waiting.push(Waiting {
                 keys,
+                marker,
                 answer,
                 timeout,
             });
@@ -167,13 +191,34 @@ async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlig
     let permits = Counted(in_flight, batch.len());
     let mut pipe = redis::pipe();
     let mut deadline = Duration::ZERO;
-    let mut answers = Vec::with_capacity(batch.len());
+    // Each `MGET` of the pipeline with the checks it answers and how many keys each gave.
+    let mut commands: Vec<Vec<(Answering, usize)>> = Vec::new();
+    let mut open: Option<(redis::Cmd, String, usize)> = None;
     for waiting in batch {
-        pipe.cmd("MGET").arg(&waiting.keys);
         deadline = deadline.max(waiting.timeout);
-        answers.push(waiting.answer);
+        let fits = open.as_ref().is_some_and(|(_, marker, keys)| {
+            *marker == waiting.marker && keys + waiting.keys.len() <= MAX_KEYS
+        });
+        if !fits {
+            if let Some((mget, _, _)) = open.take() {
+                pipe.add_command(mget);
+            }
+            let mut mget = redis::cmd("MGET");
+            mget.arg(&waiting.marker);
+            open = Some((mget, waiting.marker, 1));
+            commands.push(Vec::new());
+        }
+        let (mget, _, keys) = open.as_mut().expect("an MGET is open");
+        mget.arg(&waiting.keys);
+        *keys += waiting.keys.len();
+        commands
+            .last_mut()
+            .expect("a command was pushed with its MGET")
+            .push((waiting.answer, waiting.keys.len()));
     }
-    let commands = answers.len();
+    if let Some((mget, _, _)) = open {
+        pipe.add_command(mget);
+    }
     let query = async {
         let mut handle = connection
             .handle()
@@ -190,7 +235,7 @@ async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlig
     let outcome = match tokio::time::timeout(deadline, &mut query).await {
         Ok(outcome) => outcome,
         Err(_) => {
-            for answer in answers {
+            for (answer, _) in commands.into_iter().flatten() {
                 let _ = answer.send(Err(StoreError::Timeout(deadline)));
             }
             // redis-rs holds this pipeline's entries until Redis answers or the connection
@@ -202,32 +247,64 @@ async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlig
     };
     drop(permits);
     let outcome = outcome.and_then(|replies| {
-        if replies.len() == commands {
+        if replies.len() == commands.len() {
             Ok(replies)
         } else {
             Err(Failure::from(RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
                 "a pipeline answered another number of replies than it had commands",
-                format!("{commands} commands, {} replies", replies.len()),
+                format!("{} commands, {} replies", commands.len(), replies.len()),
             ))))
         }
     });
     match outcome {
         Ok(replies) => {
-            for (answer, reply) in answers.into_iter().zip(replies) {
-                let values = match reply {
-                    Value::Array(values) => Ok(values),
-                    other => Err(StoreError::backend(UnexpectedReply(format!("{other:?}")))),
-                };
-                // A check that timed out is not waiting any more: nothing to do.
-                let _ = answer.send(values);
+            for (checks, reply) in commands.into_iter().zip(replies) {
+                answer_checks(checks, reply);
             }
         }
         Err(failure) => {
-            for answer in answers {
+            for (answer, _) in commands.into_iter().flatten() {
                 let _ = answer.send(Err(failure.error()));
             }
         }
+    }
+}
+
+/// Hands each check of one `MGET` its values and the marker's; all of them an error when the
+/// reply is not an array of the marker's value and every check's values.
+fn answer_checks(checks: Vec<(Answering, usize)>, reply: Value) {
+    let expected = 1 + checks.iter().map(|(_, keys)| keys).sum::<usize>();
+    let values = match reply {
+        Value::Array(values) if values.len() == expected => values,
+        other => {
+            let unexpected = UnexpectedReply(match other {
+                Value::Array(values) => {
+                    format!("{} values for {expected} keys", values.len())
+                }
+                other => format!("{other:?}"),
+            });
+            let failure = Failure {
+                unavailable: false,
+                cause: Arc::new(unexpected),
+            };
+            for (answer, _) in checks {
+                let _ = answer.send(Err(failure.error()));
+            }
+            return;
+        }
+    };
+    let mut values = values.into_iter();
+    let marker = values
+        .next()
+        .expect("the reply holds the marker's value first");
+    for (answer, keys) in checks {
+        let answer_values: Vec<Value> = values.by_ref().take(keys).collect();
+        // A check that timed out is not waiting any more: nothing to do.
+        let _ = answer.send(Ok(Answer {
+            values: answer_values,
+            marker: marker.clone(),
+        }));
     }
 }
 

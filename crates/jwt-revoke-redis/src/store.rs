@@ -624,17 +624,19 @@ impl RevocationStore for RedisStore {
             // first check that follows it, at no extra round trip.
             let watch = self.direct.single_watch();
             let before = watch.seen();
-            let mut keys = Vec::with_capacity(4 + claims);
+            let mut keys = Vec::with_capacity(3 + claims);
             keys.extend([token_key, user_key]);
             keys.extend(session_key);
             keys.extend(claim_keys);
-            keys.push(watch.key().to_owned());
             return self
                 .direct
                 .bounded(async {
-                    let values = batcher.mget(keys, self.direct.timeout).await?;
-                    let (reply, marker) =
-                        reply(values, with_session, claims, true).map_err(store_error)?;
+                    let answer = batcher
+                        .mget(keys, watch.key().to_owned(), self.direct.timeout)
+                        .await?;
+                    let reply = reply(answer.values, with_session, claims).map_err(store_error)?;
+                    let marker = Option::<Vec<u8>>::from_redis_value(answer.marker)
+                        .map_err(|err| store_error(err.into()))?;
                     // The common case (nothing to write) inline; the rest boxed, so that its
                     // future does not make every check's larger.
                     match self
@@ -662,7 +664,7 @@ impl RevocationStore for RedisStore {
                     let mut pair = redis::cmd("MGET");
                     pair.arg(&token_key).arg(&user_key);
                     if others.is_empty() {
-                        return reply(pair.query_async(&mut handle).await?, false, 0, false);
+                        return reply(pair.query_async(&mut handle).await?, false, 0);
                     }
                     let gets = others.iter().map(|key| {
                         let mut get = redis::cmd("GET");
@@ -672,16 +674,9 @@ impl RevocationStore for RedisStore {
                     });
                     let (pair, rest): (Vec<Value>, Vec<Value>) =
                         try_join(pair.query_async(&mut handle.clone()), try_join_all(gets)).await?;
-                    reply(
-                        pair.into_iter().chain(rest).collect(),
-                        with_session,
-                        claims,
-                        false,
-                    )
+                    reply(pair.into_iter().chain(rest).collect(), with_session, claims)
                 };
-                read.await
-                    .map(|(reply, _)| reply)
-                    .map_err(|err| fail(&connection, err))
+                read.await.map_err(|err| fail(&connection, err))
             })
             .await?;
         if self.direct.health.since_round() > self.markers_stale_after() {
@@ -837,13 +832,8 @@ struct CallAbandoned;
 
 /// A check's answer from the values of the token, user, (when asked) session and `claims`
 /// claim keys, in that order, and the marker's value after them when asked.
-fn reply(
-    values: Vec<Value>,
-    with_session: bool,
-    claims: usize,
-    with_marker: bool,
-) -> Result<(CheckReply, Option<Vec<u8>>), RedisError> {
-    let expected = 2 + usize::from(with_session) + claims + usize::from(with_marker);
+fn reply(values: Vec<Value>, with_session: bool, claims: usize) -> Result<CheckReply, RedisError> {
+    let expected = 2 + usize::from(with_session) + claims;
     if values.len() != expected {
         return Err(short_reply());
     }
@@ -856,15 +846,7 @@ fn reply(
     for _ in 0..claims {
         claim_cutoff = claim_cutoff.max(cutoff(next()?)?);
     }
-    let marker = if with_marker {
-        Option::<Vec<u8>>::from_redis_value(next()?)?
-    } else {
-        None
-    };
-    Ok((
-        CheckReply::new(token_listed, user, session).with_claim_cutoff(claim_cutoff),
-        marker,
-    ))
+    Ok(CheckReply::new(token_listed, user, session).with_claim_cutoff(claim_cutoff))
 }
 
 fn cutoff(value: Value) -> Result<Option<Timestamp>, RedisError> {

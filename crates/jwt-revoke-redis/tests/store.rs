@@ -580,6 +580,105 @@ async fn concurrent_checks_share_writes_and_each_gets_its_own_answer() {
     );
 }
 
+fn commands_processed(server: &RedisServer) -> u64 {
+    server
+        .cli(&["INFO", "stats"])
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("total_commands_processed:"))
+        .and_then(|n| n.parse().ok())
+        .expect("INFO stats has total_commands_processed")
+}
+
+/// The checks of a batch are read by one `MGET` with the data-loss marker (several when the
+/// batch has over 512 keys): a batch that mixes checks with and without a session and with
+/// claim values gives each check its own records and none of another's, also across the
+/// split, and Redis runs a handful of commands for 300 checks, not one per check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_batch_of_mixed_checks_is_a_few_mgets_and_each_check_gets_its_own_records() {
+    use jwt_revoke_core::{ClaimId, ClaimKeys, SessionId};
+    let server = RedisServer::start();
+    let store = store_on(&server).await;
+    let until = from_now(Duration::from_secs(60));
+    let base = SystemClock.now().as_micros() - 1_000_000_000;
+    let at = |offset: usize| Timestamp::from_micros(base + offset as i64);
+    let session =
+        |n: usize| (!n.is_multiple_of(3)).then(|| SessionId::new(ISSUER, format!("s-{n}")).key());
+    let device = |n: usize| ClaimId::new(ISSUER, "device", format!("d-{n}")).key();
+    let tokens: Vec<TokenKeys> = (0..300)
+        .map(|n| {
+            let mut token = keys(&format!("user-{n}"), &format!("t-{n}"), None);
+            token.session = session(n);
+            if n.is_multiple_of(2) {
+                let app = ClaimId::new(ISSUER, "azp", format!("app-{}", n % 5)).key();
+                token = token.with_claims(ClaimKeys::new(&[device(n), app]).expect("two fit"));
+            }
+            token
+        })
+        .collect();
+    for (n, token) in tokens.iter().enumerate() {
+        if n.is_multiple_of(4) {
+            store.insert_token(token, until).await.expect("insert");
+        }
+        if n.is_multiple_of(5) {
+            store
+                .raise_cutoff(token.user, at(n), until)
+                .await
+                .expect("user");
+        }
+        if let (true, Some(session)) = (n.is_multiple_of(7), token.session) {
+            store
+                .raise_cutoff(session, at(2 * n), until)
+                .await
+                .expect("session");
+        }
+        if n.is_multiple_of(6) {
+            store
+                .raise_cutoff(device(n), at(3 * n), until)
+                .await
+                .expect("claim");
+        }
+    }
+    store.check(&tokens[1]).await.expect("the connection is up");
+
+    let store = Arc::new(store);
+    let before = commands_processed(&server);
+    let tasks: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let (store, token) = (Arc::clone(&store), *token);
+            tokio::spawn(async move { store.check(&token).await })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.expect("the task ends").expect("check"));
+    }
+    let commands = commands_processed(&server) - before;
+    for (n, reply) in replies.into_iter().enumerate() {
+        assert_eq!(reply.token_listed, n.is_multiple_of(4), "check {n}: token");
+        assert_eq!(
+            reply.user_cutoff,
+            (n.is_multiple_of(5)).then(|| at(n)),
+            "check {n}: user"
+        );
+        assert_eq!(
+            reply.session_cutoff,
+            (n.is_multiple_of(7) && !n.is_multiple_of(3)).then(|| at(2 * n)),
+            "check {n}: session"
+        );
+        assert_eq!(
+            reply.claim_cutoff,
+            (n.is_multiple_of(6)).then(|| at(3 * n)),
+            "check {n}: claims"
+        );
+    }
+    // The checks' MGETs and the first INFO (one MGET per check before: 300).
+    assert!(
+        commands <= 20,
+        "300 concurrent checks ran {commands} commands on the server"
+    );
+}
+
 /// A store kept across runtimes (a `static` in tests, a runtime rebuilt by a framework): its
 /// batcher is started again in the runtime that uses it, so checks never wait for a task that
 /// died with its runtime.

@@ -14,8 +14,8 @@
 //! its own keys were read, as when each check sent an `MGET` of its own with the marker last.
 //! (Before, each check was its own `MGET` in a pipeline: Redis ran, and the client parsed, a
 //! command and the marker per check.) A batch of many checks is split into `MGET`s of at most
-//! [`MAX_KEYS`] keys, each with the marker, a check's keys always in one of them. Pipelines are sent concurrently, each as soon as it is formed: a slow answer
-//! holds back no later batch. Every check stays bounded by the store's timeout.
+//! [`MAX_KEYS`] keys, each with the marker, a check's keys always in one of them. Batches are
+//! sent concurrently, each as soon as it is formed: a slow answer holds back no later batch. Every check stays bounded by the store's timeout.
 //!
 //! A pipeline has a deadline too (the longest timeout of its checks): past it, its checks are
 //! answered [`StoreError::Timeout`] even if no caller is waiting any more. The pipeline itself

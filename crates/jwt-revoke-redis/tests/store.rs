@@ -524,13 +524,14 @@ async fn a_check_moves_a_small_future() {
 }
 
 /// Redis's count of socket reads it has processed (`INFO stats`).
-fn reads_processed(server: &RedisServer) -> u64 {
+/// A counter of the server's `INFO stats`, such as `total_reads_processed`.
+fn server_stat(server: &RedisServer, name: &str) -> u64 {
     server
         .cli(&["INFO", "stats"])
         .lines()
-        .find_map(|line| line.trim().strip_prefix("total_reads_processed:"))
+        .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
         .and_then(|n| n.parse().ok())
-        .expect("INFO stats has total_reads_processed")
+        .unwrap_or_else(|| panic!("INFO stats has {name}"))
 }
 
 // One worker, as the load bench's server has: there a task that sends a command wakes
@@ -552,7 +553,7 @@ async fn concurrent_checks_share_writes_and_each_gets_its_own_answer() {
     // Each check on its own task, as each request of a server is: the case where every
     // command used to be its own write.
     let store = Arc::new(store);
-    let before = reads_processed(&server);
+    let before = server_stat(&server, "total_reads_processed");
     let tasks: Vec<_> = tokens
         .iter()
         .map(|token| {
@@ -564,7 +565,7 @@ async fn concurrent_checks_share_writes_and_each_gets_its_own_answer() {
     for task in tasks {
         replies.push(task.await.expect("the task ends"));
     }
-    let reads = reads_processed(&server) - before;
+    let reads = server_stat(&server, "total_reads_processed") - before;
     for (n, reply) in replies.into_iter().enumerate() {
         let reply = reply.expect("check");
         assert_eq!(
@@ -578,15 +579,6 @@ async fn concurrent_checks_share_writes_and_each_gets_its_own_answer() {
         reads <= 20,
         "200 concurrent checks took {reads} reads by the server"
     );
-}
-
-fn commands_processed(server: &RedisServer) -> u64 {
-    server
-        .cli(&["INFO", "stats"])
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("total_commands_processed:"))
-        .and_then(|n| n.parse().ok())
-        .expect("INFO stats has total_commands_processed")
 }
 
 /// The checks of a batch are read by one `MGET` with the data-loss marker (several when the
@@ -641,7 +633,7 @@ async fn a_batch_of_mixed_checks_is_a_few_mgets_and_each_check_gets_its_own_reco
     store.check(&tokens[1]).await.expect("the connection is up");
 
     let store = Arc::new(store);
-    let before = commands_processed(&server);
+    let before = server_stat(&server, "total_commands_processed");
     let tasks: Vec<_> = tokens
         .iter()
         .map(|token| {
@@ -653,7 +645,7 @@ async fn a_batch_of_mixed_checks_is_a_few_mgets_and_each_check_gets_its_own_reco
     for task in tasks {
         replies.push(task.await.expect("the task ends").expect("check"));
     }
-    let commands = commands_processed(&server) - before;
+    let commands = server_stat(&server, "total_commands_processed") - before;
     for (n, reply) in replies.into_iter().enumerate() {
         assert_eq!(reply.token_listed, n.is_multiple_of(4), "check {n}: token");
         assert_eq!(

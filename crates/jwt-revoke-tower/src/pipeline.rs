@@ -286,19 +286,25 @@ impl Pipeline {
         raw: &str,
         may_wait: bool,
     ) -> Result<(Authenticated, Option<KeyStamp>), Unauthenticated> {
-        let (payload, stamp) =
-            verifier
-                .verify_payload_stamped(raw)
-                .map_err(|err| match err.wait {
-                    Some(wait) if may_wait => Unauthenticated::AwaitKeys(wait),
-                    _ => Unauthenticated::Refused(err.into()),
-                })?;
+        let refused = |err: crate::verify::VerifyError| match err.wait {
+            Some(wait) if may_wait => Unauthenticated::AwaitKeys(wait),
+            _ => Unauthenticated::Refused(err.into()),
+        };
         let memo = self.claims_memo.as_ref();
-        if let Some(known) = memo.and_then(|memo| memo.get(payload.get())) {
-            LayerStats::count(&self.stats.claims_memo_hits);
-            crate::observe::cache_lookup("claims_memo", true);
-            return Ok((self.seen_before(known)?, stamp));
+        if let Some(memo) = memo {
+            // A payload seen before: its claims passed every check of this verifier then, and
+            // the same text passes them again; its header and signature are checked now, as
+            // for any token, before the entry is used. Only the time checks run again.
+            if let Some(known) = memo.get_for_token(raw) {
+                let stamp = verifier
+                    .verify_known_payload_stamped(raw)
+                    .map_err(refused)?;
+                LayerStats::count(&self.stats.claims_memo_hits);
+                crate::observe::cache_lookup("claims_memo", true);
+                return Ok((self.seen_before(known)?, stamp));
+            }
         }
+        let (payload, stamp) = verifier.verify_payload_stamped(raw).map_err(refused)?;
         if memo.is_some() {
             crate::observe::cache_lookup("claims_memo", false);
         }

@@ -214,3 +214,322 @@ async fn by_default_the_memo_holds_ten_thousand_distinct_tokens() {
         "every token seen again should be a hit"
     );
 }
+
+/// The layer finds a memoized payload before it verifies the token, and then checks only the
+/// token's header and signature (its claims passed every check when first seen). From the
+/// attacker's side: take the payload part of a token the layer has seen, and put it under
+/// every header and signature that might pass where a full verification would not.
+mod the_payload_of_a_token_seen_before {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+    use jwt_revoke_tower::DecodingKeys;
+    use jwt_revoke_tower::jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+    use serde_json::Value;
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// `header` (as JSON) and the payload part `payload`, signed with `secret` under `alg`.
+    fn resigned(header: &Value, payload: &str, alg: Algorithm, secret: &[u8]) -> String {
+        let message = format!("{}.{payload}", b64(header.to_string().as_bytes()));
+        let signature = jwt_revoke_tower::jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(secret),
+            alg,
+        )
+        .expect("signs");
+        format!("{message}.{signature}")
+    }
+
+    /// What a client is told: status, challenge, body.
+    async fn answer(app: &axum::Router, token: &str) -> (StatusCode, String, String) {
+        let response = send(app, request("GET", "/me", Some(token))).await;
+        let challenge = www_authenticate(&response).to_owned();
+        (response.status(), challenge, body_text(response).await)
+    }
+
+    /// Sends each variant to a layer that has seen `seen` (so its payload is memoized) and to
+    /// the same layer without a memo; asserts the answers are the same and the status is the
+    /// expected one. Returns the memo layer's hit count.
+    async fn same_answer_as_without_memo(
+        builder: impl Fn(usize) -> jwt_revoke_tower::RevocationLayerBuilder,
+        seen: &str,
+        variants: &[(&str, String, StatusCode)],
+    ) -> u64 {
+        let memo_layer = builder(1 << 20).build().expect("builds");
+        let memo = app(memo_layer.clone());
+        let plain = app(builder(0).build().expect("builds"));
+        assert_eq!(
+            answer(&memo, seen).await.0,
+            StatusCode::OK,
+            "the seen token"
+        );
+        for (what, token, expected) in variants {
+            let with_memo = answer(&memo, token).await;
+            let without = answer(&plain, token).await;
+            assert_eq!(with_memo, without, "{what}: the memo changed the answer");
+            assert_eq!(with_memo.0, *expected, "{what}: {with_memo:?}");
+        }
+        memo_layer.stats().claims_memo_hits()
+    }
+
+    fn hs256(max_bytes: usize) -> jwt_revoke_tower::RevocationLayerBuilder {
+        let clock = clock();
+        hs256_builder(memory_revocations(&clock)).claims_memo(max_bytes)
+    }
+
+    #[tokio::test]
+    async fn gets_no_header_or_signature_a_full_verification_refuses() {
+        let seen = sign(&claims("alice", "t1"));
+        let parts: Vec<&str> = seen.split('.').collect();
+        let (header, payload, signature) = (parts[0], parts[1], parts[2]);
+        let hs256_header = json!({ "alg": "HS256", "typ": "JWT" });
+        let decoded = URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+        let variants = [
+            (
+                "alg none, no signature",
+                format!("{}.{payload}.", b64(br#"{"alg":"none"}"#)),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "another algorithm of the same secret",
+                resigned(
+                    &json!({ "alg": "HS384" }),
+                    payload,
+                    Algorithm::HS384,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "another secret",
+                resigned(&hs256_header, payload, Algorithm::HS256, b"another secret"),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "the signature of another token",
+                format!(
+                    "{header}.{payload}.{}",
+                    sign(&claims("bob", "t2"))
+                        .rsplit('.')
+                        .next()
+                        .expect("signature")
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "no signature",
+                format!("{header}.{payload}."),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "a signature that is not base64url",
+                format!("{header}.{payload}.{signature}="),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "a fourth part",
+                format!("{seen}.{signature}"),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "the payload and signature without a header",
+                format!("{payload}.{signature}"),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "a logout token's typ, correctly signed",
+                resigned(
+                    &json!({ "alg": "HS256", "typ": "logout+jwt" }),
+                    payload,
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "a critical header parameter, correctly signed",
+                resigned(
+                    &json!({ "alg": "HS256", "crit": ["exp"], "exp": 1 }),
+                    payload,
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "a header that is not JSON, correctly signed",
+                {
+                    let message = format!("{}.{payload}", b64(b"{alg:HS256}"));
+                    let signature = jwt_revoke_tower::jsonwebtoken::crypto::sign(
+                        message.as_bytes(),
+                        &EncodingKey::from_secret(SECRET),
+                        Algorithm::HS256,
+                    )
+                    .expect("signs");
+                    format!("{message}.{signature}")
+                },
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "the payload base64url-padded, correctly signed",
+                resigned(
+                    &hs256_header,
+                    &URL_SAFE.encode(&decoded),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "the payload after a form feed (not JSON whitespace), correctly signed",
+                resigned(
+                    &hs256_header,
+                    &b64(&[b"\x0c", &decoded[..]].concat()),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "the payload after a byte-order mark, correctly signed",
+                resigned(
+                    &hs256_header,
+                    &b64(&[&b"\xef\xbb\xbf"[..], &decoded[..]].concat()),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "the same claims under another header, correctly signed",
+                resigned(
+                    &json!({ "alg": "HS256", "typ": "at+jwt" }),
+                    payload,
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::OK,
+            ),
+            (
+                "the payload within JSON whitespace, correctly signed",
+                resigned(
+                    &hs256_header,
+                    &b64(&[b" \r\n\t", &decoded[..], b"\n "].concat()),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::OK,
+            ),
+        ];
+        let hits = same_answer_as_without_memo(hs256, &seen, &variants).await;
+        // The two accepted variants carry the memoized payload: both were memo hits (the fast
+        // path answered them); none of the refused ones counted as one.
+        assert_eq!(hits, 2, "memo hits");
+    }
+
+    #[tokio::test]
+    async fn is_verified_with_the_key_its_own_header_names() {
+        let keys = || {
+            DecodingKeys::by_kid_only()
+                .with_kid("old", DecodingKey::from_secret(b"old secret"))
+                .with_kid("new", DecodingKey::from_secret(SECRET))
+        };
+        let builder = |max_bytes: usize| {
+            let clock = clock();
+            jwt_revoke_tower::RevocationLayer::verifying(
+                memory_revocations(&clock),
+                keys(),
+                &[Algorithm::HS256],
+            )
+            .claims_memo(max_bytes)
+        };
+        let seen = resigned(
+            &json!({ "alg": "HS256", "kid": "new" }),
+            &b64(claims("alice", "t1").to_string().as_bytes()),
+            Algorithm::HS256,
+            SECRET,
+        );
+        let payload = seen.split('.').nth(1).expect("payload");
+        let variants = [
+            (
+                "another kid, the seen key's signature",
+                resigned(
+                    &json!({ "alg": "HS256", "kid": "old" }),
+                    payload,
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "an unknown kid",
+                resigned(
+                    &json!({ "alg": "HS256", "kid": "unknown" }),
+                    payload,
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "no kid",
+                resigned(
+                    &json!({ "alg": "HS256" }),
+                    payload,
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "the other key, by its kid",
+                resigned(
+                    &json!({ "alg": "HS256", "kid": "old" }),
+                    payload,
+                    Algorithm::HS256,
+                    b"old secret",
+                ),
+                StatusCode::OK,
+            ),
+        ];
+        let hits = same_answer_as_without_memo(builder, &seen, &variants).await;
+        assert_eq!(hits, 1, "the other key's token was a memo hit");
+    }
+
+    #[tokio::test]
+    async fn of_an_rs256_layer_is_not_accepted_under_an_hmac_of_its_public_key() {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("a key pair");
+        let public_pem = pair.public_key_pem();
+        let builder = |max_bytes: usize| {
+            let clock = clock();
+            jwt_revoke_tower::RevocationLayer::verifying(
+                memory_revocations(&clock),
+                DecodingKeys::new(DecodingKey::from_rsa_pem(public_pem.as_bytes()).expect("spki")),
+                &[Algorithm::RS256],
+            )
+            .claims_memo(max_bytes)
+        };
+        let seen = jwt_revoke_tower::jsonwebtoken::encode(
+            &jwt_revoke_tower::jsonwebtoken::Header::new(Algorithm::RS256),
+            &claims("alice", "t1"),
+            &EncodingKey::from_rsa_pem(pair.serialize_pem().as_bytes()).expect("pkcs8"),
+        )
+        .expect("signs");
+        let payload = seen.split('.').nth(1).expect("payload");
+        let variants = [(
+            "HS256 keyed with the RSA public key",
+            resigned(
+                &json!({ "alg": "HS256" }),
+                payload,
+                Algorithm::HS256,
+                public_pem.as_bytes(),
+            ),
+            StatusCode::UNAUTHORIZED,
+        )];
+        let hits = same_answer_as_without_memo(builder, &seen, &variants).await;
+        assert_eq!(hits, 0);
+    }
+}

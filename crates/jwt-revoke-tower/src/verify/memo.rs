@@ -5,6 +5,7 @@ use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::value::RawValue;
 
 use super::Authenticated;
@@ -92,6 +93,35 @@ impl ClaimsMemo {
         self.entries.get(payload)
     }
 
+    /// What was learned from the payload of the compact JWS `token`, if it was seen, found
+    /// **before** the token is verified: the caller may use the entry only once the token's
+    /// header and signature verify
+    /// ([`JwtVerifier::verify_known_payload_stamped`](super::JwtVerifier::verify_known_payload_stamped)).
+    ///
+    /// The payload is read as verification reads it: the part between the last two dots,
+    /// base64url-decoded as jsonwebtoken decodes it (no padding), as UTF-8 text without the
+    /// JSON whitespace around the value — the text a JSON reader keeps as the payload, and so
+    /// the memo's key. A part that decodes to anything else finds nothing and takes the full
+    /// verification, which refuses it.
+    pub(crate) fn get_for_token(&self, token: &str) -> Option<Authenticated> {
+        use base64::Engine as _;
+        let (message, _) = token.rsplit_once('.')?;
+        let (_, encoded) = message.rsplit_once('.')?;
+        // Most payloads fit on the stack: no allocation for the lookup.
+        let mut buffer = [0u8; 1024];
+        let heap;
+        let decoded = match URL_SAFE_NO_PAD.decode_slice(encoded, &mut buffer) {
+            Ok(len) => &buffer[..len],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                heap = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+                &heap[..]
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => return None,
+        };
+        let text = std::str::from_utf8(decoded).ok()?;
+        self.get(text.trim_matches(is_json_whitespace))
+    }
+
     /// Keeps what was learned from a payload.
     pub(crate) fn insert(&self, authenticated: &Authenticated) {
         self.entries.insert(
@@ -99,4 +129,10 @@ impl ClaimsMemo {
             authenticated.clone(),
         );
     }
+}
+
+/// JSON's whitespace (RFC 8259 §2), which a reader skips around a value (not all of what
+/// `char::is_whitespace` or `trim_ascii` trims: a form feed is not JSON whitespace).
+fn is_json_whitespace(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
 }

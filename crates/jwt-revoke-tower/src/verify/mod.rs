@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use jwt_revoke_core::{Policy, TokenFacts};
 use serde_json::value::RawValue;
 
@@ -28,7 +28,7 @@ use crate::claims::Claims;
 use crate::error::BuildError;
 use crate::issuers::Keys;
 use crate::rejection::{InvalidReason, RejectionKind};
-use keys::{CompiledKeys, Selected};
+use keys::{CompiledKeys, Selected, VerifyingKey};
 
 /// A token that passed verification and the policy, waiting for the store's word.
 #[derive(Clone)]
@@ -215,17 +215,30 @@ impl JwtVerifier {
         &self,
         token: &str,
     ) -> Result<(Box<RawValue>, Option<KeyStamp>), VerifyError> {
-        let (typ, payload, stamp) = self.verify_stamped(token)?;
-        if typ.as_deref().is_some_and(is_event_token_type) {
-            return Err(VerifyError::refusal(invalid(
-                InvalidReason::TokenType,
-                "this type of token (typ) is not an access token",
-            )));
-        }
+        let (typ, payload, stamp) = self.verify_stamped(token, decode_claims)?;
+        refuse_event_token_type(typ.as_deref())?;
         if carries_events_claim(payload.get()).map_err(VerifyError::refusal)? {
             return Err(VerifyError::refusal(event_token_refused()));
         }
         Ok((payload, stamp))
+    }
+
+    /// Verifies `token` as an access token whose payload this verifier accepted before (the
+    /// claims memo holds it): its header and signature exactly as
+    /// [`verify_payload_stamped`](Self::verify_payload_stamped) verifies them, not its claims.
+    ///
+    /// Sound because every check of the claims here is a function of the payload text and the
+    /// issuer it names (required claims, `iss`, `aud`, no `events`; jsonwebtoken's time checks
+    /// are off, the engine's run on every request): the same text passes them again. What
+    /// depends on the token's other two parts — its header (`alg` among the key's algorithms,
+    /// `kid`, `typ`, `crit`) and its signature over both — is checked here as for any token.
+    pub(crate) fn verify_known_payload_stamped(
+        &self,
+        token: &str,
+    ) -> Result<Option<KeyStamp>, VerifyError> {
+        let (typ, (), stamp) = self.verify_stamped(token, check_signature)?;
+        refuse_event_token_type(typ.as_deref())?;
+        Ok(stamp)
     }
 
     /// Whether keys that verified a token (its `stamp`) are still those in force: configured
@@ -252,11 +265,11 @@ impl JwtVerifier {
         &self,
         token: &str,
     ) -> Result<(Option<String>, Box<RawValue>), VerifyError> {
-        self.verify_stamped(token)
+        self.verify_stamped(token, decode_claims)
             .map(|(typ, payload, _)| (typ, payload))
     }
 
-    fn verify_stamped(&self, token: &str) -> Result<Verified, VerifyError> {
+    fn verify_stamped<T>(&self, token: &str, read: Reader<T>) -> Result<Verified<T>, VerifyError> {
         let (index, issuer) = match self.issuers.as_slice() {
             [only] => (0, only),
             several => with_unverified_issuer(token, |iss| {
@@ -273,13 +286,61 @@ impl JwtVerifier {
                 )
             })?,
         };
-        issuer.verify(token, index)
+        issuer.verify(token, index, read)
     }
 }
 
-/// A verified token: its header's `typ`, its payload, and the stamp of the keys that verified
-/// it (`None` for configured keys).
-type Verified = (Option<String>, Box<RawValue>, Option<KeyStamp>);
+/// A verified token: its header's `typ`, what the [`Reader`] read of its payload, and the
+/// stamp of the keys that verified it (`None` for configured keys).
+type Verified<T> = (Option<String>, T, Option<KeyStamp>);
+
+/// How a token is verified with one key: its header, and what is read of its payload.
+type Reader<T> = fn(&str, &VerifyingKey) -> jsonwebtoken::errors::Result<(Header, T)>;
+
+/// Everything: header, signature, and the claims under the key's validation (jsonwebtoken's
+/// `decode`); the payload, unparsed.
+fn decode_claims(
+    token: &str,
+    key: &VerifyingKey,
+) -> jsonwebtoken::errors::Result<(Header, Box<RawValue>)> {
+    jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation)
+        .map(|data| (data.header, data.claims))
+}
+
+/// The header and the signature only, checked as jsonwebtoken's `decode` checks them before it
+/// reads the claims, in its order and with its errors: the header parses, its `alg` is one of
+/// the key's algorithms (all of one family), the signature over the first two parts verifies.
+fn check_signature(token: &str, key: &VerifyingKey) -> jsonwebtoken::errors::Result<(Header, ())> {
+    let header = jsonwebtoken::decode_header(token)?;
+    let algorithms = &key.validation.algorithms;
+    if !algorithms.contains(&header.alg)
+        || algorithms
+            .iter()
+            .any(|alg| alg.family() != header.alg.family())
+    {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    // `decode_header` found the two dots: the message is everything before the last one.
+    let (message, signature) = token
+        .rsplit_once('.')
+        .ok_or(jsonwebtoken::errors::Error::from(ErrorKind::InvalidToken))?;
+    if jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.key, header.alg)? {
+        Ok((header, ()))
+    } else {
+        Err(ErrorKind::InvalidSignature.into())
+    }
+}
+
+/// RFC 8725 §3.11: a logout or security event token (by its `typ`) is never an access token.
+fn refuse_event_token_type(typ: Option<&str>) -> Result<(), VerifyError> {
+    if typ.is_some_and(is_event_token_type) {
+        return Err(VerifyError::refusal(invalid(
+            InvalidReason::TokenType,
+            "this type of token (typ) is not an access token",
+        )));
+    }
+    Ok(())
+}
 
 /// Which keys verified a token: the issuer's place in the verifier and the version of its
 /// fetched key set.
@@ -292,9 +353,14 @@ pub(crate) struct KeyStamp {
 impl IssuerVerifier {
     /// Verifies `token` with this issuer's keys; `index` is this issuer's place, for the stamp.
     #[cfg_attr(not(feature = "remote-keys"), allow(unused_variables))]
-    fn verify(&self, token: &str, index: usize) -> Result<Verified, VerifyError> {
+    fn verify<T>(
+        &self,
+        token: &str,
+        index: usize,
+        read: Reader<T>,
+    ) -> Result<Verified<T>, VerifyError> {
         match &self.keys {
-            KeyHolder::Fixed(keys) => verify_with(keys, token)
+            KeyHolder::Fixed(keys) => verify_with(keys, token, read)
                 .map(|(typ, payload)| (typ, payload, None))
                 .map_err(|miss| miss.refusal()),
             #[cfg(feature = "remote-keys")]
@@ -338,7 +404,7 @@ impl IssuerVerifier {
                     issuer: index,
                     generation: snapshot.generation,
                 };
-                verify_with(&keys, token)
+                verify_with(&keys, token, read)
                     .map(|(typ, payload)| (typ, payload, Some(stamp)))
                     .map_err(|miss| {
                         let unknown_kid = matches!(miss, Miss::UnknownKid);
@@ -377,8 +443,13 @@ impl Miss {
     }
 }
 
-/// Verifies `token` with the key its header selects among `keys`.
-fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<RawValue>), Miss> {
+/// Verifies `token` with the key its header selects among `keys`, reading its payload with
+/// `read`.
+fn verify_with<T>(
+    keys: &CompiledKeys,
+    token: &str,
+    read: Reader<T>,
+) -> Result<(Option<String>, T), Miss> {
     let selected = keys
         .select(|| {
             jsonwebtoken::decode_header(token)
@@ -386,10 +457,9 @@ fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<
                 .map_err(|err| describe(&err, token))
         })
         .map_err(Miss::Refused)?;
-    let data = match selected {
+    let (header, payload) = match selected {
         Selected::One(key) => {
-            jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation)
-                .map_err(|err| Miss::Refused(describe(&err, token)))?
+            read(token, key).map_err(|err| Miss::Refused(describe(&err, token)))?
         }
         Selected::Each(candidates) => {
             // A key set without kids: each key that may verify the token's algorithm, in turn,
@@ -408,7 +478,7 @@ fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<
                 .iter()
                 .filter(|key| key.validation.algorithms.contains(&alg))
             {
-                match jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, &key.validation) {
+                match read(token, key) {
                     Ok(data) => {
                         verified = Some(data);
                         break;
@@ -434,14 +504,14 @@ fn verify_with(keys: &CompiledKeys, token: &str) -> Result<(Option<String>, Box<
     // or refuse the token. We understand none, so a token that has any is refused: its
     // issuer said "not unless you enforce this" (jsonwebtoken reads `crit` and leaves the
     // judgement to us). A `null` names nothing and reads as absent.
-    if data.header.crit.is_some() {
+    if header.crit.is_some() {
         return Err(Miss::Refused(failure(
             FailureClass::Other,
             InvalidReason::Malformed,
             "the token has a critical header parameter (crit) this service does not understand",
         )));
     }
-    Ok((data.header.typ, data.claims))
+    Ok((header.typ, payload))
 }
 
 /// The `iss` of a token not verified yet, only to choose whose keys verify it (the verified

@@ -500,6 +500,85 @@ mod the_payload_of_a_token_seen_before {
     }
 
     #[tokio::test]
+    async fn of_one_issuer_is_not_accepted_under_another_issuers_key() {
+        const PARTNER: &str = "https://partner.test";
+        let builder = |max_bytes: usize| {
+            let clock = clock();
+            jwt_revoke_tower::RevocationLayer::verifying_issuers(
+                memory_revocations(&clock),
+                [
+                    jwt_revoke_tower::TrustedIssuer::new(
+                        ISSUER,
+                        DecodingKeys::new(DecodingKey::from_secret(SECRET)),
+                        &[Algorithm::HS256],
+                    ),
+                    jwt_revoke_tower::TrustedIssuer::new(
+                        PARTNER,
+                        DecodingKeys::new(DecodingKey::from_secret(b"the partner's own secret")),
+                        &[Algorithm::HS256],
+                    ),
+                ],
+            )
+            .claims_memo(max_bytes)
+        };
+        let seen = sign(&claims("alice", "t1"));
+        let payload = seen.split('.').nth(1).expect("payload");
+        let variants = [
+            (
+                "our issuer's payload under the partner's key",
+                resigned(
+                    &json!({ "alg": "HS256" }),
+                    payload,
+                    Algorithm::HS256,
+                    b"the partner's own secret",
+                ),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "our issuer's payload under our key again",
+                resigned(
+                    &json!({ "alg": "HS256", "typ": "JWT" }),
+                    payload,
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                StatusCode::OK,
+            ),
+        ];
+        let hits = same_answer_as_without_memo(builder, &seen, &variants).await;
+        assert_eq!(hits, 1);
+    }
+
+    #[tokio::test]
+    async fn of_any_size_is_found_and_checked_alike() {
+        // Payloads of up to 1,024 bytes are decoded on the stack, longer ones on the heap.
+        for size in [1023, 1024, 1025, 4000] {
+            let mut claims = claims("alice", &format!("t-{size}"));
+            claims["pad"] = json!("");
+            let bare = claims.to_string().len();
+            claims["pad"] = json!("x".repeat(size - bare));
+            assert_eq!(claims.to_string().len(), size);
+            let seen = sign(&claims);
+            let payload = seen.split('.').nth(1).expect("payload");
+            let variants = [
+                ("the seen token again", seen.clone(), StatusCode::OK),
+                (
+                    "another secret",
+                    resigned(
+                        &json!({ "alg": "HS256" }),
+                        payload,
+                        Algorithm::HS256,
+                        b"another secret",
+                    ),
+                    StatusCode::UNAUTHORIZED,
+                ),
+            ];
+            let hits = same_answer_as_without_memo(hs256, &seen, &variants).await;
+            assert_eq!(hits, 1, "a payload of {size} bytes");
+        }
+    }
+
+    #[tokio::test]
     async fn of_an_rs256_layer_is_not_accepted_under_an_hmac_of_its_public_key() {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("a key pair");
         let public_pem = pair.public_key_pem();

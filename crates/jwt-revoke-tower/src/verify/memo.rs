@@ -103,6 +103,13 @@ impl ClaimsMemo {
     /// JSON whitespace around the value — the text a JSON reader keeps as the payload, and so
     /// the memo's key. A part that decodes to anything else finds nothing and takes the full
     /// verification, which refuses it.
+    ///
+    /// Looking up before verifying has two effects a verified-only lookup had not, both known
+    /// and accepted: a refused token with a memoized payload marks that entry as used (it
+    /// keeps an entry warm, which a valid token could do anyway), and it is refused after one
+    /// parse of its header where a token with a payload not seen takes two (jsonwebtoken's
+    /// `decode` parses it twice): a time difference that tells whether an exact payload was
+    /// seen, to a client that already holds that payload.
     pub(crate) fn get_for_token(&self, token: &str) -> Option<Authenticated> {
         use base64::Engine as _;
         let (message, _) = token.rsplit_once('.')?;

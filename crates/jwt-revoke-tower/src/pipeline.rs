@@ -1,6 +1,7 @@
 //! The per-request pipeline of the layer, in one place: find the token, verify it (or take the
 //! claims an upstream layer verified), remember what was learned (verified-token cache, claims
-//! memo), ask the store (bounded by the engine's store timeout), decide. The service and its
+//! memo: a payload it holds has only its header and signature verified), ask the store
+//! (bounded by the engine's store timeout), decide. The service and its
 //! future in [`layer`](crate::layer) only carry a request through these steps; the RFC 7009
 //! endpoint verifies with the same pipeline.
 //!

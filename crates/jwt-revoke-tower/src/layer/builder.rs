@@ -177,11 +177,14 @@ impl RevocationLayerBuilder {
     ///
     /// The memo keeps, by the exact JSON text of a verified token's payload, what the layer
     /// derives from it: the parsed claims, the policy's verdict and the three SHA-256 store
-    /// keys. A token seen again is still verified (signature, algorithm, issuer, audience)
-    /// and its time claims are judged again against the clock, and the store is asked as
-    /// always; only the parsing and hashing are skipped, which is most of what the layer adds
-    /// to an HS256 verification (see BENCHMARKS.md). Each entry weighs its payload plus about
-    /// 512 bytes; when full, the least used entries are dropped.
+    /// keys. A token whose payload it holds still has its header and signature verified as
+    /// any token's (the key its `kid` names, the algorithm allowlist, `typ`, `crit`), its time
+    /// claims judged again against the clock, and the store asked as always; what is skipped
+    /// is what depends on the payload's text alone — parsing it (jsonwebtoken's claim checks
+    /// included: required claims, issuer, audience) and hashing its keys, so that an HS256
+    /// request through the layer does fewer instructions than `jsonwebtoken::decode` alone
+    /// (see BENCHMARKS.md). Each entry weighs its payload plus about 512 bytes; when full, the
+    /// least used entries are dropped.
     pub fn claims_memo(mut self, max_bytes: usize) -> Self {
         self.claims_memo_bytes = max_bytes;
         self

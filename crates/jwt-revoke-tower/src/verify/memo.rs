@@ -1,5 +1,6 @@
-//! The claims memo: a token seen before skips parsing its claims and hashing its identities,
-//! never its verification, its time checks or the revocation check.
+//! The claims memo: a token whose payload was seen before skips parsing and checking its
+//! claims and hashing its identities, never the verification of its header and signature, its
+//! time checks or the revocation check.
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};

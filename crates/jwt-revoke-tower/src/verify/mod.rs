@@ -1,7 +1,7 @@
 //! Verifying a token with `jsonwebtoken`, under keys and algorithms the caller fixes, and the
 //! two caches of what verification learned: the verified-token cache (a token seen before
-//! skips its signature check) and the claims memo (a payload seen before skips its parsing
-//! and hashing).
+//! skips its signature check) and the claims memo (a payload seen before skips its parsing,
+//! its claim checks and hashing; its header and signature are verified).
 //!
 //! A verifier holds one or several issuers, each with its keys (configured, or fetched by a
 //! [`RemoteKeys`](crate::RemoteKeys) source), algorithms and audiences. With several, the

@@ -7,22 +7,35 @@
 //! algorithms, strict issuer and audience, and the documented time, type and extraction
 //! rules at the same clock) accepts it; the claims and identity it hands on are those of that
 //! token (so a memo or cache entry never answers for another payload); a refusal is never a
-//! 2xx over HTTP/1.x; nothing panics.
+//! 2xx over HTTP/1.x; nothing panics. A step may send the previous step's token again, or its
+//! payload under this step's header, key and damage: the claims memo then finds the payload
+//! before verification and checks only the new header and signature, which must refuse what
+//! the reference refuses.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use jwt_revoke_fuzz::{
-    Harness, LayerConfig, RequestSpec, Signed, TokenSpec, build_request, check_against_reference,
-    copy_request,
+    Harness, LayerConfig, PayloadSpec, RequestSpec, Signed, TokenSpec, build_request,
+    check_against_reference, copy_request,
 };
 use libfuzzer_sys::fuzz_target;
+
+/// What a step takes from the previous step's main token.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Reuse {
+    /// Nothing: a new token.
+    Nothing,
+    /// The whole token, sent again.
+    Token,
+    /// Its payload, verbatim, under this step's header, key and damage.
+    Payload,
+}
 
 #[derive(Arbitrary, Debug)]
 struct Step {
     /// Seconds the clock moves before this request.
     advance_secs: u16,
-    /// Send the previous step's main token again instead of a new one.
-    reuse: bool,
+    reuse: Reuse,
     token: TokenSpec,
     other: Option<TokenSpec>,
     request: RequestSpec,
@@ -46,7 +59,12 @@ fuzz_target!(|input: Input| {
             )));
         let now_secs = harness.now_micros().div_euclid(1_000_000) as i64;
         let main = match (&previous, step.reuse) {
-            (Some(previous), true) => previous.clone(),
+            (Some(previous), Reuse::Token) => previous.clone(),
+            (Some(previous), Reuse::Payload) => TokenSpec {
+                payload: PayloadSpec::Raw(previous.payload.clone()),
+                ..step.token.clone()
+            }
+            .sign(now_secs),
             _ => step.token.sign(now_secs),
         };
         let other = step

@@ -233,21 +233,11 @@ mod the_payload_of_a_token_seen_before {
 
     /// `header` (as JSON) and the payload part `payload`, signed with `secret` under `alg`.
     fn resigned(header: &Value, payload: &str, alg: Algorithm, secret: &[u8]) -> String {
-        let message = format!("{}.{payload}", b64(header.to_string().as_bytes()));
-        let signature = jwt_revoke_tower::jsonwebtoken::crypto::sign(
-            message.as_bytes(),
-            &EncodingKey::from_secret(secret),
+        hmac_signed(
+            &format!("{}.{payload}", b64(header.to_string().as_bytes())),
             alg,
+            secret,
         )
-        .expect("signs");
-        format!("{message}.{signature}")
-    }
-
-    /// What a client is told: status, challenge, body.
-    async fn answer(app: &axum::Router, token: &str) -> (StatusCode, String, String) {
-        let response = send(app, request("GET", "/me", Some(token))).await;
-        let challenge = www_authenticate(&response).to_owned();
-        (response.status(), challenge, body_text(response).await)
     }
 
     /// Sends each variant to a layer that has seen `seen` (so its payload is memoized) and to
@@ -262,13 +252,13 @@ mod the_payload_of_a_token_seen_before {
         let memo = app(memo_layer.clone());
         let plain = app(builder(0).build().expect("builds"));
         assert_eq!(
-            answer(&memo, seen).await.0,
+            client_answer(&memo, seen).await.0,
             StatusCode::OK,
             "the seen token"
         );
         for (what, token, expected) in variants {
-            let with_memo = answer(&memo, token).await;
-            let without = answer(&plain, token).await;
+            let with_memo = client_answer(&memo, token).await;
+            let without = client_answer(&plain, token).await;
             assert_eq!(with_memo, without, "{what}: the memo changed the answer");
             assert_eq!(with_memo.0, *expected, "{what}: {with_memo:?}");
         }
@@ -361,16 +351,11 @@ mod the_payload_of_a_token_seen_before {
             ),
             (
                 "a header that is not JSON, correctly signed",
-                {
-                    let message = format!("{}.{payload}", b64(b"{alg:HS256}"));
-                    let signature = jwt_revoke_tower::jsonwebtoken::crypto::sign(
-                        message.as_bytes(),
-                        &EncodingKey::from_secret(SECRET),
-                        Algorithm::HS256,
-                    )
-                    .expect("signs");
-                    format!("{message}.{signature}")
-                },
+                hmac_signed(
+                    &format!("{}.{payload}", b64(b"{alg:HS256}")),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
                 StatusCode::UNAUTHORIZED,
             ),
             (

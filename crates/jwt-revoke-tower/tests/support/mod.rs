@@ -173,6 +173,22 @@ pub fn www_authenticate(response: &Response<Body>) -> &str {
         .unwrap_or("<absent>")
 }
 
+/// The HMAC signature of the signing input `message` (`<header>.<payload>`, any bytes) with
+/// `secret` under `alg`, as a compact JWS.
+pub fn hmac_signed(message: &str, alg: Algorithm, secret: &[u8]) -> String {
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(secret), alg)
+            .expect("signs");
+    format!("{message}.{signature}")
+}
+
+/// What a client is told for `GET /me` with `token`: status, challenge, body.
+pub async fn client_answer(app: &Router, token: &str) -> (StatusCode, String, String) {
+    let response = send(app, request("GET", "/me", Some(token))).await;
+    let challenge = www_authenticate(&response).to_owned();
+    (response.status(), challenge, body_text(response).await)
+}
+
 /// Asserts a 401 `invalid_token` whose description contains `why`.
 pub async fn assert_invalid_token(app: &Router, token: &str, why: &str) {
     let response = send(app, request("GET", "/me", Some(token))).await;

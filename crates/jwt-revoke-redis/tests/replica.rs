@@ -360,6 +360,40 @@ async fn a_replica_that_fills_up_stops_answering_and_every_revocation_still_hold
     }
 }
 
+/// The other half of the above: once the revocations that did not fit have expired, the
+/// replica makes a copy that fits and answers locally again, by itself (no reconnect, no
+/// restart), and a revocation made after that is answered from it too.
+#[tokio::test]
+async fn a_replica_that_filled_up_is_rebuilt_once_the_revocations_fit_again() {
+    let server = RedisServer::shared();
+    let prefix = unique_prefix();
+    let store = replicated_with(server, &prefix, replica_config().with_capacity(3)).await;
+    let soon = from_now(Duration::from_millis(300));
+    for n in 0..5 {
+        store
+            .insert_token(&keys("iris", &format!("short-{n}"), None), soon)
+            .await
+            .expect("Redis takes them all");
+    }
+    assert!(!is_fresh(&store), "the fourth did not fit");
+    assert!(
+        eventually(async || is_fresh(&store)).await,
+        "a copy made after the five expired fits: the replica is used again"
+    );
+    let later = keys("iris", "later", None);
+    store
+        .insert_token(&later, from_now(Duration::from_secs(60)))
+        .await
+        .expect("insert");
+    let before = local_checks(&store);
+    assert!(token_listed(&store, &later).await);
+    assert_eq!(
+        local_checks(&store),
+        before + 1,
+        "answered by the rebuilt replica"
+    );
+}
+
 #[tokio::test]
 async fn dropping_the_store_ends_its_subscription() {
     let server = RedisServer::start();

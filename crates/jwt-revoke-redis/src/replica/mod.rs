@@ -243,12 +243,14 @@ impl Shared {
         self.observe(Observation::Renewed);
     }
 
-    /// A record did not fit in `records`: they are not used again; the next copy replaces
-    /// them.
+    /// A record did not fit in `records`: they are not used again; the task makes a new copy
+    /// (which fits once enough revocations have expired).
     fn overflowed(&self, records: &Generation, err: &StoreError) {
         records.overflowed.store(true, Ordering::SeqCst);
         self.lease.end();
         self.observe(Observation::Changed);
+        // The task ends its session and makes a new copy.
+        self.heartbeat_now.notify_one();
         tracing::error!(
             %err,
             capacity = self.config.capacity,

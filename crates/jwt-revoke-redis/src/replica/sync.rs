@@ -34,6 +34,8 @@ enum SessionEnd {
     Unreadable(String),
     #[error("Redis lost acknowledged records: the copy is made anew")]
     DataLoss,
+    #[error("a revocation this store wrote did not fit in the local replica")]
+    Overflowed,
 }
 
 /// The replica's task: sessions, each from a new subscription and a new copy, until aborted.
@@ -50,7 +52,7 @@ pub(crate) async fn run(shared: Arc<Shared>, client: redis::Client, direct: Dire
         if shared.resyncs.load(Ordering::Relaxed) > started {
             retry = FIRST_RETRY;
         }
-        if let SessionEnd::Store(_) = end {
+        if let SessionEnd::Store(_) | SessionEnd::Overflowed = end {
             tracing::error!(
                 error = %end,
                 capacity = shared.config.capacity,
@@ -135,6 +137,13 @@ async fn try_session(
             () = shared.heartbeat_now.notified() => true,
         };
         if send {
+            // A write of this store that did not fit (`Shared::overflowed`, which asks for
+            // this turn at once): the copy is not used again, so a new one is made, which
+            // fits once enough revocations have expired. Its own change message would end
+            // the session too, but not if it never arrives.
+            if generation.overflowed.load(Ordering::SeqCst) {
+                return Err(SessionEnd::Overflowed);
+            }
             if last_back.elapsed() > silence_limit {
                 return Err(SessionEnd::Silent(silence_limit));
             }

@@ -49,7 +49,7 @@ use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use jwt_revoke_core::{
-    Clock, Policy, RevocationStore, Revocations, SystemClock, TokenId, TokenKeys, UserId,
+    Clock, Policy, RevocationStore, Revocations, SessionId, SystemClock, TokenId, TokenKeys, UserId,
 };
 use jwt_revoke_memory::MemoryStore;
 use jwt_revoke_redis::test_support::RedisServer;
@@ -135,36 +135,106 @@ struct BaselineClaims {
 }
 
 fn jwt_only(keys: &Keys) -> Router {
+    with_jwt(Router::new().route("/me", get(me)), keys)
+}
+
+/// `app` behind the baseline's middleware.
+fn with_jwt(app: Router, keys: &Keys) -> Router {
     let mut validation = Validation::new(keys.alg);
     validation.set_issuer(&[ISSUER]);
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp"]);
     let verifier = Arc::new((keys.decoding.clone(), validation));
-    Router::new()
-        .route("/me", get(me))
-        .layer(middleware::from_fn(
-            move |mut request: Request, next: Next| {
-                let verifier = Arc::clone(&verifier);
-                async move {
-                    let claims = request
-                        .headers()
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.strip_prefix("Bearer "))
-                        .and_then(|t| {
-                            jsonwebtoken::decode::<BaselineClaims>(t, &verifier.0, &verifier.1).ok()
-                        });
-                    match claims {
-                        Some(claims) => {
-                            // As an authentication middleware does: the claims go to the handler.
-                            request.extensions_mut().insert(claims.claims);
-                            next.run(request).await
-                        }
-                        None => axum::http::StatusCode::UNAUTHORIZED.into_response(),
+    app.layer(middleware::from_fn(
+        move |mut request: Request, next: Next| {
+            let verifier = Arc::clone(&verifier);
+            async move {
+                let claims = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .and_then(|t| {
+                        jsonwebtoken::decode::<BaselineClaims>(t, &verifier.0, &verifier.1).ok()
+                    });
+                match claims {
+                    Some(claims) => {
+                        // As an authentication middleware does: the claims go to the handler.
+                        request.extensions_mut().insert(claims.claims);
+                        next.run(request).await
                     }
+                    None => axum::http::StatusCode::UNAUTHORIZED.into_response(),
                 }
-            },
-        ))
+            }
+        },
+    ))
+}
+
+/// The baseline plus one check of the token's records in `store`, asked directly (no layer):
+/// the least any layer that asks this store on every request can cost. The keys are those
+/// the layer computes (token, user, session); a listed token or a failure is refused.
+fn jwt_then_store(keys: &Keys, store: Arc<dyn RevocationStore>) -> Router {
+    let checked = Router::new()
+        .route("/me", get(me))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let store = Arc::clone(&store);
+            async move {
+                let keys = request.extensions().get::<BaselineClaims>().map(|claims| {
+                    let jti = claims.jti.as_deref().unwrap_or_default();
+                    TokenKeys::new(
+                        TokenId::from_jti(&claims.iss, &claims.sub, jti).denylist_key(),
+                        UserId::new(&claims.iss, &claims.sub).key(),
+                        claims
+                            .sid
+                            .as_ref()
+                            .map(|sid| SessionId::new(&claims.iss, sid).key()),
+                    )
+                });
+                let Some(keys) = keys else {
+                    return axum::http::StatusCode::UNAUTHORIZED.into_response();
+                };
+                match store.check(&keys).await {
+                    Ok(reply) if !reply.token_listed => next.run(request).await,
+                    Ok(_) => axum::http::StatusCode::UNAUTHORIZED.into_response(),
+                    Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                }
+            }
+        }));
+    with_jwt(checked, keys)
+}
+
+/// The baseline plus one `MGET` of the token's three keys through redis-rs's multiplexed
+/// connection, as a service would write it by hand: what redis-rs alone costs per request.
+fn jwt_then_raw_mget(keys: &Keys, connection: redis::aio::MultiplexedConnection) -> Router {
+    let checked = Router::new()
+        .route("/me", get(me))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let mut connection = connection.clone();
+            async move {
+                let Some(claims) = request.extensions().get::<BaselineClaims>() else {
+                    return axum::http::StatusCode::UNAUTHORIZED.into_response();
+                };
+                let jti = claims.jti.as_deref().unwrap_or_default();
+                let mut mget = redis::cmd("MGET");
+                mget.arg(format!("raw:t:{}:{jti}", claims.sub))
+                    .arg(format!("raw:u:{}", claims.sub))
+                    .arg(format!(
+                        "raw:s:{}",
+                        claims.sid.as_deref().unwrap_or_default()
+                    ));
+                match mget
+                    .query_async::<Vec<Option<Vec<u8>>>>(&mut connection)
+                    .await
+                {
+                    Ok(values) if values.first().is_some_and(Option::is_none) => {
+                        next.run(request).await
+                    }
+                    Ok(_) => axum::http::StatusCode::UNAUTHORIZED.into_response(),
+                    Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                }
+            }
+        }));
+    with_jwt(checked, keys)
 }
 
 async fn memory_store() -> Arc<dyn RevocationStore> {
@@ -367,6 +437,25 @@ fn main() {
                 token.clone(),
                 script.clone(),
                 jwt_only(&keys),
+            );
+            serve(
+                format!("{alg:?} jwt + redis check, no layer"),
+                Some(alg),
+                token.clone(),
+                script.clone(),
+                jwt_then_store(&keys, Arc::new(redis_store.clone())),
+            );
+            let raw = redis::Client::open(redis.url())
+                .expect("redis url")
+                .get_multiplexed_async_connection()
+                .await
+                .expect("redis");
+            serve(
+                format!("{alg:?} jwt + raw redis-rs MGET, no layer"),
+                Some(alg),
+                token.clone(),
+                script.clone(),
+                jwt_then_raw_mget(&keys, raw),
             );
             serve(
                 format!("{alg:?} layer + memory"),

@@ -27,6 +27,10 @@ use serde::Deserialize;
 
 /// How many base64url characters make the hash tag: 8 characters are exactly 6 bytes.
 const TAG_LEN: usize = 8;
+/// The digest bytes the tag encodes.
+const TAG_BYTES: usize = 6;
+/// A 32-byte digest in unpadded base64url.
+const DIGEST_LEN: usize = 43;
 
 /// The text that starts every key this store writes, so that it can share a Redis with others.
 ///
@@ -80,12 +84,12 @@ impl KeyPrefix {
     /// assert_eq!(token_key[12..22], user_key[12..22]);
     /// ```
     pub fn token_key(&self, keys: &TokenKeys) -> String {
-        let user = base64url(keys.user.as_bytes());
-        let token = base64url(keys.token.as_bytes());
-        let mut key = self.start(b't', token.len() + TAG_LEN + 1);
-        key.push_str(&user[..TAG_LEN]);
+        // One allocation: the tag (the user digest's first 6 bytes, exactly its first 8
+        // characters) and the token digest are encoded straight into the key.
+        let mut key = self.start(b't', TAG_LEN + 1 + DIGEST_LEN);
+        key.push_str(&Base64url::of(&keys.user.as_bytes()[..TAG_BYTES]));
         key.push('}');
-        key.push_str(&token);
+        key.push_str(&Base64url::of(keys.token.as_bytes()));
         key
     }
 
@@ -95,8 +99,9 @@ impl KeyPrefix {
     /// [`UserId::key`]: jwt_revoke_core::UserId::key
     /// [`SessionId::key`]: jwt_revoke_core::SessionId::key
     pub fn cutoff_key(&self, key: &RecordKey) -> String {
-        let digest = base64url(key.as_bytes());
-        let mut out = self.start(b'c', digest.len() + 1);
+        let encoded = Base64url::of(key.as_bytes());
+        let digest: &str = &encoded;
+        let mut out = self.start(b'c', DIGEST_LEN + 1);
         out.push_str(&digest[..TAG_LEN]);
         out.push('}');
         out.push_str(&digest[TAG_LEN..]);
@@ -167,11 +172,6 @@ impl TryFrom<&str> for KeyPrefix {
 )]
 pub struct InvalidKeyPrefix {
     prefix: String,
-}
-
-/// Unpadded base64url of a 32-byte digest: 43 characters.
-fn base64url(bytes: &[u8; 32]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A 32-byte digest back from its 43 base64url characters.
@@ -246,6 +246,31 @@ pub(crate) fn slot_of_tag(tag: &str) -> u16 {
     crc16(tag.as_bytes()) % 16_384
 }
 
+/// The unpadded base64url of at most 32 bytes, on the stack: a key is then built with one
+/// allocation, its own (encoding into a `String` of its own first cost two, and base64's
+/// `encode_string` more instructions than both).
+struct Base64url {
+    text: [u8; DIGEST_LEN],
+    len: usize,
+}
+
+impl Base64url {
+    fn of(bytes: &[u8]) -> Self {
+        let mut text = [0u8; DIGEST_LEN];
+        let len = URL_SAFE_NO_PAD
+            .encode_slice(bytes, &mut text)
+            .expect("43 characters hold the base64url of 32 bytes");
+        Base64url { text, len }
+    }
+}
+
+impl std::ops::Deref for Base64url {
+    type Target = str;
+    fn deref(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("base64url is ASCII")
+    }
+}
+
 /// A tag (decimal digits) whose slot lies in `start..=end`; `None` only for an empty range.
 pub(crate) fn tag_in(start: u16, end: u16) -> Option<String> {
     // Every slot is reached by some number below 110,000 (tested below); the bound keeps a
@@ -259,6 +284,38 @@ pub(crate) fn tag_in(start: u16, end: u16) -> Option<String> {
 mod tests {
     use super::*;
     use jwt_revoke_core::{SessionId, TokenId, UserId};
+
+    /// Unpadded base64url of a 32-byte digest: 43 characters.
+    fn base64url(bytes: &[u8; 32]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The keys are data: the layout of the module's table, spelled out from the whole
+    /// digests, for many digests (a byte changed would leave every stored revocation behind).
+    #[test]
+    fn the_keys_are_the_documented_layout() {
+        let prefix = KeyPrefix::new("svc:").expect("valid prefix");
+        for n in 0..512u32 {
+            let user = UserId::new("iss", format!("user-{n}")).key();
+            let token =
+                TokenId::from_jti("iss", format!("user-{n}"), format!("t-{n}")).denylist_key();
+            let keys = TokenKeys::new(token, user, None);
+            let (user64, token64) = (base64url(user.as_bytes()), base64url(token.as_bytes()));
+            assert_eq!(
+                prefix.token_key(&keys),
+                format!("svc:t{{{}}}{token64}", &user64[..8])
+            );
+            assert_eq!(
+                prefix.cutoff_key(&user),
+                format!("svc:c{{{}}}{}", &user64[..8], &user64[8..])
+            );
+        }
+        let ones = RecordKey::from_bytes([0xff; 32]);
+        assert_eq!(
+            KeyPrefix::default().cutoff_key(&ones),
+            format!("jwt-revoke:c{{{}}}{}8", "_".repeat(8), "_".repeat(34))
+        );
+    }
 
     #[test]
     fn base64url_matches_rfc_4648() {

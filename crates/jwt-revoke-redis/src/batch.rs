@@ -17,8 +17,9 @@
 //! [`MAX_KEYS`] keys, each with the marker, a check's keys always in one of them. Batches are
 //! sent concurrently, each as soon as it is formed: a slow answer holds back no later batch. Every check stays bounded by the store's timeout.
 //!
-//! A pipeline has a deadline too (the longest timeout of its checks): past it, its checks are
-//! answered [`StoreError::Timeout`] even if no caller is waiting any more. The pipeline itself
+//! A pipeline has a deadline (the latest of its checks', each its timeout from when it queued):
+//! past it, its checks are answered [`StoreError::Timeout`]. That deadline is each check's
+//! only timer: a check arms none of its own. The pipeline itself
 //! keeps waiting for Redis, its checks still counted in flight, because redis-rs keeps its
 //! entries until Redis answers or the connection breaks: the count is of what is really in
 //! flight, so that a hung Redis costs at most `max_in_flight` checks' worth of memory. (Each
@@ -29,9 +30,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jwt_revoke_core::StoreError;
-use redis::{RedisError, Value};
+use redis::{FromRedisValue as _, RedisError, Value};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::connection::Connection;
 use crate::error::is_unavailable;
@@ -62,20 +64,23 @@ const MAX_KEYS: usize = 512;
 /// A check waiting for its batch.
 struct Waiting {
     keys: Vec<String>,
-    marker: String,
+    marker: Arc<str>,
     answer: Answering,
     timeout: Duration,
+    /// When the check is answered [`StoreError::Timeout`] at the latest: its timeout from
+    /// when it queued, so the wait for its batch counts too.
+    deadline: Instant,
 }
 
 /// Where a check's answer goes.
 type Answering = oneshot::Sender<Result<Answer, StoreError>>;
 
 /// What a batch's `MGET` read for one check: the values of its keys, in their order, and the
-/// marker's value, read by the same `MGET`.
+/// marker's value (absent: `None`), read by the same `MGET` and shared by the batch's checks.
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) values: Vec<Value>,
-    pub(crate) marker: Value,
+    pub(crate) marker: Option<Arc<[u8]>>,
 }
 
 impl Drop for Batcher {
@@ -97,15 +102,17 @@ impl Batcher {
     }
 
     /// The values of `keys` and of the `marker` key, read by one `MGET` with the other checks
-    /// waiting at the same time, answered within `timeout`; fails at once when the store's
-    /// calls in flight are at their bound.
+    /// waiting at the same time, answered within `timeout` from now (the batch's deadline,
+    /// so that a check needs no timer of its own); fails at once when the store's calls in
+    /// flight are at their bound.
     pub(crate) async fn mget(
         &self,
         keys: Vec<String>,
-        marker: String,
+        marker: Arc<str>,
         timeout: Duration,
     ) -> Result<Answer, StoreError> {
         self.in_flight.take()?;
+        let deadline = Instant::now() + timeout;
         let (answer, answered) = oneshot::channel();
         let first = {
             let mut waiting = self.queue.lock();
@@ -114,6 +121,7 @@ impl Batcher {
                 marker,
                 answer,
                 timeout,
+                deadline,
             });
             waiting.len() == 1
         };
@@ -190,12 +198,14 @@ async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlig
     }
     let permits = Counted(in_flight, batch.len());
     let mut pipe = redis::pipe();
-    let mut deadline = Duration::ZERO;
+    let mut timeout = Duration::ZERO;
+    let mut deadline: Option<Instant> = None;
     // Each `MGET` of the pipeline with the checks it answers and how many keys each gave.
     let mut commands: Vec<Vec<(Answering, usize)>> = Vec::new();
-    let mut open: Option<(redis::Cmd, String, usize)> = None;
+    let mut open: Option<(redis::Cmd, Arc<str>, usize)> = None;
     for waiting in batch {
-        deadline = deadline.max(waiting.timeout);
+        timeout = timeout.max(waiting.timeout);
+        deadline = deadline.max(Some(waiting.deadline));
         let fits = open.as_ref().is_some_and(|(_, marker, keys)| {
             *marker == waiting.marker && keys + waiting.keys.len() <= MAX_KEYS
         });
@@ -204,7 +214,7 @@ async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlig
                 pipe.add_command(mget);
             }
             let mut mget = redis::cmd("MGET");
-            mget.arg(&waiting.marker);
+            mget.arg(&*waiting.marker);
             open = Some((mget, waiting.marker, 1));
             commands.push(Vec::new());
         }
@@ -232,11 +242,12 @@ async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlig
             })
     };
     let mut query = std::pin::pin!(query);
-    let outcome = match tokio::time::timeout(deadline, &mut query).await {
+    let deadline = deadline.unwrap_or_else(|| Instant::now() + timeout);
+    let outcome = match tokio::time::timeout_at(deadline, &mut query).await {
         Ok(outcome) => outcome,
         Err(_) => {
             for (answer, _) in commands.into_iter().flatten() {
-                let _ = answer.send(Err(StoreError::Timeout(deadline)));
+                let _ = answer.send(Err(StoreError::Timeout(timeout)));
             }
             // redis-rs holds this pipeline's entries until Redis answers or the connection
             // breaks: so do the permits.
@@ -298,6 +309,17 @@ fn answer_checks(checks: Vec<(Answering, usize)>, reply: Value) {
     let marker = values
         .next()
         .expect("the reply holds the marker's value first");
+    // Read once for the batch, as each check would read it.
+    let marker = match Option::<Vec<u8>>::from_redis_value(marker) {
+        Ok(marker) => marker.map(Arc::<[u8]>::from),
+        Err(err) => {
+            let failure = Failure::from(RedisError::from(err));
+            for (answer, _) in checks {
+                let _ = answer.send(Err(failure.error()));
+            }
+            return;
+        }
+    };
     for (answer, keys) in checks {
         let answer_values: Vec<Value> = values.by_ref().take(keys).collect();
         // A check that timed out is not waiting any more: nothing to do.

@@ -31,8 +31,8 @@
 //!
 //! [`CheckReply::store_cutoff`]: jwt_revoke_core::CheckReply::store_cutoff
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use jwt_revoke_core::{StoreError, Timestamp};
@@ -160,7 +160,8 @@ impl Seen {
 /// One marker key and what this store has seen of it.
 #[derive(Debug)]
 pub(crate) struct Watch {
-    key: String,
+    /// Shared, so that every check of a batch names it without a copy.
+    key: Arc<str>,
     /// `epoch << 40 | writes` of the latest marker seen; 0: none seen yet.
     seen: AtomicU64,
     /// The marker records a loss not cleared.
@@ -170,7 +171,7 @@ pub(crate) struct Watch {
 impl Watch {
     pub(crate) fn new(key: String) -> Self {
         Watch {
-            key,
+            key: key.into(),
             seen: AtomicU64::new(0),
             lost: AtomicBool::new(false),
         }
@@ -178,6 +179,11 @@ impl Watch {
 
     pub(crate) fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The key, shared.
+    pub(crate) fn shared_key(&self) -> Arc<str> {
+        Arc::clone(&self.key)
     }
 
     /// Take before sending a read of the marker.

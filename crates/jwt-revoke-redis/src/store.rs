@@ -628,28 +628,30 @@ impl RevocationStore for RedisStore {
             keys.extend([token_key, user_key]);
             keys.extend(session_key);
             keys.extend(claim_keys);
-            return self
+            // Bounded by the batch's deadline (the store's timeout from now): no timer here.
+            let answer = batcher
+                .mget(keys, watch.shared_key(), self.direct.timeout)
+                .await?;
+            let reply = reply(answer.values, with_session, claims).map_err(store_error)?;
+            let marker = answer.marker;
+            // The common case (nothing to write) inline; the rest boxed, so that its future
+            // does not make every check's larger, and bounded on its own.
+            match self
                 .direct
-                .bounded(async {
-                    let answer = batcher
-                        .mget(keys, watch.key().to_owned(), self.direct.timeout)
-                        .await?;
-                    let reply = reply(answer.values, with_session, claims).map_err(store_error)?;
-                    let marker = Option::<Vec<u8>>::from_redis_value(answer.marker)
-                        .map_err(|err| store_error(err.into()))?;
-                    // The common case (nothing to write) inline; the rest boxed, so that its
-                    // future does not make every check's larger.
-                    match self
-                        .direct
-                        .health
-                        .observe(watch, marker.as_deref(), Some(before))
-                    {
-                        Verdict::Known => {}
-                        _ => Box::pin(self.direct.settle(watch, marker, Some(before))).await?,
-                    }
-                    self.finish(reply)
-                })
-                .await;
+                .health
+                .observe(watch, marker.as_deref(), Some(before))
+            {
+                Verdict::Known => {}
+                _ => {
+                    let marker = marker.map(|marker| marker.to_vec());
+                    Box::pin(
+                        self.direct
+                            .bounded(self.direct.settle(watch, marker, Some(before))),
+                    )
+                    .await?;
+                }
+            }
+            return self.finish(reply);
         }
         // A cluster: the token and user records share a slot and are read with one MGET; the
         // session's and the claim values' cut-offs live in slots of their own and are read

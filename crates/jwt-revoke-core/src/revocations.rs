@@ -149,7 +149,8 @@ const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(500);
 /// The limit for a store whose calls take at most `bound`: a little longer, so that the
 /// store's own error (a timeout that says which server) comes first.
 fn backstop(bound: Duration) -> Duration {
-    bound + (bound / 10).max(Duration::from_millis(20))
+    // Saturating: any bound may be configured, up to `Duration::MAX`.
+    bound.saturating_add((bound / 10).max(Duration::from_millis(20)))
 }
 
 impl fmt::Debug for Revocations {
@@ -706,6 +707,8 @@ mod tests {
             of(Some(Duration::from_secs(2))),
             Duration::from_millis(2_200)
         );
+        // Any bound may be configured: the longest saturates instead of panicking.
+        assert_eq!(of(Some(Duration::MAX)), Duration::MAX);
         // Said explicitly, for a store without a bound; kept by with_clock.
         let engine = Revocations::new(bounded(None), policy())
             .with_store_timeout(Duration::from_millis(50))

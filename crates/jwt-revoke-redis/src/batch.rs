@@ -17,9 +17,9 @@
 //! [`MAX_KEYS`] keys, each with the marker, a check's keys always in one of them. Batches are
 //! sent concurrently, each as soon as it is formed: a slow answer holds back no later batch. Every check stays bounded by the store's timeout.
 //!
-//! A pipeline has a deadline (the latest of its checks', each its timeout from when it queued):
-//! past it, its checks are answered [`StoreError::Timeout`]. That deadline is each check's
-//! only timer: a check arms none of its own. The pipeline itself
+//! Each check waits until its own deadline at most (its timeout from when it began, so the wait
+//! for its batch counts), then answers [`StoreError::Timeout`]. A pipeline has a deadline too,
+//! the latest of its checks': past it, its checks are answered [`StoreError::Timeout`]. The pipeline itself
 //! keeps waiting for Redis, its checks still counted in flight, because redis-rs keeps its
 //! entries until Redis answers or the connection breaks: the count is of what is really in
 //! flight, so that a hung Redis costs at most `max_in_flight` checks' worth of memory. (Each
@@ -67,8 +67,8 @@ struct Waiting {
     marker: Arc<str>,
     answer: Answering,
     timeout: Duration,
-    /// When the check is answered [`StoreError::Timeout`] at the latest: its timeout from
-    /// when it queued, so the wait for its batch counts too.
+    /// When the check stops waiting ([`StoreError::Timeout`]): its timeout from when it
+    /// began, so the wait for its batch counts too.
     deadline: Instant,
 }
 
@@ -102,17 +102,16 @@ impl Batcher {
     }
 
     /// The values of `keys` and of the `marker` key, read by one `MGET` with the other checks
-    /// waiting at the same time, answered within `timeout` from now (the batch's deadline,
-    /// so that a check needs no timer of its own); fails at once when the store's calls in
-    /// flight are at their bound.
+    /// waiting at the same time, answered by `deadline` (from [`deadline_after`] the store's
+    /// `timeout`); fails at once when the store's calls in flight are at their bound.
     pub(crate) async fn mget(
         &self,
         keys: Vec<String>,
         marker: Arc<str>,
         timeout: Duration,
+        deadline: Instant,
     ) -> Result<Answer, StoreError> {
         self.in_flight.take()?;
-        let deadline = Instant::now() + timeout;
         let (answer, answered) = oneshot::channel();
         let first = {
             let mut waiting = self.queue.lock();
@@ -129,10 +128,22 @@ impl Batcher {
             self.ensure_running();
             self.queue.wake.notify_one();
         }
-        answered
-            .await
-            .unwrap_or_else(|_| Err(StoreError::backend(BatcherStopped)))
+        // The check's own bound, not only its batch's: the batch may be late (formed after
+        // a long poll of another task), wait for a check of a longer timeout (a clone with
+        // another), or never be sent (its task on a runtime nobody drives any more).
+        match tokio::time::timeout_at(deadline, answered).await {
+            Ok(answer) => answer.unwrap_or_else(|_| Err(StoreError::backend(BatcherStopped))),
+            Err(_) => Err(StoreError::Timeout(timeout)),
+        }
     }
+}
+
+/// `timeout` from now, as `tokio::time::timeout` reckons it: a timeout too long to add to the
+/// clock (any `Duration` may be configured) is about 30 years, never a panic.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 impl Batcher {
@@ -242,7 +253,7 @@ async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlig
             })
     };
     let mut query = std::pin::pin!(query);
-    let deadline = deadline.unwrap_or_else(|| Instant::now() + timeout);
+    let deadline = deadline.unwrap_or_else(|| deadline_after(timeout));
     let outcome = match tokio::time::timeout_at(deadline, &mut query).await {
         Ok(outcome) => outcome,
         Err(_) => {

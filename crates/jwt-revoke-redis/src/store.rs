@@ -628,9 +628,11 @@ impl RevocationStore for RedisStore {
             keys.extend([token_key, user_key]);
             keys.extend(session_key);
             keys.extend(claim_keys);
-            // Bounded by the batch's deadline (the store's timeout from now): no timer here.
+            // One deadline for the whole check, the marker's settling included.
+            let timeout = self.direct.timeout;
+            let deadline = crate::batch::deadline_after(timeout);
             let answer = batcher
-                .mget(keys, watch.shared_key(), self.direct.timeout)
+                .mget(keys, watch.shared_key(), timeout, deadline)
                 .await?;
             let reply = reply(answer.values, with_session, claims).map_err(store_error)?;
             let marker = answer.marker;
@@ -644,11 +646,10 @@ impl RevocationStore for RedisStore {
                 Verdict::Known => {}
                 _ => {
                     let marker = marker.map(|marker| marker.to_vec());
-                    Box::pin(
-                        self.direct
-                            .bounded(self.direct.settle(watch, marker, Some(before))),
-                    )
-                    .await?;
+                    let settle = self.direct.settle(watch, marker, Some(before));
+                    Box::pin(tokio::time::timeout_at(deadline, settle))
+                        .await
+                        .unwrap_or(Err(StoreError::Timeout(timeout)))?;
                 }
             }
             return self.finish(reply);

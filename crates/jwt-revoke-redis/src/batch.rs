@@ -138,12 +138,17 @@ impl Batcher {
     }
 }
 
-/// `timeout` from now, as `tokio::time::timeout` reckons it: a timeout too long to add to the
-/// clock (any `Duration` may be configured) is about 30 years, never a panic.
+/// `timeout` from now, as `tokio::time::timeout` reckons it (see [`later`]).
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+    later(Instant::now(), timeout)
+}
+
+/// `by` after `start`; a `Duration` too long to add to the clock (any may be configured) is
+/// about 30 years, never a panic.
+pub(crate) fn later(start: Instant, by: Duration) -> Instant {
+    start
+        .checked_add(by)
+        .unwrap_or_else(|| start + Duration::from_secs(86_400 * 365 * 30))
 }
 
 impl Batcher {

@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::batch::later;
 use crate::direct::Direct;
 
 /// What the task does for one store: its Redis, and how often it reads a cluster's markers
@@ -92,20 +93,20 @@ async fn run(chores: Chores, running: Arc<AtomicBool>) {
     } = chores;
     let now = Instant::now();
     let mut next_markers = now;
-    let mut next_policy = now + policy.unwrap_or(Duration::ZERO);
+    let mut next_policy = later(now, policy.unwrap_or(Duration::ZERO));
     loop {
         let now = Instant::now();
         if let Some(interval) = markers
             && now >= next_markers
         {
             direct.read_cluster_markers().await;
-            next_markers = Instant::now() + interval;
+            next_markers = later(Instant::now(), interval);
         }
         if let Some(interval) = policy
             && now >= next_policy
         {
             direct.recheck_policy().await;
-            next_policy = Instant::now() + interval;
+            next_policy = later(Instant::now(), interval);
         }
         let next = match (markers, policy) {
             (Some(_), Some(_)) => next_markers.min(next_policy),

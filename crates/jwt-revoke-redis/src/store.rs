@@ -329,7 +329,10 @@ impl RedisStore {
     /// The longest a cluster store answers without a complete round of its markers: past it,
     /// a loss could go unnoticed for longer than stated, so checks fail as unavailable.
     fn markers_stale_after(&self) -> Duration {
-        (self.loss_check_interval + self.direct.timeout) * 2 + self.direct.timeout
+        // Saturating: any durations may be configured.
+        (self.loss_check_interval.saturating_add(self.direct.timeout))
+            .saturating_mul(2)
+            .saturating_add(self.direct.timeout)
     }
 
     /// The same store answering checks from a local replica: every record of the prefix in
@@ -474,10 +477,10 @@ impl RedisStore {
 
     /// A write's limit: the per-call timeout, plus the wait for replicas when there is one.
     fn write_timeout(&self) -> Duration {
-        self.direct.timeout
-            + self
-                .acknowledgement
-                .map_or(Duration::ZERO, |acknowledgement| acknowledgement.timeout)
+        self.direct.timeout.saturating_add(
+            self.acknowledgement
+                .map_or(Duration::ZERO, |acknowledgement| acknowledgement.timeout),
+        )
     }
 
     /// Runs a write within the time limit, holding a permit until it is done or abandoned.

@@ -220,3 +220,34 @@ async fn a_check_that_settles_the_marker_is_bounded_by_one_timeout() {
         "a {timeout:?} check took {took:?}, answered {outcome:?}"
     );
 }
+
+/// Every duration of a store's settings at its longest: the store's arithmetic on them (the
+/// markers' staleness, the guard's next rounds, the replica's lease and silence limit, the wait
+/// for a replica) saturates instead of panicking, and the store works.
+#[tokio::test]
+async fn a_store_with_every_duration_at_its_longest_works() {
+    let server = RedisServer::shared();
+    let json = format!(
+        r#"{{"url":"{}","key_prefix":"{}","timeout":"1e19s","policy_check_interval":"1e19s",
+            "loss_check_interval":"1e19s",
+            "local_replica":{{"max_staleness":"1e19s","heartbeat":"1e18s"}}}}"#,
+        server.url(),
+        unique_prefix()
+    );
+    let config: RedisStoreConfig = serde_json::from_str(&json).expect("parses");
+    let store = config.build().await.expect("builds");
+    let revoked = keys("u", "revoked", None);
+    let outcome = tokio::spawn(async move {
+        assert!(store.wait_for_local_replica(Duration::MAX).await);
+        store
+            .insert_token(&revoked, support::from_now(Duration::from_secs(60)))
+            .await
+            .expect("insert");
+        store.check(&revoked).await.expect("check").token_listed
+    })
+    .await;
+    assert!(
+        matches!(outcome, Ok(true)),
+        "the store panicked or lost the revocation: {outcome:?}"
+    );
+}

@@ -74,7 +74,10 @@ impl Lease {
     pub(crate) fn renew(&self, number: u64, sent: Instant, usable: impl FnOnce() -> bool) {
         let first_allowed = self.lock();
         if number >= *first_allowed && usable() {
-            let until = nanos(sent.duration_since(self.origin) + self.max_staleness);
+            let until = nanos(
+                sent.duration_since(self.origin)
+                    .saturating_add(self.max_staleness),
+            );
             self.fresh_until.fetch_max(until.max(1), Ordering::SeqCst);
             #[cfg(feature = "metrics")]
             self.confirmed.fetch_max(

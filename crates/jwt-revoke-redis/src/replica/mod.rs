@@ -222,7 +222,7 @@ impl Replica {
 
     /// Waits until the replica is fresh, for at most `limit`; whether it is.
     pub(crate) async fn wait_fresh(&self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
+        let deadline = crate::batch::later(Instant::now(), limit);
         while !self.shared.lease.is_fresh() {
             if Instant::now() >= deadline {
                 return false;

@@ -109,7 +109,7 @@ async fn try_session(
     crate::observe::replica_resynced();
 
     let config = &shared.config;
-    let silence_limit = config.max_staleness * 3;
+    let silence_limit = config.max_staleness.saturating_mul(3);
     let mut ticker = tokio::time::interval(config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Heartbeats in flight: (number, sent at), oldest first.

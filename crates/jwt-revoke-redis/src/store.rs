@@ -395,10 +395,27 @@ impl RedisStore {
     }
 
     /// The same store writing and reading keys under `prefix`.
+    ///
+    /// A local replica is not carried over: it holds the old prefix's records and hears only
+    /// the old prefix's changes, so this store reads Redis until one is attached for the new
+    /// prefix ([`with_local_replica`](Self::with_local_replica); choose the prefix first).
     pub fn with_key_prefix(mut self, prefix: KeyPrefix) -> Self {
+        if self.replica.take().is_some() {
+            tracing::warn!(
+                prefix = prefix.as_str(),
+                "a store with a local replica moved to another key prefix: the replica stays                  with the old prefix, and this store reads Redis"
+            );
+        }
         self.direct.prefix = prefix;
-        // The markers are the prefix's.
-        self.direct.health = Arc::new(Health::new());
+        // The markers are the prefix's; what the server may evict is the server's, and stays
+        // known (the new health's own task re-reads it from then on).
+        let health = Health::new();
+        if let Some(policy) = self.direct.health.evicting_policy() {
+            health.set_evicting(Some(policy));
+        }
+        self.direct.health = Arc::new(health);
+        // A background task of its own, over its own health: the original's keeps the old.
+        self.guard = Some(Arc::new(Guard::new()));
         self
     }
 

@@ -348,6 +348,39 @@ async fn an_eviction_policy_set_later_is_caught_and_checks_wait_until_it_is_safe
     assert_eq!(store.data_loss_status().evicting_policy, None);
 }
 
+/// A store moved to another prefix (`with_key_prefix`) after its background task started: the
+/// moved one is refused too when the server starts to evict, and keeps an eviction it knew of.
+#[tokio::test]
+async fn a_store_moved_to_another_prefix_still_refuses_an_evicting_server() {
+    let server = RedisServer::start();
+    let store = config(&server, &unique_prefix())
+        .with_policy_check_interval(Duration::from_millis(100))
+        .build()
+        .await
+        .expect("build");
+    let token = keys("hope", "t-1", None);
+    store.check(&token).await.expect("the original's task runs");
+    let moved = store.clone().with_key_prefix(unique_prefix());
+    moved.check(&token).await.expect("check");
+
+    server.cli(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    let started = Instant::now();
+    while moved.check(&token).await.is_ok() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the moved store kept answering from an evicting server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let moved_again = moved.clone().with_key_prefix(unique_prefix());
+    let refusal = moved_again
+        .check(&token)
+        .await
+        .expect_err("what the server may evict stays known");
+    assert!(refusal.to_string().contains("allkeys-lru"), "{refusal}");
+    server.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+}
+
 /// `acknowledge_after_replicas`: a write returns only once a Redis replica holds it, and fails
 /// (never reports success) when the replica does not answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

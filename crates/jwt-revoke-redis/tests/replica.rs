@@ -394,6 +394,32 @@ async fn a_replica_that_filled_up_is_rebuilt_once_the_revocations_fit_again() {
     );
 }
 
+/// A replicated store moved to another prefix: its replica holds the old prefix's records and
+/// hears only the old prefix's changes, so it must not answer for the new one. Another
+/// instance revokes a token under the new prefix; the moved store says so.
+#[tokio::test]
+async fn a_store_moved_to_another_prefix_does_not_answer_from_the_old_prefixs_replica() {
+    let server = RedisServer::shared();
+    let (old, new) = (unique_prefix(), unique_prefix());
+    let store = replicated(server, &old).await;
+    assert!(is_fresh(&store));
+    let moved = store.clone().with_key_prefix(new.clone());
+    let token = keys("jade", "t-1", None);
+    plain(server, &new)
+        .await
+        .insert_token(&token, from_now(Duration::from_secs(60)))
+        .await
+        .expect("another instance revokes it under the new prefix");
+    assert!(
+        token_listed(&moved, &token).await,
+        "the moved store answered from the old prefix's replica: a revoked token was valid"
+    );
+    assert!(
+        !token_listed(&store, &token).await,
+        "the old prefix has no such record"
+    );
+}
+
 #[tokio::test]
 async fn dropping_the_store_ends_its_subscription() {
     let server = RedisServer::start();

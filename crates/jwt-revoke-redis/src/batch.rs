@@ -138,17 +138,15 @@ impl Batcher {
     }
 }
 
-/// `timeout` from now, as `tokio::time::timeout` reckons it (see [`later`]).
+/// `timeout` from now (see [`later`]).
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     later(Instant::now(), timeout)
 }
 
-/// `by` after `start`; a `Duration` too long to add to the clock (any may be configured) is
-/// about 30 years, never a panic.
+/// `by` after `start`, at most about 30 years (as Tokio's own timers clamp): any `Duration`
+/// may be configured, and none panics.
 pub(crate) fn later(start: Instant, by: Duration) -> Instant {
-    start
-        .checked_add(by)
-        .unwrap_or_else(|| start + Duration::from_secs(86_400 * 365 * 30))
+    start + by.min(Duration::from_secs(86_400 * 365 * 30))
 }
 
 impl Batcher {
@@ -197,22 +195,26 @@ async fn run(queue: Arc<Queue>, connection: Connection, in_flight: Arc<InFlight>
         tokio::task::yield_now().await;
         let batch = std::mem::take(&mut *queue.lock());
         if !batch.is_empty() {
-            tokio::spawn(send(connection.clone(), batch, Arc::clone(&in_flight)));
+            // Counted out of flight when the task ends, even one dropped before its first
+            // poll (its runtime shutting down): an async fn's arguments drop with it.
+            let permits = Counted(Arc::clone(&in_flight), batch.len());
+            tokio::spawn(send(connection.clone(), batch, permits));
         }
+    }
+}
+
+/// A batch's checks in flight: counted out when dropped, however its task ends.
+struct Counted(Arc<InFlight>, usize);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.release(self.1);
     }
 }
 
 /// Sends one batch as a pipeline and answers each of its checks, by its deadline at the
 /// latest; then waits for Redis to be done with it before it counts its checks out of flight.
-async fn send(connection: Connection, batch: Vec<Waiting>, in_flight: Arc<InFlight>) {
-    /// Counts the batch's checks out of flight however the task ends.
-    struct Counted(Arc<InFlight>, usize);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.release(self.1);
-        }
-    }
-    let permits = Counted(in_flight, batch.len());
+async fn send(connection: Connection, batch: Vec<Waiting>, permits: Counted) {
     let mut pipe = redis::pipe();
     let mut timeout = Duration::ZERO;
     let mut deadline: Option<Instant> = None;

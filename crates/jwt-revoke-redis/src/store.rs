@@ -14,8 +14,9 @@ use jwt_revoke_core::{
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::{ErrorKind, FromRedisValue, RedisError, Value};
+use tokio::time::Instant;
 
-use crate::batch::Batcher;
+use crate::batch::{Batcher, deadline_after};
 use crate::connection::{Connection, Handle, PoolKind, Pooled};
 use crate::data_loss::{
     DataLossReaction, DataLossStatus, Health, MarkersNotRead, Seen, Verdict, Watch,
@@ -292,11 +293,17 @@ impl RedisStore {
     /// After a write Redis confirmed: acts on the marker it returned (one server) and fails
     /// when the store refuses to answer (a loss not cleared, fail-closed; an evicting server).
     /// The write has happened either way; the error tells the caller not to count on it.
-    async fn after_write(&self, marker: Option<(&Watch, Seen, Vec<u8>)>) -> Result<(), StoreError> {
+    /// Within the write's `deadline`, as the write itself.
+    async fn after_write(
+        &self,
+        deadline: Instant,
+        marker: Option<(&Watch, Seen, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
         if let Some((watch, before, value)) = marker {
-            self.direct
-                .settle(watch, non_empty(value), Some(before))
-                .await?;
+            let settle = self.direct.settle(watch, non_empty(value), Some(before));
+            tokio::time::timeout_at(deadline, settle)
+                .await
+                .unwrap_or(Err(StoreError::Timeout(self.write_timeout())))?;
         }
         if let Some(refusal) = self.direct.health.refusal(self.data_loss) {
             return Err(refusal);
@@ -507,13 +514,17 @@ impl RedisStore {
     /// it failed. (One already sent may still be applied when Redis answers: an error always
     /// means "may not have happened", never "did not happen".) Writes are rare, so the entries
     /// redis-rs keeps for abandoned ones stay few.
-    fn write<T, F>(&self, call: F) -> impl Future<Output = Result<T, StoreError>> + use<'_, T, F>
+    fn write<T, F>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + use<'_, T, F>
     where
         F: Future<Output = Result<T, StoreError>>,
     {
         let permit = self.direct.in_flight.acquire();
         let limit = self.write_timeout();
-        let call = tokio::time::timeout(limit, call)
+        let call = tokio::time::timeout_at(deadline, call)
             .map(move |outcome| outcome.unwrap_or(Err(StoreError::Timeout(limit))));
         async move {
             let _permit = permit?;
@@ -532,9 +543,12 @@ impl RedisStore {
         let Some(Acknowledgement { replicas, timeout }) = self.acknowledgement else {
             return Ok(());
         };
+        // Redis reads it as a signed 64-bit count of milliseconds to add to its clock, and
+        // takes 0 for "forever": at least 1, at most about 30 years.
+        const LONGEST: u64 = 30 * 365 * 86_400_000;
         let millis = u64::try_from(timeout.as_millis())
             .unwrap_or(u64::MAX)
-            .max(1);
+            .clamp(1, LONGEST);
         let acknowledged: i64 = redis::cmd("WAIT")
             .arg(replicas)
             .arg(millis)
@@ -552,12 +566,16 @@ impl RedisStore {
     }
 
     /// Runs `call` on a task of its own that holds a permit until `call` is done, and waits
-    /// for it within the time limit.
+    /// for it until `deadline`.
     ///
     /// For the reads that do not go through the batcher (a cluster's): a caller that times out
     /// drops its wait, not the read, so that the permit is held for as long as redis-rs holds
     /// the request (see `in_flight.rs`).
-    fn detached<T, F>(&self, call: F) -> impl Future<Output = Result<T, StoreError>> + use<T, F>
+    fn detached<T, F>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + use<T, F>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
@@ -572,7 +590,7 @@ impl RedisStore {
                 drop(permit);
                 let _ = answer.send(outcome);
             });
-            match tokio::time::timeout(limit, answered).await {
+            match tokio::time::timeout_at(deadline, answered).await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(_)) => Err(StoreError::backend(CallAbandoned)),
                 Err(_) => Err(StoreError::Timeout(limit)),
@@ -680,8 +698,11 @@ impl RevocationStore for RedisStore {
         // the background task.
         let others: Vec<String> = session_key.into_iter().chain(claim_keys).collect();
         let connection = self.direct.connection.clone();
+        // One deadline for the read and, should it be needed, a round of the markers.
+        let timeout = self.direct.timeout;
+        let deadline = deadline_after(timeout);
         let reply = self
-            .detached(async move {
+            .detached(deadline, async move {
                 let mut handle = connection.handle().await?;
                 let read = async {
                     let mut pair = redis::cmd("MGET");
@@ -705,7 +726,9 @@ impl RevocationStore for RedisStore {
         if self.direct.health.since_round() > self.markers_stale_after() {
             // The background task has not read the markers lately (it was just started, or
             // is starved): read them now rather than answer without them.
-            self.direct.read_cluster_markers().await;
+            tokio::time::timeout_at(deadline, self.direct.read_cluster_markers())
+                .await
+                .map_err(|_| StoreError::Timeout(timeout))?;
             let since = self.direct.health.since_round();
             if since > self.markers_stale_after() {
                 return Err(StoreError::unavailable(MarkersNotRead(since)));
@@ -722,11 +745,13 @@ impl RevocationStore for RedisStore {
         let Some(ttl) = self.ttl_millis(expires_at) else {
             return Ok(());
         };
+        // One deadline for the write, the wait for replicas and the marker's settling.
+        let deadline = deadline_after(self.write_timeout());
         let token_key = self.direct.prefix.token_key(keys);
         let watch = (!self.direct.is_cluster()).then(|| self.direct.single_watch());
         let before = watch.map(Watch::seen);
         let marker = self
-            .write(async {
+            .write(deadline, async {
                 let mut handle = self.writer().handle().await?;
                 let mut call = INSERT_TOKEN.key(&token_key);
                 if let Some(watch) = watch {
@@ -746,6 +771,7 @@ impl RevocationStore for RedisStore {
             replica.wrote_token(keys.token, ttl);
         }
         self.after_write(
+            deadline,
             watch
                 .zip(before)
                 .map(|(watch, before)| (watch, before, marker)),
@@ -754,11 +780,12 @@ impl RevocationStore for RedisStore {
     }
 
     async fn remove_token(&self, keys: &TokenKeys) -> Result<bool, StoreError> {
+        let deadline = deadline_after(self.write_timeout());
         let token_key = self.direct.prefix.token_key(keys);
         let watch = (!self.direct.is_cluster()).then(|| self.direct.single_watch());
         let before = watch.map(Watch::seen);
         let removed = self
-            .write(async {
+            .write(deadline, async {
                 let mut handle = self.writer().handle().await?;
                 let mut call = REMOVE_TOKEN.key(&token_key);
                 if let Some(watch) = watch {
@@ -779,6 +806,7 @@ impl RevocationStore for RedisStore {
         }
         let (removed, marker) = removed?;
         self.after_write(
+            deadline,
             watch
                 .zip(before)
                 .map(|(watch, before)| (watch, before, marker)),
@@ -794,11 +822,12 @@ impl RevocationStore for RedisStore {
         expires_at: Timestamp,
     ) -> Result<Timestamp, StoreError> {
         let ttl = self.ttl_millis(expires_at).unwrap_or(0);
+        let deadline = deadline_after(self.write_timeout());
         let cutoff_key = self.direct.prefix.cutoff_key(&key);
         let watch = (!self.direct.is_cluster()).then(|| self.direct.single_watch());
         let before = watch.map(Watch::seen);
         let (in_force, marker) = self
-            .write(async {
+            .write(deadline, async {
                 let mut handle = self.writer().handle().await?;
                 let mut call = RAISE_CUTOFF.key(&cutoff_key);
                 if let Some(watch) = watch {
@@ -821,6 +850,7 @@ impl RevocationStore for RedisStore {
             replica.wrote_cutoff(key, in_force, ttl);
         }
         self.after_write(
+            deadline,
             watch
                 .zip(before)
                 .map(|(watch, before)| (watch, before, marker)),

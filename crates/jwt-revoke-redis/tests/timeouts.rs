@@ -33,7 +33,7 @@ async fn a_short_timeout_clone_is_bounded_by_its_own_timeout() {
     let server = RedisServer::start();
     let long = store_on(&server, Duration::from_secs(3)).await;
     long.check(&keys("u", "warm", None)).await.expect("warm");
-    let short = long.clone().with_timeout(Duration::from_millis(200));
+    let short = long.clone().with_timeout(Duration::from_millis(120));
     server.pause();
     let started = Instant::now();
     let k1 = keys("u", "a", None);
@@ -250,4 +250,57 @@ async fn a_store_with_every_duration_at_its_longest_works() {
         matches!(outcome, Ok(true)),
         "the store panicked or lost the revocation: {outcome:?}"
     );
+}
+
+/// A write whose marker must be settled (created: the first call of a store over a connection
+/// manager is a write) costs more round trips than a write: all fit in the one write limit.
+/// (Each script's first call is three round trips here, `EVALSHA` answered `NOSCRIPT`, then
+/// `SCRIPT LOAD` and `EVALSHA` again: about 360 ms for the write, as much again for the
+/// marker's creation.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_settles_the_marker_is_bounded_by_one_timeout() {
+    let server = RedisServer::start();
+    let timeout = Duration::from_millis(500);
+    let port = delaying_proxy(server.port(), Duration::from_millis(120));
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("url");
+    let manager = client.get_connection_manager().await.expect("connects");
+    let store = RedisStore::from_connection_manager(manager)
+        .with_key_prefix(unique_prefix())
+        .with_policy_check_interval(None)
+        .with_timeout(timeout);
+    let started = Instant::now();
+    let outcome = store
+        .insert_token(
+            &keys("u", "w", None),
+            support::from_now(Duration::from_secs(60)),
+        )
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took < timeout + Duration::from_millis(100),
+        "a {timeout:?} write took {took:?}, answered {outcome:?}"
+    );
+}
+
+/// The wait for replicas at its longest: Redis takes `WAIT`'s milliseconds as a signed count to
+/// add to its clock and refuses more, so a settings file's "1e19s" once failed every write
+/// (after applying it). Clamped, the write is acknowledged by the replica and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_longest_wait_for_replicas_is_one_redis_accepts() {
+    let primary = RedisServer::start();
+    let _replica = RedisServer::start_replica_of(&primary);
+    let json = format!(
+        r#"{{"url":"{}","key_prefix":"{}",
+            "acknowledge_after_replicas":{{"replicas":1,"timeout":"1e19s"}}}}"#,
+        primary.url(),
+        unique_prefix()
+    );
+    let config: RedisStoreConfig = serde_json::from_str(&json).expect("parses");
+    let store = config.build().await.expect("builds");
+    let token = keys("u", "acknowledged", None);
+    store
+        .insert_token(&token, support::from_now(Duration::from_secs(60)))
+        .await
+        .expect("the replica acknowledges the write");
+    assert!(store.check(&token).await.expect("check").token_listed);
 }

@@ -6,9 +6,11 @@
 //! answers it or the connection breaks (it must, to match replies to requests in order), and
 //! before this bound the batcher's pipelines waited without end too. With a server that is
 //! stopped but keeps its socket open (SIGSTOP, a stuck disk, a paused VM), that grew with
-//! every request. Now every call holds a [`Permit`] until redis-rs is done with it — not
-//! merely until its caller stopped waiting — and a call that finds every permit taken fails
-//! at once as unavailable.
+//! every request. Now every check and write holds a [`Permit`] (a batch, a count of them)
+//! until redis-rs is done with it — not merely until its caller stopped waiting — and one that
+//! finds every permit taken fails at once as unavailable. The few calls of the store's own
+//! upkeep (reading and settling the data-loss markers, the eviction-policy check) take none:
+//! each is bounded by the store's timeout, and there are at most a handful at a time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

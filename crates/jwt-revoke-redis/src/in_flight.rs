@@ -10,7 +10,8 @@
 //! until redis-rs is done with it — not merely until its caller stopped waiting — and one that
 //! finds every permit taken fails at once as unavailable. The few calls of the store's own
 //! upkeep (reading and settling the data-loss markers, the eviction-policy check) take none:
-//! each is bounded by the store's timeout, and there are at most a handful at a time.
+//! each is bounded by the store's timeout, and they run only at the background task's rounds
+//! and around a change of a marker (a loss, a first start), not on every request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

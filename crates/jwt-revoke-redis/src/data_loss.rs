@@ -357,11 +357,16 @@ impl Health {
         self.last_round.store(nanos.max(1), Ordering::Release);
     }
 
-    /// How long since the background task last read every marker of a cluster (since the
-    /// store was made, before its first round).
-    pub(crate) fn since_round(&self) -> Duration {
-        let last = Duration::from_nanos(self.last_round.load(Ordering::Acquire));
-        self.origin.elapsed().saturating_sub(last)
+    /// How long since every marker of a cluster was last read; `None` before the first round
+    /// (not "since the store was made": a store moved to another prefix, or built from a
+    /// cluster connection, has read none of its markers, and must not answer without them).
+    pub(crate) fn since_round(&self) -> Option<Duration> {
+        let last = self.last_round.load(Ordering::Acquire);
+        (last != 0).then(|| {
+            self.origin
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(last))
+        })
     }
 
     /// The server may evict keys (`Some(policy)`), or not anymore (`None`).
@@ -424,8 +429,11 @@ pub(crate) struct UnreadableMarker {
 /// A cluster store's background task has not read the markers for too long: a loss might go
 /// unnoticed, so the store does not answer.
 #[derive(Debug, thiserror::Error)]
-#[error("the data-loss markers were last read {0:?} ago; refusing to answer without them")]
-pub(crate) struct MarkersNotRead(pub(crate) Duration);
+#[error("{}; refusing to answer without them", match .0 {
+    Some(since) => format!("the data-loss markers were last read {since:?} ago"),
+    None => "the data-loss markers have not been read yet".to_owned(),
+})]
+pub(crate) struct MarkersNotRead(pub(crate) Option<Duration>);
 
 #[cfg(test)]
 mod tests {

@@ -187,6 +187,9 @@ impl RedisStore {
     /// server reads its marker with every check and ignores this).
     pub fn with_loss_check_interval(mut self, interval: Duration) -> Self {
         self.loss_check_interval = interval.max(Duration::from_millis(1));
+        // A background task of its own, on this schedule, over the shared health: a shared
+        // task runs the schedule of whichever clone started it.
+        self.guard = Some(Arc::new(Guard::new()));
         self
     }
 
@@ -196,6 +199,8 @@ impl RedisStore {
     pub fn with_policy_check_interval(mut self, interval: Option<Duration>) -> Self {
         self.policy_check_interval =
             interval.map(|interval| interval.max(Duration::from_millis(1)));
+        // As in `with_loss_check_interval`: a task of its own, on this schedule.
+        self.guard = Some(Arc::new(Guard::new()));
         self
     }
 
@@ -407,10 +412,15 @@ impl RedisStore {
     /// the old prefix's changes, so this store reads Redis until one is attached for the new
     /// prefix ([`with_local_replica`](Self::with_local_replica); choose the prefix first).
     pub fn with_key_prefix(mut self, prefix: KeyPrefix) -> Self {
+        if prefix == self.direct.prefix {
+            // The same markers, records and replica: what this store knows of them stays.
+            return self;
+        }
         if self.replica.take().is_some() {
             tracing::warn!(
                 prefix = prefix.as_str(),
-                "a store with a local replica moved to another key prefix: the replica stays                  with the old prefix, and this store reads Redis"
+                "a store with a local replica moved to another key prefix: the replica stays \
+                 with the old prefix, and this store reads Redis"
             );
         }
         self.direct.prefix = prefix;
@@ -723,14 +733,16 @@ impl RevocationStore for RedisStore {
                 read.await.map_err(|err| fail(&connection, err))
             })
             .await?;
-        if self.direct.health.since_round() > self.markers_stale_after() {
+        let stale =
+            |since: Option<Duration>| since.is_none_or(|since| since > self.markers_stale_after());
+        if stale(self.direct.health.since_round()) {
             // The background task has not read the markers lately (it was just started, or
             // is starved): read them now rather than answer without them.
             tokio::time::timeout_at(deadline, self.direct.read_cluster_markers())
                 .await
                 .map_err(|_| StoreError::Timeout(timeout))?;
             let since = self.direct.health.since_round();
-            if since > self.markers_stale_after() {
+            if stale(since) {
                 return Err(StoreError::unavailable(MarkersNotRead(since)));
             }
         }

@@ -15,12 +15,12 @@
 //! (Before, each check was its own `MGET` in a pipeline: Redis ran, and the client parsed, a
 //! command and the marker per check.) A batch of many checks is split into `MGET`s of at most
 //! [`MAX_KEYS`] keys, each with the marker, a check's keys always in one of them. Batches are
-//! sent concurrently, each as soon as it is formed: a slow answer holds back no later batch. Every check stays bounded by the store's timeout.
+//! sent concurrently, each as soon as it is formed: a slow answer holds back no later batch.
 //!
 //! Each check waits until its own deadline at most (its timeout from when it began, so the wait
-//! for its batch counts), then answers [`StoreError::Timeout`]. A pipeline has a deadline too,
-//! the latest of its checks': past it, its checks are answered [`StoreError::Timeout`]. The pipeline itself
-//! keeps waiting for Redis, its checks still counted in flight, because redis-rs keeps its
+//! for its batch counts), then answers [`StoreError::Timeout`]; the pipeline needs no timer of
+//! its own, as no one listens for its answers after its checks' deadlines. It keeps waiting
+//! for Redis, its checks still counted in flight, because redis-rs keeps its
 //! entries until Redis answers or the connection breaks: the count is of what is really in
 //! flight, so that a hung Redis costs at most `max_in_flight` checks' worth of memory. (Each
 //! batch gives its checks back at once: one atomic operation per check, not two.)
@@ -66,10 +66,6 @@ struct Waiting {
     keys: Vec<String>,
     marker: Arc<str>,
     answer: Answering,
-    timeout: Duration,
-    /// When the check stops waiting ([`StoreError::Timeout`]): its timeout from when it
-    /// began, so the wait for its batch counts too.
-    deadline: Instant,
 }
 
 /// Where a check's answer goes.
@@ -119,8 +115,6 @@ impl Batcher {
                 keys,
                 marker,
                 answer,
-                timeout,
-                deadline,
             });
             waiting.len() == 1
         };
@@ -212,18 +206,15 @@ impl Drop for Counted {
     }
 }
 
-/// Sends one batch as a pipeline and answers each of its checks, by its deadline at the
-/// latest; then waits for Redis to be done with it before it counts its checks out of flight.
+/// Sends one batch as a pipeline and answers each of its checks still waiting, once Redis has
+/// answered; only then are its checks counted out of flight (redis-rs holds the pipeline's
+/// entries until Redis answers or the connection breaks, and so do the permits).
 async fn send(connection: Connection, batch: Vec<Waiting>, permits: Counted) {
     let mut pipe = redis::pipe();
-    let mut timeout = Duration::ZERO;
-    let mut deadline: Option<Instant> = None;
     // Each `MGET` of the pipeline with the checks it answers and how many keys each gave.
     let mut commands: Vec<Vec<(Answering, usize)>> = Vec::new();
     let mut open: Option<(redis::Cmd, Arc<str>, usize)> = None;
     for waiting in batch {
-        timeout = timeout.max(waiting.timeout);
-        deadline = deadline.max(Some(waiting.deadline));
         let fits = open.as_ref().is_some_and(|(_, marker, keys)| {
             *marker == waiting.marker && keys + waiting.keys.len() <= MAX_KEYS
         });
@@ -247,7 +238,7 @@ async fn send(connection: Connection, batch: Vec<Waiting>, permits: Counted) {
     if let Some((mget, _, _)) = open {
         pipe.add_command(mget);
     }
-    let query = async {
+    let outcome = async {
         let mut handle = connection
             .handle()
             .await
@@ -258,22 +249,8 @@ async fn send(connection: Connection, batch: Vec<Waiting>, permits: Counted) {
                 connection.report(&err);
                 Failure::from(err)
             })
-    };
-    let mut query = std::pin::pin!(query);
-    let deadline = deadline.unwrap_or_else(|| deadline_after(timeout));
-    let outcome = match tokio::time::timeout_at(deadline, &mut query).await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            for (answer, _) in commands.into_iter().flatten() {
-                let _ = answer.send(Err(StoreError::Timeout(timeout)));
-            }
-            // redis-rs holds this pipeline's entries until Redis answers or the connection
-            // breaks: so do the permits.
-            let _ = query.await;
-            drop(permits);
-            return;
-        }
-    };
+    }
+    .await;
     drop(permits);
     let outcome = outcome.and_then(|replies| {
         if replies.len() == commands.len() {
